@@ -1,0 +1,17 @@
+//! secsh: encrypted, authenticated, allowlisted remote command execution.
+//!
+//! Layout (dependencies point downwards):
+//!
+//! - [`proto`]: pure wire format (frames, messages, error codes, limits)
+//! - [`policy`]: pure allowlist (rules, slots, decisions)
+//! - [`config`]: server TOML loading and validation with file:line:column errors
+//! - [`tls`], [`pki`]: rustls configurations; CA and certificates with rcgen
+//! - [`transport`]: framed reader/writer over any async byte stream
+//! - [`auth`]: SSHSIG key authentication bound to the TLS session
+//! - [`exec`]: spawning without a shell, streaming, process-group kill
+//! - [`server`]: accept loop and per-connection sessions
+//! - [`client`]: connect, authenticate, run a command
+//! - [`cli`]: clap definitions and `run()` for both binaries
+
+pub mod proto;
+pub mod policy;

@@ -1,0 +1,54 @@
+//! Stable error codes carried in `error` frames.
+
+use serde::{Deserialize, Serialize};
+
+/// The machine-readable reason in an `error` frame. The strings are part of
+/// the protocol and never change meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The peer sent bytes that are not a valid frame or message.
+    Protocol,
+    /// A header or body length exceeded the protocol limits.
+    TooLarge,
+    /// The header's `type` is not one this peer knows.
+    UnknownType,
+    /// A message arrived that is not valid at this point of the conversation.
+    UnexpectedMessage,
+    /// Authentication failed; deliberately says nothing more.
+    AuthFailed,
+    /// The authentication deadline passed.
+    Timeout,
+    /// A request named an id that is already in use, or is otherwise invalid.
+    BadRequest,
+    /// An allowed command could not be started on the server.
+    ExecFailed,
+    /// The server is at a configured limit; retry later.
+    Busy,
+    /// Something went wrong inside the server; details are in its log only.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The wire spelling of this code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Protocol => "protocol",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::UnexpectedMessage => "unexpected_message",
+            ErrorCode::AuthFailed => "auth_failed",
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::ExecFailed => "exec_failed",
+            ErrorCode::Busy => "busy",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,155 @@
+//! Typed messages: the JSON headers of frames, tagged by `type`.
+
+use serde::{Deserialize, Serialize};
+
+use super::ErrorCode;
+
+/// A byte stream of a running command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stream {
+    /// Client to command.
+    Stdin,
+    /// Command to client, standard output.
+    Stdout,
+    /// Command to client, standard error.
+    Stderr,
+}
+
+/// How an `auth` message proves the user's identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// An SSHSIG signature over the session-bound signing message.
+    Key,
+}
+
+/// One frame header. Unknown fields are ignored so that later versions can
+/// add optional fields; an unknown `type` is an error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Message {
+    /// Client, first message: who the user is and the proof.
+    Auth {
+        /// Account name in the server's configuration.
+        user: String,
+        /// Proof method.
+        method: AuthMethod,
+        /// Armored SSHSIG (`-----BEGIN SSH SIGNATURE-----`) for `method = key`.
+        signature: String,
+    },
+    /// Server: the connection is authenticated as `user`.
+    AuthOk {
+        /// The authenticated account.
+        user: String,
+    },
+    /// Client: run `argv` if the allowlist permits it.
+    Exec {
+        /// Client-chosen request id, unique among the connection's live requests.
+        id: u64,
+        /// The exact argument vector; `argv[0]` is a bare name or absolute path.
+        argv: Vec<String>,
+        /// Whether the client will send stdin (`false`: the command reads /dev/null).
+        stdin: bool,
+        /// Ask the server to kill the command after this many milliseconds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
+    },
+    /// Server: the command is running.
+    Started {
+        /// Request id.
+        id: u64,
+    },
+    /// Server: the allowlist refused the request; nothing was run.
+    Denied {
+        /// Request id.
+        id: u64,
+        /// Human-readable reason.
+        message: String,
+    },
+    /// Either direction: `len` raw bytes of a stream follow as the body.
+    Data {
+        /// Request id.
+        id: u64,
+        /// Which stream the bytes belong to.
+        stream: Stream,
+        /// Body length in bytes.
+        len: u32,
+    },
+    /// Either direction: the stream is finished.
+    Eof {
+        /// Request id.
+        id: u64,
+        /// Which stream ended.
+        stream: Stream,
+    },
+    /// Client: stop the command (its whole process group: TERM, grace, KILL).
+    Cancel {
+        /// Request id.
+        id: u64,
+    },
+    /// Server, last message of a request: how the command ended.
+    Exit {
+        /// Request id.
+        id: u64,
+        /// Exit code, when the command exited normally.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<i32>,
+        /// Signal number, when the command was killed by a signal.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signal: Option<i32>,
+        /// The server killed the command because its time limit passed.
+        timed_out: bool,
+        /// Wall time from spawn to exit, in milliseconds.
+        duration_ms: u64,
+    },
+    /// Either direction: keepalive probe.
+    Ping,
+    /// Answer to `ping`.
+    Pong,
+    /// Either direction: something failed. Without `id` it is fatal to the
+    /// connection, which the sender closes.
+    Error {
+        /// Request id, when the error concerns one request only.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<u64>,
+        /// Stable machine-readable code.
+        code: ErrorCode,
+        /// Human-readable text; never contains server paths or OS errors.
+        message: String,
+    },
+}
+
+impl Message {
+    /// Every message type's wire name.
+    pub const TYPE_NAMES: &'static [&'static str] = &[
+        "auth", "auth_ok", "exec", "started", "denied", "data", "eof", "cancel", "exit", "ping",
+        "pong", "error",
+    ];
+
+    /// The body length this header announces (0 for messages without a body).
+    pub fn body_len(&self) -> usize {
+        match self {
+            Message::Data { len, .. } => *len as usize,
+            _ => 0,
+        }
+    }
+
+    /// The wire name of this message's type.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Message::Auth { .. } => "auth",
+            Message::AuthOk { .. } => "auth_ok",
+            Message::Exec { .. } => "exec",
+            Message::Started { .. } => "started",
+            Message::Denied { .. } => "denied",
+            Message::Data { .. } => "data",
+            Message::Eof { .. } => "eof",
+            Message::Cancel { .. } => "cancel",
+            Message::Exit { .. } => "exit",
+            Message::Ping => "ping",
+            Message::Pong => "pong",
+            Message::Error { .. } => "error",
+        }
+    }
+}

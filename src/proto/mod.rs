@@ -1,0 +1,24 @@
+//! The secsh wire format, free of I/O: frame codec, typed messages, error
+//! codes and limits. Nothing here touches sockets, TLS or the filesystem, so
+//! it can be unit-tested and fuzzed on plain byte slices.
+//!
+//! A frame is `header_len: u32 BE | header: JSON object | body`, where the
+//! body is exactly `header.len` raw bytes (0 when the message carries none).
+//! docs/PROTOCOL.md is the normative description.
+
+mod codes;
+mod frame;
+mod message;
+
+pub use codes::ErrorCode;
+pub use frame::{encode_header, Decoder, Frame, FrameError};
+pub use message::{AuthMethod, Message, Stream};
+
+/// Length of the big-endian `u32` that starts every frame.
+pub const PREFIX_LEN: usize = 4;
+/// Largest JSON header accepted, checked from the prefix before allocating.
+pub const MAX_HEADER_LEN: usize = 64 * 1024;
+/// Largest body accepted, checked from the header before allocating.
+pub const MAX_BODY_LEN: usize = 1024 * 1024;
+/// ALPN protocol identifier negotiated in the TLS handshake.
+pub const ALPN: &[u8] = b"secsh/1";
