@@ -13,5 +13,6 @@
 //! - [`client`]: connect, authenticate, run a command
 //! - [`cli`]: clap definitions and `run()` for both binaries
 
-pub mod proto;
+pub mod config;
 pub mod policy;
+pub mod proto;

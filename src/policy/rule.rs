@@ -114,7 +114,11 @@ impl Rule {
                 }
                 _ => {
                     let Some((arg, tail)) = rest.split_first() else {
-                        return Err(format!("missing argument {} ({})", i + 1, describe(element)));
+                        return Err(format!(
+                            "missing argument {} ({})",
+                            i + 1,
+                            describe(element)
+                        ));
                     };
                     match element {
                         Element::Literal(lit) if lit != arg => {

@@ -73,7 +73,11 @@ impl Slot {
                 root: root.to_string(),
             });
         }
-        Ok(Self::new(name, SlotKind::PathUnder(PathBuf::from(root)), allow_dash))
+        Ok(Self::new(
+            name,
+            SlotKind::PathUnder(PathBuf::from(root)),
+            allow_dash,
+        ))
     }
 
     fn new(name: &str, kind: SlotKind, allow_dash: bool) -> Self {
@@ -98,7 +102,9 @@ impl Slot {
     pub fn check(&self, arg: &str, fs: &dyn PathResolver) -> Result<(), String> {
         let name = &self.name;
         if arg.starts_with('-') && !self.allow_dash {
-            return Err(format!("{arg:?} starts with '-' (slot {{{name}}} does not allow_dash)"));
+            return Err(format!(
+                "{arg:?} starts with '-' (slot {{{name}}} does not allow_dash)"
+            ));
         }
         match &self.kind {
             SlotKind::Regex(re) => {
@@ -120,8 +126,9 @@ impl Slot {
                 Some(_) => Err(format!("{arg} is outside {min}..={max} for {{{name}}}")),
                 None => Err(format!("{arg:?} is not a plain integer for {{{name}}}")),
             },
-            SlotKind::PathUnder(root) => check_path(arg, root, fs)
-                .map_err(|why| format!("{arg:?} for {{{name}}}: {why}")),
+            SlotKind::PathUnder(root) => {
+                check_path(arg, root, fs).map_err(|why| format!("{arg:?} for {{{name}}}: {why}"))
+            }
         }
     }
 }
@@ -147,7 +154,10 @@ pub(crate) fn is_normal_absolute(p: &str) -> bool {
     if p == "/" {
         return true;
     }
-    !p.ends_with('/') && p[1..].split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+    !p.ends_with('/')
+        && p[1..]
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
 }
 
 fn check_path(arg: &str, root: &Path, fs: &dyn PathResolver) -> Result<(), &'static str> {
@@ -159,7 +169,9 @@ fn check_path(arg: &str, root: &Path, fs: &dyn PathResolver) -> Result<(), &'sta
         return Err("outside the allowed directory");
     }
     debug_assert!(path.components().all(|c| c != Component::ParentDir));
-    let real_root = fs.real_path(root).ok_or("allowed directory cannot be resolved")?;
+    let real_root = fs
+        .real_path(root)
+        .ok_or("allowed directory cannot be resolved")?;
     let real = fs.real_path(path).ok_or("cannot be resolved")?;
     if real.starts_with(&real_root) {
         Ok(())

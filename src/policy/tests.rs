@@ -7,7 +7,9 @@ fn s(v: &[&str]) -> Vec<String> {
 }
 
 fn slots(list: Vec<Slot>) -> BTreeMap<String, Slot> {
-    list.into_iter().map(|s| (s.name().to_string(), s)).collect()
+    list.into_iter()
+        .map(|s| (s.name().to_string(), s))
+        .collect()
 }
 
 fn demo() -> Policy {
@@ -17,7 +19,9 @@ fn demo() -> Policy {
             "svc-status",
             "/usr/bin/systemctl",
             &s(&["status", "{unit}"]),
-            slots(vec![Slot::regex("unit", r"[a-z0-9@._-]+\.service", false).unwrap()]),
+            slots(vec![
+                Slot::regex("unit", r"[a-z0-9@._-]+\.service", false).unwrap()
+            ]),
         )
         .unwrap(),
         Rule::new(
@@ -203,13 +207,7 @@ fn build_errors() {
 #[test]
 fn first_match_in_file_order_wins() {
     let rules = vec![
-        Rule::new(
-            "specific",
-            "/bin/echo",
-            &s(&["hi"]),
-            BTreeMap::new(),
-        )
-        .unwrap(),
+        Rule::new("specific", "/bin/echo", &s(&["hi"]), BTreeMap::new()).unwrap(),
         Rule::new(
             "general",
             "/bin/echo",

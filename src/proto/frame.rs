@@ -158,8 +158,7 @@ fn truncate(s: &str, max: usize) -> String {
 pub fn encode_header(message: &Message, out: &mut Vec<u8>) -> Result<(), FrameError> {
     let start = out.len();
     out.extend_from_slice(&[0; PREFIX_LEN]);
-    serde_json::to_writer(&mut *out, message)
-        .map_err(|e| FrameError::Malformed(e.to_string()))?;
+    serde_json::to_writer(&mut *out, message).map_err(|e| FrameError::Malformed(e.to_string()))?;
     let header_len = out.len() - start - PREFIX_LEN;
     if header_len > MAX_HEADER_LEN {
         out.truncate(start);

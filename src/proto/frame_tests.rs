@@ -138,11 +138,19 @@ fn malformed_headers() {
         (br#"{"type":5}"#, ErrorCode::Protocol),
         (br#"{"type":"launch_missiles"}"#, ErrorCode::UnknownType),
         (br#"{"type":"exec","id":"x"}"#, ErrorCode::Protocol),
-        (br#"{"type":"data","id":1,"stream":"stdsideways","len":0}"#, ErrorCode::Protocol),
+        (
+            br#"{"type":"data","id":1,"stream":"stdsideways","len":0}"#,
+            ErrorCode::Protocol,
+        ),
     ];
     for (header, code) in cases {
         let err = decode_header(header).unwrap_err();
-        assert_eq!(err.code(), *code, "{}: {err}", String::from_utf8_lossy(header));
+        assert_eq!(
+            err.code(),
+            *code,
+            "{}: {err}",
+            String::from_utf8_lossy(header)
+        );
     }
     assert_eq!(
         decode_header(b"").unwrap_err(),

@@ -1,0 +1,102 @@
+//! Server configuration: load the TOML file, check its ownership and mode,
+//! parse it with unknown keys rejected, and validate it into [`ServerConfig`]
+//! with every error located at file:line:column.
+
+mod error;
+mod raw;
+mod server;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use error::{ConfigError, Location};
+pub use server::{resolve_program, LoadOptions, DEFAULT_PATH, DEFAULT_PORT};
+
+use crate::policy::Policy;
+
+/// A validated server configuration.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The file it was loaded from.
+    pub source: PathBuf,
+    /// Addresses to listen on.
+    pub listen: Vec<SocketAddr>,
+    /// PEM certificate chain, server certificate first.
+    pub tls_cert: PathBuf,
+    /// PEM private key of the server certificate.
+    pub tls_key: PathBuf,
+    /// How commands are run.
+    pub exec: ExecSettings,
+    /// Connection limits and deadlines.
+    pub limits: Limits,
+    /// Accounts by name.
+    pub users: BTreeMap<String, User>,
+    /// The compiled allowlist.
+    pub policy: Policy,
+}
+
+/// One account.
+#[derive(Debug, Clone)]
+pub struct User {
+    /// Public keys that may sign in as this user.
+    pub keys: Vec<ssh_key::PublicKey>,
+    /// The local account commands run as (root daemon only).
+    pub run_as: Option<RunAs>,
+}
+
+/// A local account resolved when the configuration loads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunAs {
+    /// Login name.
+    pub name: String,
+    /// User id.
+    pub uid: u32,
+    /// Primary group id.
+    pub gid: u32,
+    /// Home directory.
+    pub home: PathBuf,
+}
+
+/// How commands are spawned.
+#[derive(Debug, Clone)]
+pub struct ExecSettings {
+    /// Directories searched for bare program names at load, and the
+    /// children's `PATH`.
+    pub path: String,
+    /// The children's `LANG`.
+    pub lang: String,
+    /// Time limit when the client asks for none.
+    pub default_timeout: Option<Duration>,
+    /// Upper bound on any time limit, including client requests.
+    pub max_timeout: Option<Duration>,
+    /// Time between SIGTERM and SIGKILL when a command is stopped.
+    pub kill_grace: Duration,
+}
+
+/// Connection limits.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Time from TCP accept to a verified `auth`.
+    pub auth_timeout: Duration,
+    /// Connections served at once; more are closed at accept.
+    pub max_connections: usize,
+    /// Commands running at once on one connection.
+    pub max_requests_per_connection: usize,
+}
+
+impl ServerConfig {
+    /// The effective time limit for a request asking for `requested`.
+    pub fn effective_timeout(&self, requested: Option<Duration>) -> Option<Duration> {
+        let wanted = requested.or(self.exec.default_timeout);
+        match (wanted, self.exec.max_timeout) {
+            (Some(w), Some(m)) => Some(w.min(m)),
+            (None, Some(m)) => Some(m),
+            (w, None) => w,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,88 @@
+//! The server configuration file as written: serde structs mirroring the
+//! TOML, unknown keys rejected at every level, spans kept for errors.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// Top level of `secshd.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: Option<Vec<Spanned<String>>>,
+    pub tls: RawTls,
+    #[serde(default)]
+    pub exec: RawExec,
+    #[serde(default)]
+    pub limits: RawLimits,
+    #[serde(default)]
+    pub users: BTreeMap<Spanned<String>, Spanned<RawUser>>,
+    #[serde(default)]
+    pub commands: BTreeMap<Spanned<String>, RawCommand>,
+    #[serde(default)]
+    pub groups: BTreeMap<Spanned<String>, RawGroup>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    pub cert: Spanned<String>,
+    pub key: Spanned<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExec {
+    pub path: Option<Spanned<String>>,
+    pub lang: Option<String>,
+    pub default_timeout_secs: Option<u64>,
+    pub max_timeout_secs: Option<u64>,
+    pub kill_grace_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub auth_timeout_secs: Option<u64>,
+    pub max_connections: Option<usize>,
+    pub max_requests_per_connection: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUser {
+    #[serde(default)]
+    pub keys: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub commands: Vec<Spanned<String>>,
+    pub run_as: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCommand {
+    pub argv: Spanned<Vec<String>>,
+    #[serde(default)]
+    pub slots: BTreeMap<Spanned<String>, Spanned<RawSlot>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSlot {
+    pub regex: Option<String>,
+    #[serde(rename = "enum")]
+    pub values: Option<Vec<String>>,
+    pub int: Option<[i64; 2]>,
+    pub path_under: Option<String>,
+    #[serde(default)]
+    pub allow_dash: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGroup {
+    pub members: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub commands: Vec<Spanned<String>>,
+}

@@ -1,0 +1,346 @@
+//! Loading and validating `secshd.toml` into [`ServerConfig`].
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::raw::{RawCommand, RawServer, RawSlot};
+use super::{ConfigError, ExecSettings, Limits, Location, RunAs, ServerConfig, User};
+use crate::policy::{Policy, Rule, Slot};
+
+/// Port used when `listen` gives an address without one.
+pub const DEFAULT_PORT: u16 = 7022;
+/// Default `[exec] path`.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Load-time switches that depend on the running daemon.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// The daemon runs as root, so `run_as` is possible.
+    pub is_root: bool,
+    /// Check the file's owner and mode (off only for tests of the parser).
+    pub check_permissions: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            is_root: nix::unistd::geteuid().is_root(),
+            check_permissions: true,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Read and validate the file at `path`.
+    pub fn load(path: &Path, options: &LoadOptions) -> Result<Self, ConfigError> {
+        let io = |source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if options.check_permissions {
+            check_file_safety(path, &std::fs::metadata(path).map_err(io)?)?;
+        }
+        let text = std::fs::read_to_string(path).map_err(io)?;
+        Self::parse(path, &text, options)
+    }
+
+    /// Validate `text` as if read from `path` (relative paths resolve
+    /// against its directory).
+    pub fn parse(path: &Path, text: &str, options: &LoadOptions) -> Result<Self, ConfigError> {
+        let cx = Cx { path, text };
+        let raw: RawServer = toml::from_str(text).map_err(|e| {
+            let offset = e.span().map_or(0, |s| s.start);
+            cx.err(offset, e.message().trim_end().to_string())
+        })?;
+        cx.build(raw, options)
+    }
+}
+
+fn check_file_safety(path: &Path, meta: &std::fs::Metadata) -> Result<(), ConfigError> {
+    let unsafe_ = |why: String| ConfigError::Unsafe {
+        path: path.to_path_buf(),
+        why,
+    };
+    let mode = meta.permissions().mode();
+    if mode & 0o022 != 0 {
+        return Err(unsafe_(format!(
+            "mode {:04o} is writable by group or others",
+            mode & 0o7777
+        )));
+    }
+    let euid = nix::unistd::geteuid().as_raw();
+    if meta.uid() != 0 && meta.uid() != euid {
+        return Err(unsafe_(format!(
+            "owned by uid {}, not root or uid {euid}",
+            meta.uid()
+        )));
+    }
+    Ok(())
+}
+
+struct Cx<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Cx<'_> {
+    fn err(&self, offset: usize, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            location: Location::at(self.path, self.text, offset),
+            message: message.into(),
+        }
+    }
+
+    fn at<T>(&self, spanned: &Spanned<T>, message: impl Into<String>) -> ConfigError {
+        self.err(spanned.span().start, message)
+    }
+
+    fn relative(&self, p: &str) -> PathBuf {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        dir.join(p)
+    }
+
+    fn build(&self, raw: RawServer, options: &LoadOptions) -> Result<ServerConfig, ConfigError> {
+        let listen = match &raw.listen {
+            None => vec![SocketAddr::new(IpAddr::from([0, 0, 0, 0]), DEFAULT_PORT)],
+            Some(list) => list
+                .iter()
+                .map(|a| {
+                    parse_listen(a.get_ref()).ok_or_else(|| {
+                        self.at(a, format!("invalid listen address {:?}", a.get_ref()))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let exec = ExecSettings {
+            path: raw
+                .exec
+                .path
+                .as_ref()
+                .map_or(DEFAULT_PATH.to_string(), |p| p.get_ref().clone()),
+            lang: raw
+                .exec
+                .lang
+                .clone()
+                .unwrap_or_else(|| "C.UTF-8".to_string()),
+            default_timeout: raw.exec.default_timeout_secs.map(Duration::from_secs),
+            max_timeout: raw.exec.max_timeout_secs.map(Duration::from_secs),
+            kill_grace: Duration::from_millis(raw.exec.kill_grace_ms.unwrap_or(2000)),
+        };
+        if let Some(p) = &raw.exec.path {
+            if let Some(bad) = p.get_ref().split(':').find(|d| !d.starts_with('/')) {
+                return Err(self.at(
+                    p,
+                    format!("exec.path entry {bad:?} is not an absolute directory"),
+                ));
+            }
+        }
+        let limits = Limits {
+            auth_timeout: Duration::from_secs(raw.limits.auth_timeout_secs.unwrap_or(10)),
+            max_connections: raw.limits.max_connections.unwrap_or(4096),
+            max_requests_per_connection: raw.limits.max_requests_per_connection.unwrap_or(16),
+        };
+
+        let mut commands: Vec<_> = raw.commands.iter().collect();
+        commands.sort_by_key(|(name, _)| name.span().start);
+        let mut rules = Vec::with_capacity(commands.len());
+        for (name, cmd) in commands {
+            check_name(self, name, "command")?;
+            rules.push(self.rule(name.get_ref(), cmd, &exec.path)?);
+        }
+        let mut policy = Policy::new(rules);
+
+        let mut users = BTreeMap::new();
+        for (name, user) in &raw.users {
+            check_name(self, name, "user")?;
+            let u = user.get_ref();
+            if u.keys.is_empty() {
+                return Err(self.at(
+                    user,
+                    format!(
+                        "user {:?} has no keys and could never sign in",
+                        name.get_ref()
+                    ),
+                ));
+            }
+            let keys = u
+                .keys
+                .iter()
+                .map(|k| parse_key(k.get_ref()).map_err(|m| self.at(k, m)))
+                .collect::<Result<Vec<_>, _>>()?;
+            for c in &u.commands {
+                policy
+                    .grant(name.get_ref(), c.get_ref())
+                    .map_err(|e| self.at(c, e.to_string()))?;
+            }
+            let run_as = match &u.run_as {
+                None => None,
+                Some(r) if !options.is_root => {
+                    return Err(self.at(r, "run_as needs secshd to run as root"));
+                }
+                Some(r) => Some(lookup_account(r.get_ref()).map_err(|m| self.at(r, m))?),
+            };
+            users.insert(name.get_ref().clone(), User { keys, run_as });
+        }
+        for (name, group) in &raw.groups {
+            check_name(self, name, "group")?;
+            for m in &group.members {
+                if !users.contains_key(m.get_ref()) {
+                    return Err(self.at(
+                        m,
+                        format!("group member {:?} is not a configured user", m.get_ref()),
+                    ));
+                }
+                for c in &group.commands {
+                    policy
+                        .grant(m.get_ref(), c.get_ref())
+                        .map_err(|e| self.at(c, e.to_string()))?;
+                }
+            }
+        }
+
+        Ok(ServerConfig {
+            source: self.path.to_path_buf(),
+            listen,
+            tls_cert: self.relative(raw.tls.cert.get_ref()),
+            tls_key: self.relative(raw.tls.key.get_ref()),
+            exec,
+            limits,
+            users,
+            policy,
+        })
+    }
+
+    fn rule(&self, name: &str, cmd: &RawCommand, search: &str) -> Result<Rule, ConfigError> {
+        let argv = cmd.argv.get_ref();
+        let Some((program, args)) = argv.split_first() else {
+            return Err(self.at(&cmd.argv, format!("command {name:?} has an empty argv")));
+        };
+        if program.contains(['{', '}']) {
+            return Err(self.at(
+                &cmd.argv,
+                "the program (argv[0]) must be literal, not a slot",
+            ));
+        }
+        let resolved = if program.starts_with('/') {
+            program.clone()
+        } else if program.contains('/') {
+            return Err(self.at(
+                &cmd.argv,
+                format!("program {program:?} must be an absolute path or a bare name"),
+            ));
+        } else {
+            resolve_program(program, search)
+                .ok_or_else(|| {
+                    self.at(
+                        &cmd.argv,
+                        format!("program {program:?} not found in exec.path"),
+                    )
+                })?
+                .to_string_lossy()
+                .into_owned()
+        };
+        let mut slots = BTreeMap::new();
+        for (slot_name, spec) in &cmd.slots {
+            let slot =
+                build_slot(slot_name.get_ref(), spec.get_ref()).map_err(|m| self.at(spec, m))?;
+            slots.insert(slot_name.get_ref().clone(), slot);
+        }
+        Rule::new(name, &resolved, args, slots)
+            .map_err(|e| self.at(&cmd.argv, format!("command {name:?}: {e}")))
+    }
+}
+
+fn check_name(cx: &Cx<'_>, name: &Spanned<String>, what: &str) -> Result<(), ConfigError> {
+    let n = name.get_ref();
+    let ok = !n.is_empty()
+        && n.len() <= 64
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(cx.at(
+            name,
+            format!("{what} name {n:?} may only use letters, digits, '.', '_', '-', '@'"),
+        ))
+    }
+}
+
+fn parse_listen(s: &str) -> Option<SocketAddr> {
+    s.parse::<SocketAddr>().ok().or_else(|| {
+        s.parse::<IpAddr>()
+            .ok()
+            .map(|ip| SocketAddr::new(ip, DEFAULT_PORT))
+    })
+}
+
+fn parse_key(line: &str) -> Result<ssh_key::PublicKey, String> {
+    let key = ssh_key::PublicKey::from_openssh(line.trim())
+        .map_err(|e| format!("invalid OpenSSH public key: {e}"))?;
+    match key.algorithm() {
+        ssh_key::Algorithm::Ed25519
+        | ssh_key::Algorithm::Ecdsa {
+            curve: ssh_key::EcdsaCurve::NistP256,
+        } => Ok(key),
+        other => Err(format!(
+            "key type {other} is not supported (use ssh-ed25519 or ecdsa-sha2-nistp256)"
+        )),
+    }
+}
+
+fn build_slot(name: &str, spec: &RawSlot) -> Result<Slot, String> {
+    let kinds = [
+        spec.regex.is_some(),
+        spec.values.is_some(),
+        spec.int.is_some(),
+        spec.path_under.is_some(),
+    ];
+    if kinds.iter().filter(|k| **k).count() != 1 {
+        return Err(format!(
+            "slot {name:?} needs exactly one of regex, enum, int, path_under"
+        ));
+    }
+    let dash = spec.allow_dash;
+    let slot = if let Some(re) = &spec.regex {
+        Slot::regex(name, re, dash)
+    } else if let Some(values) = &spec.values {
+        Slot::one_of(name, values.clone(), dash)
+    } else if let Some([min, max]) = spec.int {
+        Slot::int(name, min, max, dash)
+    } else {
+        Slot::path_under(name, spec.path_under.as_deref().unwrap_or_default(), dash)
+    };
+    slot.map_err(|e| e.to_string())
+}
+
+/// Find `name` in the colon-separated `search` directories: the first
+/// regular, executable file. Used only at load, never on client input.
+pub fn resolve_program(name: &str, search: &str) -> Option<PathBuf> {
+    search
+        .split(':')
+        .filter(|d| d.starts_with('/'))
+        .find_map(|dir| {
+            let candidate = Path::new(dir).join(name);
+            let meta = std::fs::metadata(&candidate).ok()?;
+            (meta.is_file() && meta.permissions().mode() & 0o111 != 0).then_some(candidate)
+        })
+}
+
+fn lookup_account(name: &str) -> Result<RunAs, String> {
+    match nix::unistd::User::from_name(name) {
+        Ok(Some(u)) => Ok(RunAs {
+            name: u.name,
+            uid: u.uid.as_raw(),
+            gid: u.gid.as_raw(),
+            home: u.dir,
+        }),
+        Ok(None) => Err(format!("run_as account {name:?} does not exist")),
+        Err(e) => Err(format!("cannot look up run_as account {name:?}: {e}")),
+    }
+}
