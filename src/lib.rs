@@ -13,6 +13,10 @@
 //! - [`client`]: connect, authenticate, run a command
 //! - [`cli`]: clap definitions and `run()` for both binaries
 
+pub mod auth;
 pub mod config;
+pub mod pki;
 pub mod policy;
 pub mod proto;
+pub mod tls;
+pub mod transport;

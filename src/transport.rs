@@ -1,0 +1,147 @@
+//! Framed I/O over any async byte stream: a reader that enforces the frame
+//! limits as bytes arrive, and a writer that coalesces small frames into
+//! few TLS records. Deadlines are the caller's (wrap calls in a timeout).
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::proto::{encode_header, Decoder, Frame, FrameError, Message, Stream};
+
+/// Read-ahead granularity.
+const READ_CHUNK: usize = 64 * 1024;
+/// Buffered output is written once it reaches this size.
+const WRITE_HIGH_WATER: usize = 256 * 1024;
+
+/// Errors on a framed connection.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// The socket or TLS layer failed.
+    #[error("connection: {0}")]
+    Io(#[from] std::io::Error),
+    /// The peer sent an invalid frame.
+    #[error("{0}")]
+    Frame(#[from] FrameError),
+    /// The peer closed the connection in the middle of a frame.
+    #[error("connection closed in the middle of a frame")]
+    Truncated,
+}
+
+/// Reads whole frames from `R`.
+#[derive(Debug)]
+pub struct FrameReader<R> {
+    inner: R,
+    buf: BytesMut,
+    decoder: Decoder,
+}
+
+impl<R: AsyncRead + Unpin> FrameReader<R> {
+    /// Wrap a byte stream.
+    pub fn new(inner: R) -> Self {
+        Self {
+            inner,
+            buf: BytesMut::with_capacity(READ_CHUNK),
+            decoder: Decoder::new(),
+        }
+    }
+
+    /// The next frame; `Ok(None)` when the peer closed cleanly between frames.
+    pub async fn read_frame(&mut self) -> Result<Option<Frame>, TransportError> {
+        loop {
+            if let Some(frame) = self.decoder.decode(&mut self.buf)? {
+                return Ok(Some(frame));
+            }
+            if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+                self.buf.reserve(READ_CHUNK);
+            }
+            match self.inner.read_buf(&mut self.buf).await {
+                Ok(0) => {
+                    return if self.buf.is_empty() && self.decoder.at_boundary() {
+                        Ok(None)
+                    } else {
+                        Err(TransportError::Truncated)
+                    };
+                }
+                Ok(_) => {}
+                // A peer that closes TCP without TLS close_notify between
+                // frames has still ended the conversation.
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::UnexpectedEof
+                        && self.buf.is_empty()
+                        && self.decoder.at_boundary() =>
+                {
+                    return Ok(None)
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+/// Writes frames to `W`, buffering until [`FrameWriter::flush`] or the
+/// high-water mark.
+#[derive(Debug)]
+pub struct FrameWriter<W> {
+    inner: W,
+    buf: Vec<u8>,
+}
+
+impl<W: AsyncWrite + Unpin> FrameWriter<W> {
+    /// Wrap a byte stream.
+    pub fn new(inner: W) -> Self {
+        Self {
+            inner,
+            buf: Vec::with_capacity(WRITE_HIGH_WATER + 64 * 1024),
+        }
+    }
+
+    /// Queue one frame; `body` must be exactly `message.body_len()` bytes.
+    pub async fn send(&mut self, message: &Message, body: &[u8]) -> Result<(), TransportError> {
+        if body.len() != message.body_len() {
+            return Err(FrameError::Malformed(format!(
+                "body of {} bytes for a header announcing {}",
+                body.len(),
+                message.body_len()
+            ))
+            .into());
+        }
+        encode_header(message, &mut self.buf)?;
+        self.buf.extend_from_slice(body);
+        if self.buf.len() >= WRITE_HIGH_WATER {
+            self.write_buffered().await?;
+        }
+        Ok(())
+    }
+
+    /// Queue a `data` frame carrying `body`.
+    pub async fn send_data(
+        &mut self,
+        id: u64,
+        stream: Stream,
+        body: &[u8],
+    ) -> Result<(), TransportError> {
+        let len = body.len() as u32;
+        self.send(&Message::Data { id, stream, len }, body).await
+    }
+
+    async fn write_buffered(&mut self) -> Result<(), TransportError> {
+        if !self.buf.is_empty() {
+            self.inner.write_all(&self.buf).await?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    /// Write everything queued and flush the stream.
+    pub async fn flush(&mut self) -> Result<(), TransportError> {
+        self.write_buffered().await?;
+        self.inner.flush().await?;
+        Ok(())
+    }
+
+    /// Flush, then shut down the write side (TLS close_notify).
+    pub async fn shutdown(&mut self) -> Result<(), TransportError> {
+        self.flush().await?;
+        self.inner.shutdown().await?;
+        Ok(())
+    }
+}
