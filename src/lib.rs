@@ -14,6 +14,8 @@
 //! - [`cli`]: clap definitions and `run()` for both binaries
 
 pub mod auth;
+pub mod exec;
+pub mod server;
 pub mod config;
 pub mod pki;
 pub mod policy;

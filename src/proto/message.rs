@@ -55,10 +55,21 @@ pub enum Message {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         timeout_ms: Option<u64>,
     },
-    /// Server: the command is running.
+    /// Server: the command is running. The client may send up to
+    /// `stdin_window` bytes of stdin before it receives `window` credit.
     Started {
         /// Request id.
         id: u64,
+        /// Initial stdin credit in bytes (0 when the request has no stdin).
+        stdin_window: u64,
+    },
+    /// Server: the command consumed `bytes` more of stdin; the client may
+    /// send that many more.
+    Window {
+        /// Request id.
+        id: u64,
+        /// Credit returned, in bytes.
+        bytes: u64,
     },
     /// Server: the allowlist refused the request; nothing was run.
     Denied {
@@ -123,7 +134,7 @@ pub enum Message {
 impl Message {
     /// Every message type's wire name.
     pub const TYPE_NAMES: &'static [&'static str] = &[
-        "auth", "auth_ok", "exec", "started", "denied", "data", "eof", "cancel", "exit", "ping",
+        "auth", "auth_ok", "exec", "started", "window", "denied", "data", "eof", "cancel", "exit", "ping",
         "pong", "error",
     ];
 
@@ -142,6 +153,7 @@ impl Message {
             Message::AuthOk { .. } => "auth_ok",
             Message::Exec { .. } => "exec",
             Message::Started { .. } => "started",
+            Message::Window { .. } => "window",
             Message::Denied { .. } => "denied",
             Message::Data { .. } => "data",
             Message::Eof { .. } => "eof",

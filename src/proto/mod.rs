@@ -22,3 +22,5 @@ pub const MAX_HEADER_LEN: usize = 64 * 1024;
 pub const MAX_BODY_LEN: usize = 1024 * 1024;
 /// ALPN protocol identifier negotiated in the TLS handshake.
 pub const ALPN: &[u8] = b"secsh/1";
+/// Stdin credit the server grants each request with stdin.
+pub const STDIN_WINDOW: u64 = 4 * 1024 * 1024;
