@@ -7,6 +7,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::proto::{encode_header, Decoder, Frame, FrameError, Message, Stream};
 
+/// A frame queued for a connection's writer task: header and body.
+pub type Outbound = (Message, bytes::Bytes);
+
 /// Read-ahead granularity.
 const READ_CHUNK: usize = 64 * 1024;
 /// Buffered output is written once it reaches this size.
@@ -144,4 +147,26 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
         self.inner.shutdown().await?;
         Ok(())
     }
+}
+
+/// Drain `rx` into `writer`, coalescing queued frames into one flush, until
+/// every sender is gone (then TLS close_notify) or the stream fails.
+pub async fn write_queue<W: AsyncWrite + Unpin>(
+    mut writer: FrameWriter<W>,
+    mut rx: tokio::sync::mpsc::Receiver<Outbound>,
+) {
+    while let Some((message, body)) = rx.recv().await {
+        if writer.send(&message, &body).await.is_err() {
+            return;
+        }
+        while let Ok((message, body)) = rx.try_recv() {
+            if writer.send(&message, &body).await.is_err() {
+                return;
+            }
+        }
+        if writer.flush().await.is_err() {
+            return;
+        }
+    }
+    let _ = writer.shutdown().await;
 }

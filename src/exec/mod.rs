@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
-use bytes::Bytes;
+
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot};
 
@@ -23,10 +23,9 @@ pub use fs::RealFs;
 pub use stdin::{StdinQueue, WindowExceeded};
 
 use crate::config::RunAs;
-use crate::proto::{Message, Stream};
+use crate::proto::Stream;
 
-/// A frame queued for the connection writer: header and body.
-pub type Outbound = (Message, Bytes);
+pub use crate::transport::Outbound;
 
 /// Everything needed to start one command.
 #[derive(Debug, Clone)]

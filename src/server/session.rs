@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::io::{ReadHalf, WriteHalf};
+use tokio::io::ReadHalf;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -23,7 +23,6 @@ use crate::proto::{ErrorCode, Frame, Message, Stream, ALPN};
 use crate::transport::{FrameReader, FrameWriter, TransportError};
 
 type Reader = FrameReader<ReadHalf<TlsStream<TcpStream>>>;
-type Writer = FrameWriter<WriteHalf<TlsStream<TcpStream>>>;
 
 /// Frames queued for the writer, per connection.
 const OUT_QUEUE: usize = 32;
@@ -70,7 +69,7 @@ pub(crate) async fn run(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
         return;
     }
     let (out_tx, out_rx) = mpsc::channel(OUT_QUEUE);
-    let mut write_task = tokio::spawn(write_loop(writer, out_rx));
+    let mut write_task = tokio::spawn(crate::transport::write_queue(writer, out_rx));
     let mut execs = JoinSet::new();
     let mut live: HashMap<u64, Entry> = HashMap::new();
     let cx = request::Cx {
@@ -213,22 +212,4 @@ async fn dispatch(
         }
     }
     Ok(())
-}
-
-async fn write_loop(mut writer: Writer, mut rx: mpsc::Receiver<Outbound>) {
-    while let Some((message, body)) = rx.recv().await {
-        if writer.send(&message, &body).await.is_err() {
-            return;
-        }
-        // Coalesce whatever else is ready into the same flush.
-        while let Ok((message, body)) = rx.try_recv() {
-            if writer.send(&message, &body).await.is_err() {
-                return;
-            }
-        }
-        if writer.flush().await.is_err() {
-            return;
-        }
-    }
-    let _ = writer.shutdown().await;
 }

@@ -1,0 +1,85 @@
+//! TCP + TLS connection setup, and the TLS exporter for auth.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rustls::pki_types::ServerName;
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+use super::{ClientError, Target};
+use crate::proto::ALPN;
+
+/// An established TLS connection to a secshd.
+pub struct Connection {
+    /// The TLS stream.
+    pub stream: TlsStream<TcpStream>,
+    /// The session's auth exporter value.
+    pub exporter: [u8; 32],
+}
+
+/// Connect to `target` and complete the TLS handshake within `timeout`,
+/// trusting the CAs in `ca_bundle`.
+pub async fn connect(target: &Target, ca_bundle: &Path, timeout: Duration) -> Result<Connection, ClientError> {
+    let config = crate::tls::client_config(ca_bundle)?;
+    let port = target.port_or_default();
+    let label = format!("{}:{port}", target.host);
+    tokio::time::timeout(timeout, connect_inner(target, port, &label, config))
+        .await
+        .map_err(|_| ClientError::ConnectTimeout(label.clone()))?
+}
+
+async fn connect_inner(
+    target: &Target,
+    port: u16,
+    label: &str,
+    config: std::sync::Arc<rustls::ClientConfig>,
+) -> Result<Connection, ClientError> {
+    let name = ServerName::try_from(target.host.clone()).map_err(|_| ClientError::Resolve {
+        host: target.host.clone(),
+        detail: "not a valid DNS name or IP address".into(),
+    })?;
+    let addrs: Vec<_> = tokio::net::lookup_host((target.host.as_str(), port))
+        .await
+        .map_err(|e| ClientError::Resolve {
+            host: target.host.clone(),
+            detail: e.to_string(),
+        })?
+        .collect();
+    let mut last = String::from("no addresses");
+    let mut tcp = None;
+    for addr in addrs {
+        match TcpStream::connect(addr).await {
+            Ok(s) => {
+                tcp = Some(s);
+                break;
+            }
+            Err(e) => last = format!("{addr}: {e}"),
+        }
+    }
+    let tcp = tcp.ok_or_else(|| ClientError::Connect {
+        target: label.to_string(),
+        detail: last,
+    })?;
+    let _ = tcp.set_nodelay(true);
+    let stream = TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| ClientError::Tls {
+            target: label.to_string(),
+            detail: e.to_string(),
+        })?;
+    let conn = stream.get_ref().1;
+    if conn.alpn_protocol() != Some(ALPN) {
+        return Err(ClientError::Tls {
+            target: label.to_string(),
+            detail: "server did not negotiate ALPN secsh/1".into(),
+        });
+    }
+    let exporter = crate::tls::auth_exporter(conn).map_err(|e| ClientError::Tls {
+        target: label.to_string(),
+        detail: e.to_string(),
+    })?;
+    Ok(Connection { stream, exporter })
+}

@@ -1,0 +1,135 @@
+//! OpenSSH identities: a private key file (passphrase prompted on a TTY)
+//! or a key held by the ssh-agent at `SSH_AUTH_SOCK`. Signs the session's
+//! auth message as an SSHSIG.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use ssh_key::{HashAlg, LineEnding, PrivateKey, PublicKey, SshSig};
+use zeroize::Zeroizing;
+
+use super::ClientError;
+use crate::auth::NAMESPACE;
+
+/// Where the identity came from (for messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentitySource {
+    /// A key file.
+    File(PathBuf),
+    /// The agent socket.
+    Agent(PathBuf),
+}
+
+/// A usable signing identity.
+pub enum Identity {
+    /// A decrypted private key.
+    Key(PrivateKey, PathBuf),
+    /// A key held by ssh-agent.
+    Agent {
+        /// The agent's socket.
+        socket: PathBuf,
+        /// The public half of the agent key to use.
+        key: PublicKey,
+    },
+}
+
+fn ident_err(e: impl std::fmt::Display) -> ClientError {
+    ClientError::Identity(e.to_string())
+}
+
+fn supported(key: &PublicKey) -> bool {
+    matches!(
+        key.algorithm(),
+        ssh_key::Algorithm::Ed25519
+            | ssh_key::Algorithm::Ecdsa {
+                curve: ssh_key::EcdsaCurve::NistP256
+            }
+    )
+}
+
+impl Identity {
+    /// Choose the identity: `explicit` (`-i FILE`), else the agent at
+    /// `SSH_AUTH_SOCK` if it holds a supported key, else
+    /// `~/.ssh/id_ed25519`. Prompts for a passphrase only when `prompt` and
+    /// stdin is a terminal.
+    pub fn load(explicit: Option<&Path>, prompt: bool) -> Result<Self, ClientError> {
+        if let Some(path) = explicit {
+            return Self::from_file(path, prompt);
+        }
+        if let Some(sock) = std::env::var_os("SSH_AUTH_SOCK").filter(|s| !s.is_empty()) {
+            let socket = PathBuf::from(sock);
+            if let Ok(Some(key)) = agent_key(&socket) {
+                return Ok(Identity::Agent { socket, key });
+            }
+        }
+        let home = std::env::var_os("HOME").ok_or_else(|| ident_err("HOME is not set; use -i FILE"))?;
+        let default = Path::new(&home).join(".ssh").join("id_ed25519");
+        if !default.exists() {
+            return Err(ident_err(format!(
+                "no -i FILE, no usable ssh-agent key, and {} does not exist",
+                default.display()
+            )));
+        }
+        Self::from_file(&default, prompt)
+    }
+
+    /// Load and, if needed, decrypt a private key file.
+    pub fn from_file(path: &Path, prompt: bool) -> Result<Self, ClientError> {
+        let err = |e: &dyn std::fmt::Display| ident_err(format!("{}: {e}", path.display()));
+        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| err(&e))?);
+        let mut key = PrivateKey::from_openssh(text.as_bytes()).map_err(|e| err(&e))?;
+        if !supported(key.public_key()) {
+            return Err(err(&format!("key type {} is not supported", key.algorithm())));
+        }
+        if key.is_encrypted() {
+            if !prompt || !std::io::stdin().is_terminal() {
+                return Err(err(&"key is passphrase-protected and no terminal is available to ask"));
+            }
+            let pass = Zeroizing::new(
+                rpassword::prompt_password(format!("Enter passphrase for {}: ", path.display()))
+                    .map_err(|e| err(&e))?,
+            );
+            key = key.decrypt(pass.as_bytes()).map_err(|_| err(&"wrong passphrase"))?;
+        }
+        Ok(Identity::Key(key, path.to_path_buf()))
+    }
+
+    /// The public key.
+    pub fn public_key(&self) -> PublicKey {
+        match self {
+            Identity::Key(k, _) => k.public_key().clone(),
+            Identity::Agent { key, .. } => key.clone(),
+        }
+    }
+
+    /// Where it came from.
+    pub fn source(&self) -> IdentitySource {
+        match self {
+            Identity::Key(_, p) => IdentitySource::File(p.clone()),
+            Identity::Agent { socket, .. } => IdentitySource::Agent(socket.clone()),
+        }
+    }
+
+    /// Sign `message` as an armored SSHSIG in the `secsh-auth` namespace.
+    pub fn sign(&self, message: &[u8]) -> Result<String, ClientError> {
+        let sig = match self {
+            Identity::Key(key, _) => key.sign(NAMESPACE, HashAlg::Sha512, message).map_err(ident_err)?,
+            Identity::Agent { socket, key } => {
+                let data = SshSig::signed_data(NAMESPACE, HashAlg::Sha512, message).map_err(ident_err)?;
+                let mut agent = ssh_agent_client_rs::Client::connect(socket).map_err(ident_err)?;
+                let signature = agent.sign(key, &data).map_err(|e| ident_err(format!("ssh-agent: {e}")))?;
+                SshSig::new(key.key_data().clone(), NAMESPACE, HashAlg::Sha512, signature).map_err(ident_err)?
+            }
+        };
+        sig.to_pem(LineEnding::LF).map_err(ident_err)
+    }
+}
+
+fn agent_key(socket: &Path) -> Result<Option<PublicKey>, ssh_agent_client_rs::Error> {
+    let mut agent = ssh_agent_client_rs::Client::connect(socket)?;
+    let ids = agent.list_all_identities()?;
+    Ok(ids.into_iter().find_map(|id| match id {
+        ssh_agent_client_rs::Identity::PublicKey(pk) if supported(&pk) => Some(pk.into_owned()),
+        _ => None,
+    }))
+}

@@ -1,0 +1,98 @@
+//! The client side: resolve and connect (TCP_NODELAY, TLS 1.3 with the
+//! host name or IP checked against the certificate), authenticate with an
+//! OpenSSH identity, run one command and stream its output.
+
+mod connect;
+mod exec;
+mod identity;
+mod target;
+
+pub use connect::{connect, Connection};
+pub use exec::{run_exec, ExecRequest, LocalIo, Outcome};
+pub use identity::{Identity, IdentitySource};
+pub use target::Target;
+
+use crate::proto::ErrorCode;
+
+/// Exit status: the server killed the command at its time limit.
+pub const EXIT_TIMED_OUT: i32 = 252;
+/// Exit status: the allowlist refused the command.
+pub const EXIT_DENIED: i32 = 253;
+/// Exit status: authentication failed.
+pub const EXIT_AUTH_FAILED: i32 = 254;
+/// Exit status: connection, TLS or protocol failure.
+pub const EXIT_CONNECTION: i32 = 255;
+/// Exit status: bad command line.
+pub const EXIT_USAGE: i32 = 2;
+
+/// Errors on the client side, each mapped to a documented exit status.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The host name did not resolve.
+    #[error("cannot resolve {host}: {detail}")]
+    Resolve {
+        /// The host as given.
+        host: String,
+        /// What the resolver said.
+        detail: String,
+    },
+    /// No address accepted a TCP connection.
+    #[error("cannot connect to {target}: {detail}")]
+    Connect {
+        /// host:port.
+        target: String,
+        /// The last OS error.
+        detail: String,
+    },
+    /// The TLS handshake failed (unknown CA, wrong host name, ...).
+    #[error("TLS handshake with {target} failed: {detail}")]
+    Tls {
+        /// host:port.
+        target: String,
+        /// rustls's reason.
+        detail: String,
+    },
+    /// Connecting took longer than the connect timeout.
+    #[error("connecting to {0} timed out")]
+    ConnectTimeout(String),
+    /// Local TLS configuration (CA bundle) could not be loaded.
+    #[error(transparent)]
+    TlsConfig(#[from] crate::tls::TlsError),
+    /// The identity could not be loaded or used.
+    #[error("identity: {0}")]
+    Identity(String),
+    /// The server refused the authentication.
+    #[error("authentication failed")]
+    AuthFailed,
+    /// The server reported an error.
+    #[error("server error ({code}): {message}")]
+    Server {
+        /// Stable code.
+        code: ErrorCode,
+        /// The server's text.
+        message: String,
+    },
+    /// The server broke the protocol or the connection dropped.
+    #[error("{0}")]
+    Protocol(String),
+}
+
+impl ClientError {
+    /// The process exit status for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ClientError::AuthFailed => EXIT_AUTH_FAILED,
+            ClientError::Server {
+                code: ErrorCode::AuthFailed,
+                ..
+            } => EXIT_AUTH_FAILED,
+            _ => EXIT_CONNECTION,
+        }
+    }
+}
+
+impl From<crate::transport::TransportError> for ClientError {
+    fn from(e: crate::transport::TransportError) -> Self {
+        ClientError::Protocol(e.to_string())
+    }
+}
