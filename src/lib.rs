@@ -17,6 +17,7 @@ pub mod auth;
 pub mod exec;
 pub mod server;
 pub mod client;
+pub mod cli;
 pub mod config;
 pub mod pki;
 pub mod policy;

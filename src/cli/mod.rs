@@ -1,0 +1,27 @@
+//! Command-line front ends: clap definitions and `run()` for `secsh` and
+//! `secshd`. The only modules that use anyhow; they turn library errors
+//! into one clear line and a documented exit status.
+
+mod dev;
+pub mod secsh;
+pub mod secshd;
+
+/// Send tracing output to stderr, at `default` unless `RUST_LOG` says
+/// otherwise.
+pub fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .try_init();
+}
+
+/// Build the runtime both binaries use.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+}

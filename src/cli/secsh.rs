@@ -1,0 +1,166 @@
+//! `secsh [OPTIONS] [USER@]HOST[:PORT] [--] COMMAND [ARGS...]`
+
+use std::io::Write;
+use std::mem::ManuallyDrop;
+use std::os::fd::FromRawFd;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use tokio::sync::mpsc;
+
+use crate::client::{self, ClientError, ExecRequest, Identity, LocalIo, Target};
+
+/// Run an allowlisted command on a secshd host over TLS 1.3.
+///
+/// Exit status: the remote command's code; 128+N if signal N killed it;
+/// 252 timed out; 253 denied by policy; 254 authentication failed;
+/// 255 connection, TLS or protocol failure; 2 usage.
+#[derive(Debug, Parser)]
+#[command(name = "secsh", version, about, long_about = None)]
+pub struct Args {
+    /// CA bundle (PEM) that must have issued the server's certificate.
+    #[arg(long = "cert", value_name = "FILE", env = "SECSH_CERT")]
+    pub cert: PathBuf,
+    /// OpenSSH private key (default: ssh-agent, then ~/.ssh/id_ed25519).
+    #[arg(short = 'i', value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+    /// User to log in as (default: USER@ in the target, then $USER).
+    #[arg(short = 'l', value_name = "USER")]
+    pub login: Option<String>,
+    /// Port (default: :PORT in the target, then 7022).
+    #[arg(short = 'p', value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Send no stdin; the command reads /dev/null.
+    #[arg(short = 'n')]
+    pub no_stdin: bool,
+    /// Never prompt (for a key passphrase).
+    #[arg(long)]
+    pub batch: bool,
+    /// Seconds allowed for TCP connect plus TLS handshake.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub connect_timeout: f64,
+    /// Ask the server to kill the command after SECS seconds (exit 252).
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+    /// Log connection details to stderr (repeat for more).
+    #[arg(short = 'v', action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// [USER@]HOST[:PORT]
+    #[arg(value_name = "[USER@]HOST[:PORT]")]
+    pub target: String,
+    /// The command and its arguments, passed as an exact argv.
+    #[arg(value_name = "COMMAND", required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+fn seconds(v: f64, what: &str) -> Result<Duration, ClientError> {
+    Duration::try_from_secs_f64(v).map_err(|_| ClientError::Protocol(format!("invalid {what} {v}")))
+}
+
+/// Parse the command line, run, and return the exit status.
+pub fn main() -> i32 {
+    let args = Args::parse();
+    crate::cli::init_logging(match args.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    });
+    let target = match Target::parse(&args.target) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("secsh: {e}");
+            return client::EXIT_USAGE;
+        }
+    };
+    let rt = match crate::cli::runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("secsh: cannot start: {e}");
+            return client::EXIT_CONNECTION;
+        }
+    };
+    let code = match rt.block_on(run(args, target)) {
+        Ok(outcome) => {
+            if let client::Outcome::Denied(msg) = &outcome {
+                eprintln!("secsh: denied: {msg}");
+            }
+            outcome.exit_code()
+        }
+        Err(e) => {
+            eprintln!("secsh: {e}");
+            e.exit_code()
+        }
+    };
+    // Do not wait for the blocking stdin reader thread.
+    rt.shutdown_background();
+    code
+}
+
+async fn run(args: Args, mut target: Target) -> Result<client::Outcome, ClientError> {
+    if args.port.is_some() {
+        target.port = args.port;
+    }
+    let user = args
+        .login
+        .clone()
+        .or_else(|| target.user.clone())
+        .or_else(|| std::env::var("USER").ok())
+        .ok_or_else(|| ClientError::Identity("no user: give USER@HOST or -l USER".into()))?;
+    let identity = Identity::load(args.identity.as_deref(), !args.batch)?;
+    tracing::info!(source = ?identity.source(), "identity loaded");
+    let connect_timeout = seconds(args.connect_timeout, "--connect-timeout")?;
+    let conn = client::connect(&target, &args.cert, connect_timeout).await?;
+    tracing::info!(host = %target.host, port = target.port_or_default(), "connected");
+    let req = ExecRequest {
+        user,
+        argv: args.command,
+        stdin: !args.no_stdin,
+        timeout: args.timeout.map(|t| seconds(t, "--timeout")).transpose()?,
+    };
+    let io = LocalIo {
+        stdout: raw_fd_writer(1),
+        stderr: raw_fd_writer(2),
+        stdin: req
+            .stdin
+            .then(|| Box::new(tokio::io::stdin()) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+        interrupts: interrupts(),
+    };
+    client::run_exec(conn, &identity, &req, io).await
+}
+
+/// An unbuffered writer on an inherited descriptor: remote bytes are passed
+/// through exactly, with no decoding and no line buffering.
+fn raw_fd_writer(fd: i32) -> Box<dyn Write + Send> {
+    struct Fd(ManuallyDrop<std::fs::File>);
+    impl Write for Fd {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.write(buf)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    // SAFETY: fds 1 and 2 are inherited and stay open for the process's
+    // life; ManuallyDrop keeps us from closing them.
+    Box::new(Fd(ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) })))
+}
+
+/// SIGINT, SIGTERM and SIGHUP each become one interrupt message.
+fn interrupts() -> mpsc::UnboundedReceiver<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (tx, rx) = mpsc::unbounded_channel();
+    for kind in [SignalKind::interrupt(), SignalKind::terminate(), SignalKind::hangup()] {
+        if let Ok(mut s) = signal(kind) {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                while s.recv().await.is_some() {
+                    if tx.send(()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    }
+    rx
+}

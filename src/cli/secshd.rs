@@ -1,0 +1,167 @@
+//! `secshd [--config FILE] [--listen ADDR]...`, `secshd --dev`, and
+//! `secshd pki init|issue`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::config::{LoadOptions, ServerConfig};
+use crate::server::Server;
+
+/// Exit status for configuration errors (sysexits EX_CONFIG).
+pub const EXIT_CONFIG: i32 = 78;
+
+/// The secsh daemon: serves allowlisted commands over TLS 1.3.
+#[derive(Debug, Parser)]
+#[command(name = "secshd", version, about, long_about = None, args_conflicts_with_subcommands = true)]
+pub struct Args {
+    /// Configuration file.
+    #[arg(long, value_name = "FILE", default_value = "/etc/secsh/secshd.toml")]
+    pub config: PathBuf,
+    /// Listen on ADDR instead of the configured addresses (repeatable).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Vec<SocketAddr>,
+    /// Development mode: create a CA, server certificate, user key and demo
+    /// config under --state-dir once, then serve them.
+    #[arg(long)]
+    pub dev: bool,
+    /// Where --dev keeps its files.
+    #[arg(long, value_name = "DIR", default_value = "certs/dev", requires = "dev")]
+    pub state_dir: PathBuf,
+    /// Seconds to let running commands finish after SIGTERM.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub drain: u64,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Certificates for secshd.
+    #[command(subcommand)]
+    Pki(Pki),
+}
+
+/// Certificate subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Pki {
+    /// Create a CA (ca.pem, ca.key) and a server certificate (server.pem,
+    /// server.key) in DIR.
+    Init {
+        /// Directory to create the files in.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// DNS name for the server certificate (repeatable).
+        #[arg(long = "name", value_name = "NAME")]
+        names: Vec<String>,
+        /// IP address for the server certificate (repeatable).
+        #[arg(long = "ip", value_name = "IP")]
+        ips: Vec<IpAddr>,
+    },
+    /// Issue another server certificate from an existing CA.
+    Issue {
+        /// Directory holding ca.pem and ca.key.
+        #[arg(long, value_name = "DIR")]
+        ca_dir: PathBuf,
+        /// DNS name (repeatable).
+        #[arg(long = "name", value_name = "NAME")]
+        names: Vec<String>,
+        /// IP address (repeatable).
+        #[arg(long = "ip", value_name = "IP")]
+        ips: Vec<IpAddr>,
+        /// Directory for server.pem and server.key.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+}
+
+/// Parse the command line, run, and return the exit status.
+pub fn main() -> i32 {
+    let args = Args::parse();
+    crate::cli::init_logging("info");
+    match args.command {
+        Some(Command::Pki(pki)) => report(run_pki(pki), 1),
+        None if args.dev => match super::dev::prepare(&args.state_dir) {
+            Ok(config) => serve(&config, &args.listen, args.drain, true),
+            Err(e) => report(Err(e), 1),
+        },
+        None => serve(&args.config, &args.listen, args.drain, false),
+    }
+}
+
+fn report(r: anyhow::Result<()>, code: i32) -> i32 {
+    match r {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("secshd: {e:#}");
+            code
+        }
+    }
+}
+
+fn run_pki(pki: Pki) -> anyhow::Result<()> {
+    match pki {
+        Pki::Init { dir, names, ips } => {
+            crate::pki::init(&dir, &names, &ips)?;
+            println!("wrote {0}/ca.pem, {0}/ca.key, {0}/server.pem, {0}/server.key", dir.display());
+        }
+        Pki::Issue {
+            ca_dir,
+            names,
+            ips,
+            out,
+        } => {
+            crate::pki::issue(&ca_dir, &names, &ips, &out)?;
+            println!("wrote {0}/server.pem, {0}/server.key", out.display());
+        }
+    }
+    Ok(())
+}
+
+fn serve(config_path: &Path, listen: &[SocketAddr], drain: u64, dev: bool) -> i32 {
+    let mut config = match ServerConfig::load(config_path, &LoadOptions::default()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("secshd: {e}");
+            return EXIT_CONFIG;
+        }
+    };
+    if !listen.is_empty() {
+        config.listen = listen.to_vec();
+    }
+    let rt = match crate::cli::runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("secshd: cannot start the runtime: {e}");
+            return 1;
+        }
+    };
+    let result = rt.block_on(async move {
+        let server = Server::bind(config.clone()).context("cannot start")?;
+        for addr in server.local_addrs() {
+            tracing::info!("listening on {addr}");
+        }
+        if dev {
+            super::dev::print_instructions(&config, &server.local_addrs());
+        }
+        server.run(shutdown_signal(), Duration::from_secs(drain)).await;
+        anyhow::Ok(())
+    });
+    rt.shutdown_timeout(Duration::from_secs(1));
+    report(result, 1)
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
