@@ -97,6 +97,11 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
         }
     }
 
+    /// The underlying stream (bytes written to it bypass the frame encoder).
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.inner
+    }
+
     /// Queue one frame; `body` must be exactly `message.body_len()` bytes.
     pub async fn send(&mut self, message: &Message, body: &[u8]) -> Result<(), TransportError> {
         if body.len() != message.body_len() {

@@ -1,0 +1,275 @@
+//! Test harness: a temp dir with a real CA and server certificate (made by
+//! `secshd pki init`), user keys, a generated config, a real `secshd`
+//! child process, and `secsh` command lines against it.
+#![allow(dead_code)]
+
+pub mod raw;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ssh_key::{LineEnding, PrivateKey};
+
+pub const SECSH: &str = env!("CARGO_BIN_EXE_secsh");
+pub const SECSHD: &str = env!("CARGO_BIN_EXE_secshd");
+
+/// A temp dir holding PKI, keys, a jail directory and configs.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+pub fn key_from_seed(seed: u8) -> PrivateKey {
+    PrivateKey::from(ssh_key::private::Ed25519Keypair::from_seed(&[seed; 32]))
+}
+
+impl Env {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let env = Self { dir };
+        let out = Command::new(SECSHD)
+            .args(["pki", "init", "--dir"])
+            .arg(env.path("pki"))
+            .args(["--name", "localhost", "--ip", "127.0.0.1", "--ip", "::1"])
+            .output()
+            .expect("run secshd pki init");
+        assert!(out.status.success(), "pki init: {}", String::from_utf8_lossy(&out.stderr));
+        for (name, seed) in [("alice", 1), ("bob", 2), ("mallory", 3)] {
+            env.write_key(name, &key_from_seed(seed));
+        }
+        std::fs::create_dir_all(env.jail()).unwrap();
+        env
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn jail(&self) -> PathBuf {
+        self.path("jail")
+    }
+
+    pub fn ca(&self) -> PathBuf {
+        self.path("pki/ca.pem")
+    }
+
+    pub fn key_path(&self, user: &str) -> PathBuf {
+        self.path(&format!("{user}.key"))
+    }
+
+    fn write_key(&self, name: &str, key: &PrivateKey) {
+        use std::os::unix::fs::PermissionsExt;
+        let p = self.key_path(name);
+        std::fs::write(&p, key.to_openssh(LineEnding::LF).unwrap().as_bytes()).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+
+    pub fn public_key(&self, seed: u8) -> String {
+        key_from_seed(seed).public_key().to_openssh().unwrap()
+    }
+
+    /// The standard test config plus `extra` TOML appended.
+    pub fn config(&self, extra: &str) -> PathBuf {
+        let jail = self.jail();
+        let jail = jail.display();
+        let text = format!(
+            r#"listen = ["127.0.0.1:0"]
+
+[tls]
+cert = "pki/server.pem"
+key = "pki/server.key"
+
+[exec]
+kill_grace_ms = 500
+
+[users.alice]
+keys = ["{alice}"]
+commands = ["true", "echo", "cat", "head", "yes", "zeros", "script", "marker", "marker-path", "sleep", "cat-file", "id"]
+
+[users.bob]
+keys = ["{bob}"]
+commands = ["true"]
+
+[commands.true]
+argv = ["true"]
+
+[commands.echo]
+argv = ["echo", "{{words...}}"]
+slots.words = {{ regex = ".*", allow_dash = true }}
+
+[commands.cat]
+argv = ["cat"]
+
+[commands.head]
+argv = ["head", "-n", "{{n}}"]
+slots.n = {{ int = [1, 100000] }}
+
+[commands.yes]
+argv = ["yes"]
+
+[commands.zeros]
+argv = ["head", "-c", "{{n}}", "/dev/zero"]
+slots.n = {{ int = [1, 10000000000] }}
+
+[commands.sleep]
+argv = ["sleep", "{{secs}}"]
+slots.secs = {{ int = [0, 1000] }}
+
+[commands.id]
+argv = ["id", "-u"]
+
+[commands.cat-file]
+argv = ["cat", "{{file}}"]
+slots.file = {{ path_under = "{jail}" }}
+
+[commands.script]
+argv = ["/bin/sh", "-c", "{{script}}"]
+slots.script = {{ enum = [
+  "exit 0", "exit 1", "exit 3",
+  "kill -TERM $$", "kill -KILL $$",
+  "echo out; exec 1>&-; sleep 0.3; echo late-err >&2",
+  "printf 'o\\000\\377\\n'; printf 'e\\001\\376' >&2",
+  "sleep 100 & echo $! > {jail}/pid; wait",
+  "sleep 1; echo done",
+] }}
+
+[commands.marker]
+argv = ["/bin/sh", "-c", "touch {jail}/marker", "{{arg}}"]
+slots.arg = {{ regex = "[a-z]+" }}
+
+[commands.marker-path]
+argv = ["/bin/sh", "-c", "touch {jail}/marker", "{{p}}"]
+slots.p = {{ path_under = "{jail}/logs" }}
+{extra}
+"#,
+            alice = self.public_key(1),
+            bob = self.public_key(2),
+        );
+        let path = self.path("secshd.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Start `secshd --config CONFIG` and wait for its `listening on` line.
+    pub fn start(&self, config: &Path) -> Daemon {
+        Daemon::start(&[OsArg::from("--config"), config.into()])
+    }
+
+    /// A `secsh` command for `user@daemon` with the test CA and `user`'s key.
+    pub fn secsh(&self, daemon: &Daemon, user: &str) -> Command {
+        let mut cmd = Command::new(SECSH);
+        cmd.arg("--cert")
+            .arg(self.ca())
+            .arg("-i")
+            .arg(self.key_path(user))
+            .arg(format!("{user}@{}", daemon.addr))
+            .env_remove("SSH_AUTH_SOCK");
+        cmd
+    }
+}
+
+type OsArg = std::ffi::OsString;
+
+/// A running `secshd`, killed (by its pid) when dropped.
+pub struct Daemon {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub log: Arc<Mutex<String>>,
+}
+
+impl Daemon {
+    pub fn start(args: &[OsArg]) -> Self {
+        let mut child = Command::new(SECSHD)
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn secshd");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = line.split("listening on ").nth(1) {
+                    let _ = tx.send(addr.trim().to_string());
+                }
+                let mut l = sink.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(a) => a.parse().expect("listen address"),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                std::thread::sleep(Duration::from_millis(100));
+                panic!("secshd did not start:\n{}", log.lock().unwrap());
+            }
+        };
+        Self { child, addr, log }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Resident set size in KiB, from /proc.
+    pub fn rss_kib(&self) -> u64 {
+        rss_kib(self.pid())
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// True while `pid` exists and is not a zombie.
+pub fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => false,
+        Ok(stat) => {
+            let state = stat.rsplit(')').next().unwrap_or("").trim_start().chars().next();
+            !matches!(state, Some('Z') | Some('X') | None)
+        }
+    }
+}
+
+/// Poll `f` every 50 ms until it returns true or `limit` passes.
+pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    f()
+}
+
+/// Run a command with no stdin and return (status code, stdout, stderr).
+pub fn run(cmd: &mut Command) -> (Option<i32>, Vec<u8>, Vec<u8>) {
+    let out = cmd.stdin(Stdio::null()).output().expect("run secsh");
+    (out.status.code(), out.stdout, out.stderr)
+}

@@ -1,0 +1,77 @@
+//! A hand-driven protocol client for hostile and auth tests: real TLS,
+//! frames written and read one by one.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use secsh::client::{connect, Target};
+use secsh::proto::{AuthMethod, Frame, Message};
+use secsh::transport::{FrameReader, FrameWriter};
+use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+pub struct Raw {
+    pub reader: FrameReader<ReadHalf<TlsStream<TcpStream>>>,
+    pub writer: FrameWriter<WriteHalf<TlsStream<TcpStream>>>,
+    pub exporter: [u8; 32],
+}
+
+impl Raw {
+    pub async fn connect(addr: SocketAddr, ca: &Path) -> Self {
+        let target = Target::parse(&addr.to_string()).unwrap();
+        let conn = connect(&target, ca, Duration::from_secs(10)).await.expect("connect");
+        let exporter = conn.exporter;
+        let (rd, wr) = tokio::io::split(conn.stream);
+        Self {
+            reader: FrameReader::new(rd),
+            writer: FrameWriter::new(wr),
+            exporter,
+        }
+    }
+
+    pub async fn send(&mut self, m: Message) {
+        self.writer.send(&m, &[]).await.unwrap();
+        self.writer.flush().await.unwrap();
+    }
+
+    /// Write raw bytes into the TLS stream, bypassing the frame encoder.
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        self.writer.flush().await.unwrap();
+        let inner = self.writer_inner();
+        inner.write_all(bytes).await.unwrap();
+        inner.flush().await.unwrap();
+    }
+
+    fn writer_inner(&mut self) -> &mut WriteHalf<TlsStream<TcpStream>> {
+        self.writer.get_mut()
+    }
+
+    pub async fn auth(&mut self, user: &str, signature: String) {
+        self.send(Message::Auth {
+            user: user.into(),
+            method: AuthMethod::Key,
+            signature,
+        })
+        .await;
+    }
+
+    /// The next frame, or None at EOF or error, within 10 s.
+    pub async fn next(&mut self) -> Option<Frame> {
+        match tokio::time::timeout(Duration::from_secs(10), self.reader.read_frame()).await {
+            Ok(Ok(f)) => f,
+            Ok(Err(_)) => None,
+            Err(_) => panic!("no frame within 10 s"),
+        }
+    }
+}
+
+/// An armored SSHSIG over `user`'s auth message for `exporter`.
+pub fn sign(key: &ssh_key::PrivateKey, user: &str, exporter: &[u8; 32]) -> String {
+    let msg = secsh::auth::signing_message(user, exporter);
+    key.sign(secsh::auth::NAMESPACE, ssh_key::HashAlg::Sha512, &msg)
+        .unwrap()
+        .to_pem(ssh_key::LineEnding::LF)
+        .unwrap()
+}
