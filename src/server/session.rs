@@ -65,7 +65,8 @@ pub(crate) async fn run(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
             return;
         }
     };
-    if writer.send(&Message::AuthOk { user: user.clone() }, &[]).await.is_err() {
+    let ok = Message::AuthOk { user: user.clone() };
+    if writer.send(&ok, &[]).await.is_err() || writer.flush().await.is_err() {
         return;
     }
     let (out_tx, out_rx) = mpsc::channel(OUT_QUEUE);
