@@ -1,0 +1,113 @@
+//! Server verification and TLS policy: wrong CA and wrong host name fail
+//! with 255; TLS 1.2 and foreign ALPN are refused by the server.
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+use common::{run, Daemon, Env};
+
+#[test]
+fn wrong_ca_fails_with_255() {
+    let env = Env::new();
+    let d = env.start(&env.config(""));
+    let other = env.path("other-pki");
+    let out = Command::new(common::SECSHD)
+        .args(["pki", "init", "--dir"])
+        .arg(&other)
+        .args(["--name", "localhost", "--ip", "127.0.0.1"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let (code, _, err) = run(Command::new(common::SECSH)
+        .arg("--cert")
+        .arg(other.join("ca.pem"))
+        .arg("-i")
+        .arg(env.key_path("alice"))
+        .arg(format!("alice@{}", d.addr))
+        .args(["--", "true"]));
+    assert_eq!(code, Some(255));
+    let err = String::from_utf8_lossy(&err);
+    assert!(err.contains("TLS handshake") && err.contains("certificate"), "{err}");
+    // The good CA works (control).
+    let (code, _, _) = run(env.secsh(&d, "alice").args(["--", "true"]));
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn wrong_host_name_fails_with_255() {
+    let env = Env::new();
+    let out = Command::new(common::SECSHD)
+        .args(["pki", "issue", "--ca-dir"])
+        .arg(env.path("pki"))
+        .args(["--name", "web1.example.com", "--out"])
+        .arg(env.path("web1"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let config = env.config("");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("pki/server.pem", "web1/server.pem")
+        .replace("pki/server.key", "web1/server.key");
+    std::fs::write(&config, text).unwrap();
+    let d = env.start(&config);
+    // 127.0.0.1 is not in the certificate's SANs.
+    let (code, _, err) = run(env.secsh(&d, "alice").args(["--", "true"]));
+    assert_eq!(code, Some(255));
+    let err = String::from_utf8_lossy(&err);
+    assert!(err.contains("TLS handshake") && err.contains("certificate"), "{err}");
+    // localhost is not either.
+    let (code, _, _) = run(Command::new(common::SECSH)
+        .arg("--cert")
+        .arg(env.ca())
+        .arg("-i")
+        .arg(env.key_path("alice"))
+        .arg(format!("alice@localhost:{}", d.addr.port()))
+        .args(["--", "true"]));
+    assert_eq!(code, Some(255));
+}
+
+#[test]
+fn issued_certificate_from_same_ca_works_by_name() {
+    let env = Env::new();
+    let d = env.start(&env.config(""));
+    let (code, _, err) = run(Command::new(common::SECSH)
+        .arg("--cert")
+        .arg(env.ca())
+        .arg("-i")
+        .arg(env.key_path("alice"))
+        .arg(format!("alice@localhost:{}", d.addr.port()))
+        .args(["--", "true"]));
+    assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&err));
+}
+
+fn s_client(d: &Daemon, env: &Env, extra: &[&str]) -> (bool, String) {
+    let out = Command::new("openssl")
+        .args(["s_client", "-connect", &d.addr.to_string(), "-CAfile"])
+        .arg(env.ca())
+        .args(extra)
+        .stdin(Stdio::null())
+        .output()
+        .expect("openssl is required for TLS policy tests");
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let handshake_ok = !text.contains("Cipher is (NONE)")
+        && !text.contains("no peer certificate available")
+        && text.contains("Verify return code: 0 (ok)");
+    (handshake_ok, text)
+}
+
+#[test]
+fn only_tls13_with_secsh_alpn() {
+    let env = Env::new();
+    let d = env.start(&env.config(""));
+    let (ok, text) = s_client(&d, &env, &["-tls1_3", "-alpn", "secsh/1"]);
+    assert!(ok, "TLS 1.3 handshake should succeed:\n{text}");
+    assert!(text.contains("TLSv1.3"), "{text}");
+    assert!(text.contains("ALPN protocol: secsh/1"), "{text}");
+    let (ok, text) = s_client(&d, &env, &["-tls1_2"]);
+    assert!(!ok, "TLS 1.2 accepted:\n{text}");
+    let (ok, text) = s_client(&d, &env, &["-tls1_3", "-alpn", "http/1.1"]);
+    assert!(!ok, "foreign ALPN accepted:\n{text}");
+    assert!(text.contains("no application protocol"), "{text}");
+}
