@@ -155,18 +155,24 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
 }
 
 /// Drain `rx` into `writer`, coalescing queued frames into one flush, until
-/// every sender is gone (then TLS close_notify) or the stream fails.
+/// every sender is gone or a fatal `error` (one without an id) is written;
+/// then TLS close_notify. Stops early if the stream fails.
 pub async fn write_queue<W: AsyncWrite + Unpin>(
     mut writer: FrameWriter<W>,
     mut rx: tokio::sync::mpsc::Receiver<Outbound>,
 ) {
-    while let Some((message, body)) = rx.recv().await {
-        if writer.send(&message, &body).await.is_err() {
-            return;
-        }
-        while let Ok((message, body)) = rx.try_recv() {
+    'outer: while let Some(mut item) = rx.recv().await {
+        loop {
+            let (message, body) = item;
             if writer.send(&message, &body).await.is_err() {
                 return;
+            }
+            if matches!(message, Message::Error { id: None, .. }) {
+                break 'outer;
+            }
+            match rx.try_recv() {
+                Ok(next) => item = next,
+                Err(_) => break,
             }
         }
         if writer.flush().await.is_err() {
