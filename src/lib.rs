@@ -14,13 +14,13 @@
 //! - [`cli`]: clap definitions and `run()` for both binaries
 
 pub mod auth;
-pub mod exec;
-pub mod server;
-pub mod client;
 pub mod cli;
+pub mod client;
 pub mod config;
+pub mod exec;
 pub mod pki;
 pub mod policy;
 pub mod proto;
+pub mod server;
 pub mod tls;
 pub mod transport;

@@ -18,9 +18,7 @@ fn wrong_key_and_unknown_user_exit_254() {
     let env = Env::new();
     let d = env.start(&env.config(""));
     // mallory's key presented as alice.
-    let (code, _, err) = run(env
-        .secsh(&d, "mallory")
-        .args(["-l", "alice", "--", "true"]));
+    let (code, _, err) = run(env.secsh(&d, "mallory").args(["-l", "alice", "--", "true"]));
     assert_eq!(code, Some(254), "{}", String::from_utf8_lossy(&err));
     assert!(String::from_utf8_lossy(&err).contains("authentication failed"));
     // unknown user with a valid signature.
@@ -47,10 +45,16 @@ async fn signature_replayed_on_another_connection_fails() {
         Some(Message::Error { code, .. }) => assert_eq!(code, ErrorCode::AuthFailed),
         other => panic!("replay accepted: {other:?}"),
     }
-    assert!(b.next().await.is_none(), "connection should close after auth failure");
+    assert!(
+        b.next().await.is_none(),
+        "connection should close after auth failure"
+    );
     // The same signature on its own connection is fine.
     a.auth("alice", sig_a).await;
-    assert!(matches!(a.next().await.map(|f| f.message), Some(Message::AuthOk { .. })));
+    assert!(matches!(
+        a.next().await.map(|f| f.message),
+        Some(Message::AuthOk { .. })
+    ));
 }
 
 #[tokio::test]
@@ -62,17 +66,28 @@ async fn ssh_keygen_signature_is_accepted() {
     let d = env.start(&env.config(""));
     let mut c = Raw::connect(d.addr, &env.ca()).await;
     let msg_path = env.path("msg");
-    std::fs::write(&msg_path, secsh::auth::signing_message("alice", &c.exporter)).unwrap();
+    std::fs::write(
+        &msg_path,
+        secsh::auth::signing_message("alice", &c.exporter),
+    )
+    .unwrap();
     let out = Command::new("ssh-keygen")
         .args(["-Y", "sign", "-n", "secsh-auth", "-f"])
         .arg(env.key_path("alice"))
         .arg(&msg_path)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let sig = std::fs::read_to_string(env.path("msg.sig")).unwrap();
     c.auth("alice", sig).await;
-    assert!(matches!(c.next().await.map(|f| f.message), Some(Message::AuthOk { .. })));
+    assert!(matches!(
+        c.next().await.map(|f| f.message),
+        Some(Message::AuthOk { .. })
+    ));
     c.send(Message::Exec {
         id: 5,
         argv: vec!["echo".into(), "interop".into()],
@@ -104,8 +119,16 @@ fn our_signature_verifies_with_ssh_keygen() {
     let exporter = [0x5a; 32];
     let msg = secsh::auth::signing_message("alice", &exporter);
     std::fs::write(env.path("msg"), &msg).unwrap();
-    std::fs::write(env.path("msg.sig"), sign(&key_from_seed(1), "alice", &exporter)).unwrap();
-    std::fs::write(env.path("allowed"), format!("alice {}\n", env.public_key(1))).unwrap();
+    std::fs::write(
+        env.path("msg.sig"),
+        sign(&key_from_seed(1), "alice", &exporter),
+    )
+    .unwrap();
+    std::fs::write(
+        env.path("allowed"),
+        format!("alice {}\n", env.public_key(1)),
+    )
+    .unwrap();
     let out = Command::new("ssh-keygen")
         .args(["-Y", "verify", "-n", "secsh-auth", "-I", "alice", "-f"])
         .arg(env.path("allowed"))
@@ -114,7 +137,11 @@ fn our_signature_verifies_with_ssh_keygen() {
         .stdin(std::fs::File::open(env.path("msg")).unwrap())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("Good \"secsh-auth\" signature"));
 }
 
@@ -140,7 +167,11 @@ fn ssh_agent_identity_is_used_without_dash_i() {
         .output()
         .unwrap();
     let result = std::panic::catch_unwind(|| {
-        assert!(add.status.success(), "{}", String::from_utf8_lossy(&add.stderr));
+        assert!(
+            add.status.success(),
+            "{}",
+            String::from_utf8_lossy(&add.stderr)
+        );
         let (code, out, err) = run(Command::new(common::SECSH)
             .arg("--cert")
             .arg(env.ca())

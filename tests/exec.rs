@@ -14,7 +14,12 @@ fn exit_codes_round_trip() {
     let d = env.start(&env.config(""));
     for (script, want) in [("exit 0", 0), ("exit 1", 1), ("exit 3", 3)] {
         let (code, _, err) = run(env.secsh(&d, "alice").args(["--", "/bin/sh", "-c", script]));
-        assert_eq!(code, Some(want), "{script}: {}", String::from_utf8_lossy(&err));
+        assert_eq!(
+            code,
+            Some(want),
+            "{script}: {}",
+            String::from_utf8_lossy(&err)
+        );
     }
     let (code, _, _) = run(env.secsh(&d, "alice").args(["--", "true"]));
     assert_eq!(code, Some(0));
@@ -24,9 +29,13 @@ fn exit_codes_round_trip() {
 fn killed_by_signal_is_distinct() {
     let env = Env::new();
     let d = env.start(&env.config(""));
-    let (code, _, _) = run(env.secsh(&d, "alice").args(["--", "sh", "-c", "kill -TERM $$"]));
+    let (code, _, _) = run(env
+        .secsh(&d, "alice")
+        .args(["--", "sh", "-c", "kill -TERM $$"]));
     assert_eq!(code, Some(128 + 15));
-    let (code, _, _) = run(env.secsh(&d, "alice").args(["--", "sh", "-c", "kill -KILL $$"]));
+    let (code, _, _) = run(env
+        .secsh(&d, "alice")
+        .args(["--", "sh", "-c", "kill -KILL $$"]));
     assert_eq!(code, Some(128 + 9));
 }
 
@@ -39,7 +48,9 @@ fn stdout_and_stderr_are_separate_and_byte_exact() {
     assert_eq!(code, Some(0));
     assert_eq!(out, b"o\x00\xff\n");
     assert_eq!(err, b"e\x01\xfe");
-    let (_, out, _) = run(env.secsh(&d, "alice").args(["--", "echo", "-n", "a  b", "\tc"]));
+    let (_, out, _) = run(env
+        .secsh(&d, "alice")
+        .args(["--", "echo", "-n", "a  b", "\tc"]));
     assert_eq!(out, b"a  b \tc");
 }
 
@@ -58,19 +69,28 @@ fn late_stderr_after_stdout_closed_arrives_before_exit() {
 fn binary_file_through_path_slot_is_identical() {
     let env = Env::new();
     let d = env.start(&env.config(""));
-    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let data: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     let file = env.jail().join("blob.bin");
     std::fs::write(&file, &data).unwrap();
     let (code, out, _) = run(env.secsh(&d, "alice").args(["--", "cat"]).arg(&file));
     assert_eq!(code, Some(0));
-    assert!(out == data, "output differs ({} vs {} bytes)", out.len(), data.len());
+    assert!(
+        out == data,
+        "output differs ({} vs {} bytes)",
+        out.len(),
+        data.len()
+    );
 }
 
 #[test]
 fn fifty_megabytes_through_stdin_cat_stdout() {
     let env = Env::new();
     let d = env.start(&env.config(""));
-    let data: Vec<u8> = (0..50_000_000u64).map(|i| (i.wrapping_mul(0x9E3779B97F4A7C15) >> 56) as u8).collect();
+    let data: Vec<u8> = (0..50_000_000u64)
+        .map(|i| (i.wrapping_mul(0x9E3779B97F4A7C15) >> 56) as u8)
+        .collect();
     let mut child = env
         .secsh(&d, "alice")
         .args(["--", "cat"])
@@ -93,7 +113,10 @@ fn fifty_megabytes_through_stdin_cat_stdout() {
 fn yes_into_head_closes_early_with_exact_output() {
     let env = Env::new();
     let d = env.start(&env.config(""));
-    let mut yes = std::process::Command::new("yes").stdout(Stdio::piped()).spawn().unwrap();
+    let mut yes = std::process::Command::new("yes")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     let out = env
         .secsh(&d, "alice")
         .args(["--", "head", "-n", "2000"])
@@ -102,7 +125,12 @@ fn yes_into_head_closes_early_with_exact_output() {
         .unwrap();
     let _ = yes.kill();
     let _ = yes.wait();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(out.stdout, "y\n".repeat(2000).into_bytes());
 }
 
@@ -147,7 +175,10 @@ fn no_stdin_flag_gives_dev_null() {
 fn all_output_arrives_before_exit_for_large_output() {
     let env = Env::new();
     let d = env.start(&env.config(""));
-    let (code, out, _) = run(env.secsh(&d, "alice").args(["--", "head", "-c", "20000000", "/dev/zero"]));
+    let (code, out, _) =
+        run(env
+            .secsh(&d, "alice")
+            .args(["--", "head", "-c", "20000000", "/dev/zero"]));
     assert_eq!(code, Some(0));
     assert_eq!(out.len(), 20_000_000);
     assert!(out.iter().all(|b| *b == 0));
@@ -158,7 +189,9 @@ fn server_timeout_kills_and_exits_252() {
     let env = Env::new();
     let d = env.start(&env.config(""));
     let start = std::time::Instant::now();
-    let (code, _, _) = run(env.secsh(&d, "alice").args(["--timeout", "1", "--", "sleep", "30"]));
+    let (code, _, _) = run(env
+        .secsh(&d, "alice")
+        .args(["--timeout", "1", "--", "sleep", "30"]));
     assert_eq!(code, Some(252));
     assert!(start.elapsed().as_secs() < 10, "took {:?}", start.elapsed());
 }
@@ -179,5 +212,8 @@ fn run_as_switches_account_when_root() {
     let (code, out, err) = run(env.secsh(&d, "alice").args(["--", "id", "-u"]));
     assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&err));
     let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
-    assert_eq!(String::from_utf8(out).unwrap().trim(), nobody.uid.to_string());
+    assert_eq!(
+        String::from_utf8(out).unwrap().trim(),
+        nobody.uid.to_string()
+    );
 }

@@ -15,16 +15,26 @@ async fn authed(env: &Env, d: &common::Daemon) -> Raw {
     let mut c = Raw::connect(d.addr, &env.ca()).await;
     let sig = sign(&key_from_seed(1), "alice", &c.exporter);
     c.auth("alice", sig).await;
-    assert!(matches!(c.next().await.map(|f| f.message), Some(Message::AuthOk { .. })));
+    assert!(matches!(
+        c.next().await.map(|f| f.message),
+        Some(Message::AuthOk { .. })
+    ));
     c
 }
 
 async fn expect_error(c: &mut Raw, want: ErrorCode) -> String {
     loop {
         match c.next().await.map(|f| f.message) {
-            Some(Message::Error { id: None, code, message }) => {
+            Some(Message::Error {
+                id: None,
+                code,
+                message,
+            }) => {
                 assert_eq!(code, want, "{message}");
-                assert!(c.next().await.is_none(), "connection should close after a fatal error");
+                assert!(
+                    c.next().await.is_none(),
+                    "connection should close after a fatal error"
+                );
                 return message;
             }
             Some(Message::Window { .. } | Message::Started { .. }) => continue,
@@ -64,11 +74,21 @@ async fn malformed_frames_get_errors_and_others_keep_working() {
     expect_error(&mut c, ErrorCode::UnknownType).await;
 
     let mut c = authed(&env, &d).await;
-    c.send_raw(&frame(br#"{"type":"data","id":1,"stream":"stdin","len":99999999}"#)).await;
+    c.send_raw(&frame(
+        br#"{"type":"data","id":1,"stream":"stdin","len":99999999}"#,
+    ))
+    .await;
     expect_error(&mut c, ErrorCode::TooLarge).await;
 
     let mut c = authed(&env, &d).await;
-    c.send(Message::Exit { id: 1, code: Some(0), signal: None, timed_out: false, duration_ms: 0 }).await;
+    c.send(Message::Exit {
+        id: 1,
+        code: Some(0),
+        signal: None,
+        timed_out: false,
+        duration_ms: 0,
+    })
+    .await;
     expect_error(&mut c, ErrorCode::UnexpectedMessage).await;
 
     // Before authentication.
@@ -76,7 +96,13 @@ async fn malformed_frames_get_errors_and_others_keep_working() {
     c.send_raw(&(70_000u32).to_be_bytes()).await;
     expect_error(&mut c, ErrorCode::TooLarge).await;
     let mut c = Raw::connect(d.addr, &env.ca()).await;
-    c.send(Message::Exec { id: 1, argv: vec!["true".into()], stdin: false, timeout_ms: None }).await;
+    c.send(Message::Exec {
+        id: 1,
+        argv: vec!["true".into()],
+        stdin: false,
+        timeout_ms: None,
+    })
+    .await;
     expect_error(&mut c, ErrorCode::UnexpectedMessage).await;
 
     let out = bystander.wait_with_output().unwrap();
@@ -92,7 +118,13 @@ async fn stdin_past_the_window_is_refused() {
     let d = env.start(&env.config(""));
     let mut c = authed(&env, &d).await;
     // `sleep` never reads stdin, so no credit comes back.
-    c.send(Message::Exec { id: 1, argv: vec!["sleep".into(), "30".into()], stdin: true, timeout_ms: None }).await;
+    c.send(Message::Exec {
+        id: 1,
+        argv: vec!["sleep".into(), "30".into()],
+        stdin: true,
+        timeout_ms: None,
+    })
+    .await;
     let window = match c.next().await.map(|f| f.message) {
         Some(Message::Started { stdin_window, .. }) => stdin_window,
         other => panic!("{other:?}"),
@@ -111,8 +143,20 @@ async fn stdin_on_a_request_without_stdin_is_refused() {
     let env = Env::new();
     let d = env.start(&env.config(""));
     let mut c = authed(&env, &d).await;
-    c.send(Message::Exec { id: 4, argv: vec!["sleep".into(), "5".into()], stdin: false, timeout_ms: None }).await;
-    assert!(matches!(c.next().await.map(|f| f.message), Some(Message::Started { id: 4, stdin_window: 0 })));
+    c.send(Message::Exec {
+        id: 4,
+        argv: vec!["sleep".into(), "5".into()],
+        stdin: false,
+        timeout_ms: None,
+    })
+    .await;
+    assert!(matches!(
+        c.next().await.map(|f| f.message),
+        Some(Message::Started {
+            id: 4,
+            stdin_window: 0
+        })
+    ));
     c.writer.send_data(4, Stream::Stdin, b"x").await.unwrap();
     c.writer.flush().await.unwrap();
     expect_error(&mut c, ErrorCode::Protocol).await;
@@ -123,15 +167,28 @@ async fn duplicate_request_id_is_rejected_per_request() {
     let env = Env::new();
     let d = env.start(&env.config(""));
     let mut c = authed(&env, &d).await;
-    let exec = Message::Exec { id: 9, argv: vec!["sleep".into(), "1".into()], stdin: false, timeout_ms: None };
+    let exec = Message::Exec {
+        id: 9,
+        argv: vec!["sleep".into(), "1".into()],
+        stdin: false,
+        timeout_ms: None,
+    };
     c.send(exec.clone()).await;
     c.send(exec).await;
     let mut saw_bad = false;
     let mut saw_exit = false;
     while !(saw_bad && saw_exit) {
         match c.next().await.map(|f| f.message) {
-            Some(Message::Error { id: Some(9), code: ErrorCode::BadRequest, .. }) => saw_bad = true,
-            Some(Message::Exit { id: 9, code: Some(0), .. }) => saw_exit = true,
+            Some(Message::Error {
+                id: Some(9),
+                code: ErrorCode::BadRequest,
+                ..
+            }) => saw_bad = true,
+            Some(Message::Exit {
+                id: 9,
+                code: Some(0),
+                ..
+            }) => saw_exit = true,
             Some(_) => {}
             None => panic!("connection closed"),
         }

@@ -23,11 +23,17 @@ fn start_grandchild(env: &Env, d: &common::Daemon) -> (Child, i32) {
         .unwrap();
     let pid_file = env.jail().join("pid");
     assert!(
-        wait_until(Duration::from_secs(10), || std::fs::read_to_string(&pid_file)
-            .is_ok_and(|s| s.ends_with('\n'))),
+        wait_until(Duration::from_secs(10), || std::fs::read_to_string(
+            &pid_file
+        )
+        .is_ok_and(|s| s.ends_with('\n'))),
         "the remote command did not start"
     );
-    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     assert!(alive(pid));
     (client, pid)
 }
@@ -47,7 +53,11 @@ fn client_sigterm_kills_remote_grandchild() {
         "grandchild {grandchild} survived the client's SIGTERM"
     );
     let status = client.wait().unwrap();
-    assert_eq!(status.code(), Some(128 + 15), "remote sh was terminated by SIGTERM");
+    assert_eq!(
+        status.code(),
+        Some(128 + 15),
+        "remote sh was terminated by SIGTERM"
+    );
 }
 
 #[test]
@@ -83,7 +93,10 @@ fn stalled_reader_keeps_server_memory_bounded() {
         std::thread::sleep(Duration::from_millis(100));
         peak = peak.max(d.rss_kib());
     }
-    assert!(client.try_wait().unwrap().is_none(), "client finished without its output being read");
+    assert!(
+        client.try_wait().unwrap().is_none(),
+        "client finished without its output being read"
+    );
     assert!(
         peak < 64 * 1024,
         "secshd RSS reached {peak} KiB (started at {before} KiB) with a stalled reader"
@@ -97,10 +110,16 @@ fn silent_preauth_connection_is_cut_at_deadline() {
     let env = Env::new();
     let d = env.start(&env.config("\n[limits]\nauth_timeout_secs = 3\n"));
     let mut idle = std::net::TcpStream::connect(d.addr).unwrap();
-    idle.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
     let start = std::time::Instant::now();
     let (code, _, err) = common::run(env.secsh(&d, "alice").args(["--", "true"]));
-    assert_eq!(code, Some(0), "a legitimate client must get in meanwhile: {}", String::from_utf8_lossy(&err));
+    assert_eq!(
+        code,
+        Some(0),
+        "a legitimate client must get in meanwhile: {}",
+        String::from_utf8_lossy(&err)
+    );
     let mut buf = [0u8; 16];
     let n = idle.read(&mut buf).unwrap_or(0);
     assert_eq!(n, 0, "server should close the silent connection");

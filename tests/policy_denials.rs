@@ -8,7 +8,12 @@ use common::{run, Env};
 
 fn assert_denied(env: &Env, d: &common::Daemon, argv: &[&str]) {
     let (code, out, err) = run(env.secsh(d, "alice").arg("--").args(argv));
-    assert_eq!(code, Some(253), "{argv:?}: {}", String::from_utf8_lossy(&err));
+    assert_eq!(
+        code,
+        Some(253),
+        "{argv:?}: {}",
+        String::from_utf8_lossy(&err)
+    );
     assert!(out.is_empty());
     let marker = env.jail().join("marker");
     assert!(!marker.exists(), "{argv:?} ran: marker exists");
@@ -28,16 +33,16 @@ fn denied_argv_forms_never_run() {
     let marker = jail.join("marker");
     let marker_s = marker.display().to_string();
     let cases: Vec<Vec<String>> = vec![
-        vec!["touch".into(), marker_s.clone()],                  // unlisted program
-        vec!["/usr/bin/touch".into(), marker_s.clone()],         // unlisted, absolute
-        sh(&["abc", "extra"]),                                   // extra argument
-        sh(&[]),                                                 // missing argument
-        sh(&["abc def"]),                                        // embedded space
-        sh(&["abc\tdef"]),                                       // embedded tab
-        sh(&["abc\ndef"]),                                       // embedded newline
-        sh(&["-abc"]),                                           // leading dash into a slot
+        vec!["touch".into(), marker_s.clone()], // unlisted program
+        vec!["/usr/bin/touch".into(), marker_s.clone()], // unlisted, absolute
+        sh(&["abc", "extra"]),                  // extra argument
+        sh(&[]),                                // missing argument
+        sh(&["abc def"]),                       // embedded space
+        sh(&["abc\tdef"]),                      // embedded tab
+        sh(&["abc\ndef"]),                      // embedded newline
+        sh(&["-abc"]),                          // leading dash into a slot
         vec!["sh".into(), "-c".into(), format!("{script} "), "abc".into()], // altered literal
-        vec!["/tmp/sh".into(), "-c".into(), script.clone(), "abc".into()],  // other program path
+        vec!["/tmp/sh".into(), "-c".into(), script.clone(), "abc".into()], // other program path
     ];
     for argv in &cases {
         let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
@@ -50,7 +55,10 @@ fn denied_argv_forms_never_run() {
     // Positive control: the exact allowed form does run.
     let (code, _, err) = run(env.secsh(&d, "alice").arg("--").args(sh(&["abc"])));
     assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&err));
-    assert!(marker.exists(), "the allowed form should have created the marker");
+    assert!(
+        marker.exists(),
+        "the allowed form should have created the marker"
+    );
 }
 
 #[test]
@@ -91,7 +99,10 @@ fn cat_file_slot_cannot_read_outside_jail() {
     let env = Env::new();
     let d = env.start(&env.config(""));
     std::os::unix::fs::symlink("/etc/passwd", env.jail().join("pw")).unwrap();
-    let (code, out, _) = run(env.secsh(&d, "alice").args(["--", "cat"]).arg(env.jail().join("pw")));
+    let (code, out, _) = run(env
+        .secsh(&d, "alice")
+        .args(["--", "cat"])
+        .arg(env.jail().join("pw")));
     assert_eq!(code, Some(253));
     assert!(out.is_empty());
     let (code, _, _) = run(env.secsh(&d, "alice").args(["--", "cat", "/etc/passwd"]));
@@ -106,6 +117,12 @@ fn denial_is_logged_with_reasons_but_not_sent() {
     assert_eq!(code, Some(253));
     let err = String::from_utf8_lossy(&err);
     assert!(err.contains("denied"), "{err}");
-    assert!(!err.contains("outside"), "server reasons leaked to the client: {err}");
-    assert!(common::wait_until(std::time::Duration::from_secs(5), || d.log().contains("outside 1..=100000")));
+    assert!(
+        !err.contains("outside"),
+        "server reasons leaked to the client: {err}"
+    );
+    assert!(common::wait_until(
+        std::time::Duration::from_secs(5),
+        || d.log().contains("outside 1..=100000")
+    ));
 }

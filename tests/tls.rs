@@ -28,7 +28,10 @@ fn wrong_ca_fails_with_255() {
         .args(["--", "true"]));
     assert_eq!(code, Some(255));
     let err = String::from_utf8_lossy(&err);
-    assert!(err.contains("TLS handshake") && err.contains("certificate"), "{err}");
+    assert!(
+        err.contains("TLS handshake") && err.contains("certificate"),
+        "{err}"
+    );
     // The good CA works (control).
     let (code, _, _) = run(env.secsh(&d, "alice").args(["--", "true"]));
     assert_eq!(code, Some(0));
@@ -44,7 +47,11 @@ fn wrong_host_name_fails_with_255() {
         .arg(env.path("web1"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let config = env.config("");
     let text = std::fs::read_to_string(&config)
         .unwrap()
@@ -56,7 +63,10 @@ fn wrong_host_name_fails_with_255() {
     let (code, _, err) = run(env.secsh(&d, "alice").args(["--", "true"]));
     assert_eq!(code, Some(255));
     let err = String::from_utf8_lossy(&err);
-    assert!(err.contains("TLS handshake") && err.contains("certificate"), "{err}");
+    assert!(
+        err.contains("TLS handshake") && err.contains("certificate"),
+        "{err}"
+    );
     // localhost is not either.
     let (code, _, _) = run(Command::new(common::SECSH)
         .arg("--cert")
@@ -90,7 +100,8 @@ fn s_client(d: &Daemon, env: &Env, extra: &[&str]) -> (bool, String) {
         .stdin(Stdio::null())
         .output()
         .expect("openssl is required for TLS policy tests");
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     let handshake_ok = !text.contains("Cipher is (NONE)")
         && !text.contains("no peer certificate available")
         && text.contains("Verify return code: 0 (ok)");

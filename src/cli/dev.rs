@@ -20,18 +20,27 @@ const CONFIG_FILE: &str = "secshd.toml";
 fn invoking_user() -> String {
     std::env::var("USER")
         .ok()
-        .filter(|u| !u.is_empty() && u.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)))
+        .filter(|u| {
+            !u.is_empty()
+                && u.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        })
         .unwrap_or_else(|| "dev".to_string())
 }
 
 /// Create what is missing under `dir`; return the config file's path.
 pub fn prepare(dir: &Path) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let dir = dir.canonicalize().with_context(|| format!("cannot resolve {}", dir.display()))?;
+    let dir = dir
+        .canonicalize()
+        .with_context(|| format!("cannot resolve {}", dir.display()))?;
     if !dir.join(pki::CA_CERT).exists() {
         let ips = ["127.0.0.1".parse()?, "::1".parse()?];
         pki::init(&dir, &["localhost".to_string()], &ips)?;
-        eprintln!("secshd: created a development CA and server certificate in {}", dir.display());
+        eprintln!(
+            "secshd: created a development CA and server certificate in {}",
+            dir.display()
+        );
     }
     let key_path = dir.join(KEY_FILE);
     if !key_path.exists() {
@@ -44,7 +53,11 @@ pub fn prepare(dir: &Path) -> anyhow::Result<PathBuf> {
         let pem = key.to_openssh(LineEnding::LF)?;
         pki::write_new(&key_path, pem.as_bytes(), 0o600)?;
         let public = key.public_key().to_openssh()?;
-        pki::write_new(&dir.join(format!("{KEY_FILE}.pub")), format!("{public}\n").as_bytes(), 0o644)?;
+        pki::write_new(
+            &dir.join(format!("{KEY_FILE}.pub")),
+            format!("{public}\n").as_bytes(),
+            0o644,
+        )?;
     }
     let config_path = dir.join(CONFIG_FILE);
     if !config_path.exists() {
@@ -100,9 +113,13 @@ slots.dir = {{ path_under = "{dir}" }}
 
 /// Print the client command lines that work against this dev server.
 pub fn print_instructions(config: &ServerConfig, addrs: &[SocketAddr]) {
-    let Some(dir) = config.source.parent() else { return };
+    let Some(dir) = config.source.parent() else {
+        return;
+    };
     let Some(addr) = addrs.first() else { return };
-    let Some(user) = config.users.keys().next() else { return };
+    let Some(user) = config.users.keys().next() else {
+        return;
+    };
     let base = format!(
         "cargo run --release --bin secsh -- --cert {} -i {} {user}@{}",
         dir.join(pki::CA_CERT).display(),

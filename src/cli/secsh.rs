@@ -50,7 +50,12 @@ pub struct Args {
     #[arg(value_name = "[USER@]HOST[:PORT]")]
     pub target: String,
     /// The command and its arguments, passed as an exact argv.
-    #[arg(value_name = "COMMAND", required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(
+        value_name = "COMMAND",
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     pub command: Vec<String>,
 }
 
@@ -143,14 +148,20 @@ fn raw_fd_writer(fd: i32) -> Box<dyn Write + Send> {
     }
     // SAFETY: fds 1 and 2 are inherited and stay open for the process's
     // life; ManuallyDrop keeps us from closing them.
-    Box::new(Fd(ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) })))
+    Box::new(Fd(ManuallyDrop::new(unsafe {
+        std::fs::File::from_raw_fd(fd)
+    })))
 }
 
 /// SIGINT, SIGTERM and SIGHUP each become one interrupt message.
 fn interrupts() -> mpsc::UnboundedReceiver<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let (tx, rx) = mpsc::unbounded_channel();
-    for kind in [SignalKind::interrupt(), SignalKind::terminate(), SignalKind::hangup()] {
+    for kind in [
+        SignalKind::interrupt(),
+        SignalKind::terminate(),
+        SignalKind::hangup(),
+    ] {
         if let Ok(mut s) = signal(kind) {
             let tx = tx.clone();
             tokio::spawn(async move {

@@ -29,7 +29,12 @@ pub struct Args {
     #[arg(long)]
     pub dev: bool,
     /// Where --dev keeps its files.
-    #[arg(long, value_name = "DIR", default_value = "certs/dev", requires = "dev")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "certs/dev",
+        requires = "dev"
+    )]
     pub state_dir: PathBuf,
     /// Seconds to let running commands finish after SIGTERM.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
@@ -107,7 +112,10 @@ fn run_pki(pki: Pki) -> anyhow::Result<()> {
     match pki {
         Pki::Init { dir, names, ips } => {
             crate::pki::init(&dir, &names, &ips)?;
-            println!("wrote {0}/ca.pem, {0}/ca.key, {0}/server.pem, {0}/server.key", dir.display());
+            println!(
+                "wrote {0}/ca.pem, {0}/ca.key, {0}/server.pem, {0}/server.key",
+                dir.display()
+            );
         }
         Pki::Issue {
             ca_dir,
@@ -148,7 +156,9 @@ fn serve(config_path: &Path, listen: &[SocketAddr], drain: u64, dev: bool) -> i3
         if dev {
             super::dev::print_instructions(&config, &server.local_addrs());
         }
-        server.run(shutdown_signal(), Duration::from_secs(drain)).await;
+        server
+            .run(shutdown_signal(), Duration::from_secs(drain))
+            .await;
         anyhow::Ok(())
     });
     rt.shutdown_timeout(Duration::from_secs(1));
@@ -157,7 +167,10 @@ fn serve(config_path: &Path, listen: &[SocketAddr], drain: u64, dev: bool) -> i3
 
 async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         return std::future::pending().await;
     };
     tokio::select! {

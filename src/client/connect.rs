@@ -21,7 +21,11 @@ pub struct Connection {
 
 /// Connect to `target` and complete the TLS handshake within `timeout`,
 /// trusting the CAs in `ca_bundle`.
-pub async fn connect(target: &Target, ca_bundle: &Path, timeout: Duration) -> Result<Connection, ClientError> {
+pub async fn connect(
+    target: &Target,
+    ca_bundle: &Path,
+    timeout: Duration,
+) -> Result<Connection, ClientError> {
     let config = crate::tls::client_config(ca_bundle)?;
     let port = target.port_or_default();
     let label = format!("{}:{port}", target.host);

@@ -62,7 +62,8 @@ impl Identity {
                 return Ok(Identity::Agent { socket, key });
             }
         }
-        let home = std::env::var_os("HOME").ok_or_else(|| ident_err("HOME is not set; use -i FILE"))?;
+        let home =
+            std::env::var_os("HOME").ok_or_else(|| ident_err("HOME is not set; use -i FILE"))?;
         let default = Path::new(&home).join(".ssh").join("id_ed25519");
         if !default.exists() {
             return Err(ident_err(format!(
@@ -79,17 +80,24 @@ impl Identity {
         let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| err(&e))?);
         let mut key = PrivateKey::from_openssh(text.as_bytes()).map_err(|e| err(&e))?;
         if !supported(key.public_key()) {
-            return Err(err(&format!("key type {} is not supported", key.algorithm())));
+            return Err(err(&format!(
+                "key type {} is not supported",
+                key.algorithm()
+            )));
         }
         if key.is_encrypted() {
             if !prompt || !std::io::stdin().is_terminal() {
-                return Err(err(&"key is passphrase-protected and no terminal is available to ask"));
+                return Err(err(
+                    &"key is passphrase-protected and no terminal is available to ask",
+                ));
             }
             let pass = Zeroizing::new(
                 rpassword::prompt_password(format!("Enter passphrase for {}: ", path.display()))
                     .map_err(|e| err(&e))?,
             );
-            key = key.decrypt(pass.as_bytes()).map_err(|_| err(&"wrong passphrase"))?;
+            key = key
+                .decrypt(pass.as_bytes())
+                .map_err(|_| err(&"wrong passphrase"))?;
         }
         Ok(Identity::Key(key, path.to_path_buf()))
     }
@@ -113,12 +121,23 @@ impl Identity {
     /// Sign `message` as an armored SSHSIG in the `secsh-auth` namespace.
     pub fn sign(&self, message: &[u8]) -> Result<String, ClientError> {
         let sig = match self {
-            Identity::Key(key, _) => key.sign(NAMESPACE, HashAlg::Sha512, message).map_err(ident_err)?,
+            Identity::Key(key, _) => key
+                .sign(NAMESPACE, HashAlg::Sha512, message)
+                .map_err(ident_err)?,
             Identity::Agent { socket, key } => {
-                let data = SshSig::signed_data(NAMESPACE, HashAlg::Sha512, message).map_err(ident_err)?;
+                let data =
+                    SshSig::signed_data(NAMESPACE, HashAlg::Sha512, message).map_err(ident_err)?;
                 let mut agent = ssh_agent_client_rs::Client::connect(socket).map_err(ident_err)?;
-                let signature = agent.sign(key, &data).map_err(|e| ident_err(format!("ssh-agent: {e}")))?;
-                SshSig::new(key.key_data().clone(), NAMESPACE, HashAlg::Sha512, signature).map_err(ident_err)?
+                let signature = agent
+                    .sign(key, &data)
+                    .map_err(|e| ident_err(format!("ssh-agent: {e}")))?;
+                SshSig::new(
+                    key.key_data().clone(),
+                    NAMESPACE,
+                    HashAlg::Sha512,
+                    signature,
+                )
+                .map_err(ident_err)?
             }
         };
         sig.to_pem(LineEnding::LF).map_err(ident_err)

@@ -27,7 +27,13 @@ impl Target {
                 .ok_or_else(|| format!("missing ']' in {s:?}"))?;
             match after {
                 "" => (h, None),
-                p => (h, Some(p.strip_prefix(':').ok_or_else(|| format!("junk after ']' in {s:?}"))?)),
+                p => (
+                    h,
+                    Some(
+                        p.strip_prefix(':')
+                            .ok_or_else(|| format!("junk after ']' in {s:?}"))?,
+                    ),
+                ),
             }
         } else if rest.matches(':').count() > 1 {
             (rest, None)
@@ -63,7 +69,10 @@ mod tests {
     #[test]
     fn forms() {
         let t = Target::parse("alice@web1:7000").unwrap();
-        assert_eq!((t.user.as_deref(), t.host.as_str(), t.port), (Some("alice"), "web1", Some(7000)));
+        assert_eq!(
+            (t.user.as_deref(), t.host.as_str(), t.port),
+            (Some("alice"), "web1", Some(7000))
+        );
         let t = Target::parse("web1").unwrap();
         assert_eq!((t.user, t.host.as_str(), t.port), (None, "web1", None));
         let t = Target::parse("bob@[::1]:22").unwrap();

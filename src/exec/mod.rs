@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
-
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot};
 
@@ -108,7 +107,11 @@ impl Running {
             .env_clear()
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .current_dir(&spec.cwd)
-            .stdin(if spec.stdin { Stdio::piped() } else { Stdio::null() })
+            .stdin(if spec.stdin {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
@@ -142,7 +145,9 @@ impl Running {
         mut cancel: oneshot::Receiver<()>,
     ) -> Outcome {
         let feeder = match (self.child.stdin.take(), stdin) {
-            (Some(pipe), Some(queue)) => Some(tokio::spawn(pump::feed(id, pipe, queue, out.clone()))),
+            (Some(pipe), Some(queue)) => {
+                Some(tokio::spawn(pump::feed(id, pipe, queue, out.clone())))
+            }
             _ => None,
         };
         let stdout = self.child.stdout.take().expect("stdout piped");

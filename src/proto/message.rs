@@ -134,8 +134,8 @@ pub enum Message {
 impl Message {
     /// Every message type's wire name.
     pub const TYPE_NAMES: &'static [&'static str] = &[
-        "auth", "auth_ok", "exec", "started", "window", "denied", "data", "eof", "cancel", "exit", "ping",
-        "pong", "error",
+        "auth", "auth_ok", "exec", "started", "window", "denied", "data", "eof", "cancel", "exit",
+        "ping", "pong", "error",
     ];
 
     /// The body length this header announces (0 for messages without a body).

@@ -80,7 +80,12 @@ impl Server {
         let listeners = config
             .listen
             .iter()
-            .map(|addr| listen(*addr).map_err(|source| ServerError::Bind { addr: *addr, source }))
+            .map(|addr| {
+                listen(*addr).map_err(|source| ServerError::Bind {
+                    addr: *addr,
+                    source,
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             shared: Arc::new(Shared {
@@ -94,7 +99,10 @@ impl Server {
 
     /// The bound addresses (with the actual port when 0 was configured).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.listeners.iter().filter_map(|l| l.local_addr().ok()).collect()
+        self.listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
     }
 
     /// Serve until `shutdown` completes, then stop accepting and give

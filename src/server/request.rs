@@ -99,7 +99,11 @@ impl Cx<'_> {
         };
         tracing::info!(%peer, %user, %rule, argv = ?spec.argv, "started");
         let window = if stdin { STDIN_WINDOW } else { 0 };
-        let _ = reply(Message::Started { id, stdin_window: window }).await;
+        let _ = reply(Message::Started {
+            id,
+            stdin_window: window,
+        })
+        .await;
         let queue = stdin.then(|| Arc::new(StdinQueue::new(window)));
         let (cancel_tx, cancel_rx) = oneshot::channel();
         let out = out.clone();
@@ -129,9 +133,16 @@ impl Cx<'_> {
         let run_as = config.users.get(self.user).and_then(|u| u.run_as.clone());
         let (name, home) = match &run_as {
             Some(a) => (a.name.clone(), a.home.clone()),
-            None => (self.shared.daemon.name.clone(), self.shared.daemon.home.clone()),
+            None => (
+                self.shared.daemon.name.clone(),
+                self.shared.daemon.home.clone(),
+            ),
         };
-        let cwd = if home.is_dir() { home.clone() } else { PathBuf::from("/") };
+        let cwd = if home.is_dir() {
+            home.clone()
+        } else {
+            PathBuf::from("/")
+        };
         let env = vec![
             ("PATH".to_string(), config.exec.path.clone()),
             ("HOME".to_string(), home.to_string_lossy().into_owned()),

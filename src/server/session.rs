@@ -115,7 +115,11 @@ pub(crate) async fn run(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
         let _ = tokio::time::timeout(FLUSH_GRACE, out_tx.send((reply, Bytes::new()))).await;
     }
     drop(out_tx);
-    if !writer_done && tokio::time::timeout(FLUSH_GRACE, &mut write_task).await.is_err() {
+    if !writer_done
+        && tokio::time::timeout(FLUSH_GRACE, &mut write_task)
+            .await
+            .is_err()
+    {
         write_task.abort();
     }
     while execs.join_next().await.is_some() {}
@@ -132,22 +136,36 @@ async fn authenticate(
     let frame = match tokio::time::timeout_at(deadline, reader.read_frame()).await {
         Err(_) => {
             tracing::info!(%peer, "no authentication before the deadline");
-            return Err(error(None, ErrorCode::Timeout, "authentication deadline passed"));
+            return Err(error(
+                None,
+                ErrorCode::Timeout,
+                "authentication deadline passed",
+            ));
         }
         Ok(Ok(Some(frame))) => frame,
         Ok(Ok(None)) | Ok(Err(TransportError::Io(_) | TransportError::Truncated)) => {
-            return Err(error(None, ErrorCode::Protocol, "connection closed before auth"));
+            return Err(error(
+                None,
+                ErrorCode::Protocol,
+                "connection closed before auth",
+            ));
         }
         Ok(Err(TransportError::Frame(e))) => {
             tracing::info!(%peer, "protocol error before auth: {e}");
             return Err(error(None, e.code(), e.to_string()));
         }
     };
-    let Message::Auth { user, signature, .. } = frame.message else {
+    let Message::Auth {
+        user, signature, ..
+    } = frame.message
+    else {
         return Err(error(
             None,
             ErrorCode::UnexpectedMessage,
-            format!("the first message must be auth, not {}", frame.message.type_name()),
+            format!(
+                "the first message must be auth, not {}",
+                frame.message.type_name()
+            ),
         ));
     };
     let keys = shared.config.users.get(&user).map(|u| u.keys.as_slice());
@@ -177,22 +195,47 @@ async fn dispatch(
         let _ = out.send((m, Bytes::new())).await;
     };
     match frame.message {
-        Message::Exec { id, argv, stdin, timeout_ms } => {
+        Message::Exec {
+            id,
+            argv,
+            stdin,
+            timeout_ms,
+        } => {
             if live.contains_key(&id) {
-                send(error(Some(id), ErrorCode::BadRequest, "request id already in use")).await;
+                send(error(
+                    Some(id),
+                    ErrorCode::BadRequest,
+                    "request id already in use",
+                ))
+                .await;
             } else if live.len() >= cx.shared.config.limits.max_requests_per_connection {
-                send(error(Some(id), ErrorCode::Busy, "too many requests on this connection")).await;
-            } else if let Some(entry) = cx.start_exec(id, argv, stdin, timeout_ms, execs, out).await {
+                send(error(
+                    Some(id),
+                    ErrorCode::Busy,
+                    "too many requests on this connection",
+                ))
+                .await;
+            } else if let Some(entry) = cx.start_exec(id, argv, stdin, timeout_ms, execs, out).await
+            {
                 live.insert(id, entry);
             }
         }
-        Message::Data { id, stream: Stream::Stdin, .. } => {
+        Message::Data {
+            id,
+            stream: Stream::Stdin,
+            ..
+        } => {
             // Data for a request that already ended is a normal race.
             if let Some(entry) = live.get(&id) {
-                entry.push_stdin(&frame.body).map_err(|e| error(None, ErrorCode::Protocol, e.to_string()))?;
+                entry
+                    .push_stdin(&frame.body)
+                    .map_err(|e| error(None, ErrorCode::Protocol, e.to_string()))?;
             }
         }
-        Message::Eof { id, stream: Stream::Stdin } => {
+        Message::Eof {
+            id,
+            stream: Stream::Stdin,
+        } => {
             if let Some(entry) = live.get(&id) {
                 entry.close_stdin();
             }

@@ -36,7 +36,11 @@ impl Env {
             .args(["--name", "localhost", "--ip", "127.0.0.1", "--ip", "::1"])
             .output()
             .expect("run secshd pki init");
-        assert!(out.status.success(), "pki init: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "pki init: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         for (name, seed) in [("alice", 1), ("bob", 2), ("mallory", 3)] {
             env.write_key(name, &key_from_seed(seed));
         }
@@ -250,7 +254,13 @@ pub fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => false,
         Ok(stat) => {
-            let state = stat.rsplit(')').next().unwrap_or("").trim_start().chars().next();
+            let state = stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .chars()
+                .next();
             !matches!(state, Some('Z') | Some('X') | None)
         }
     }

@@ -21,7 +21,9 @@ pub struct Raw {
 impl Raw {
     pub async fn connect(addr: SocketAddr, ca: &Path) -> Self {
         let target = Target::parse(&addr.to_string()).unwrap();
-        let conn = connect(&target, ca, Duration::from_secs(10)).await.expect("connect");
+        let conn = connect(&target, ca, Duration::from_secs(10))
+            .await
+            .expect("connect");
         let exporter = conn.exporter;
         let (rd, wr) = tokio::io::split(conn.stream);
         Self {
