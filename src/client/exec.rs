@@ -205,14 +205,11 @@ async fn pump_stdin(
     let mut buf = BytesMut::with_capacity(STDIN_CHUNK);
     loop {
         buf.reserve(STDIN_CHUNK);
-        let n = match (&mut stdin)
+        let n: usize = (&mut stdin)
             .take(STDIN_CHUNK as u64)
             .read_buf(&mut buf)
             .await
-        {
-            Ok(n) => n,
-            Err(_) => 0,
-        };
+            .unwrap_or_default();
         if n == 0 {
             let eof = Message::Eof {
                 id: ID,

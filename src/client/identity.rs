@@ -23,7 +23,7 @@ pub enum IdentitySource {
 /// A usable signing identity.
 pub enum Identity {
     /// A decrypted private key.
-    Key(PrivateKey, PathBuf),
+    Key(Box<PrivateKey>, PathBuf),
     /// A key held by ssh-agent.
     Agent {
         /// The agent's socket.
@@ -99,7 +99,7 @@ impl Identity {
                 .decrypt(pass.as_bytes())
                 .map_err(|_| err(&"wrong passphrase"))?;
         }
-        Ok(Identity::Key(key, path.to_path_buf()))
+        Ok(Identity::Key(Box::new(key), path.to_path_buf()))
     }
 
     /// The public key.

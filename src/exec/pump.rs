@@ -30,10 +30,8 @@ pub async fn drain(
         if buf.capacity() < CHUNK {
             buf.reserve(CHUNK);
         }
-        let n = match pipe.read_buf(&mut buf).await {
-            Ok(n) => n,
-            Err(_) => 0,
-        };
+        // A read error ends the stream like EOF does.
+        let n: usize = pipe.read_buf(&mut buf).await.unwrap_or_default();
         if n == 0 {
             let eof = Message::Eof { id, stream };
             return out.send((eof, Bytes::new())).await.map_err(|_| PeerGone);
