@@ -19,6 +19,7 @@ fn start_grandchild(env: &Env, d: &common::Daemon) -> (Child, i32) {
         .secsh(d, "alice")
         .args(["-n", "--", "/bin/sh", "-c", &script])
         .stdout(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let pid_file = env.jail().join("pid");
@@ -148,4 +149,36 @@ fn many_concurrent_clients_all_succeed() {
         assert_eq!(out.status.code(), Some(0));
         assert_eq!(out.stdout, format!("n{i}\n").into_bytes());
     }
+}
+
+#[test]
+fn server_sigterm_drains_then_stops_commands() {
+    let env = Env::new();
+    let d = env.start_with(&env.config(""), &["--drain", "3"]);
+    let (client, grandchild) = start_grandchild(&env, &d);
+    // A short command started before SIGTERM still completes.
+    let quick = env
+        .secsh(&d, "alice")
+        .args(["-n", "--", "/bin/sh", "-c", "sleep 1; echo done"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = nix::unistd::Pid::from_raw(d.pid() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let quick = quick.wait_with_output().unwrap();
+    assert_eq!(quick.status.code(), Some(0));
+    assert_eq!(quick.stdout, b"done\n");
+    assert!(
+        wait_until(Duration::from_secs(12), || !alive(grandchild)),
+        "grandchild survived the server's shutdown"
+    );
+    let out = client.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(255));
+    let mut d = d;
+    let exited = wait_until(Duration::from_secs(8), || {
+        d.child.try_wait().unwrap().is_some()
+    });
+    assert!(exited, "secshd did not exit after SIGTERM");
+    assert!(d.log().contains("drain period over"), "{}", d.log());
 }

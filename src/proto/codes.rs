@@ -25,6 +25,8 @@ pub enum ErrorCode {
     ExecFailed,
     /// The server is at a configured limit; retry later.
     Busy,
+    /// The server is shutting down and stopped this connection's commands.
+    ShuttingDown,
     /// Something went wrong inside the server; details are in its log only.
     Internal,
 }
@@ -42,6 +44,7 @@ impl ErrorCode {
             ErrorCode::BadRequest => "bad_request",
             ErrorCode::ExecFailed => "exec_failed",
             ErrorCode::Busy => "busy",
+            ErrorCode::ShuttingDown => "shutting_down",
             ErrorCode::Internal => "internal",
         }
     }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::ServerConfig;
@@ -65,12 +65,16 @@ pub(crate) struct Shared {
     pub config: ServerConfig,
     pub acceptor: TlsAcceptor,
     pub daemon: DaemonAccount,
+    /// Becomes true when the drain period is over: sessions stop their
+    /// commands and close.
+    pub stop: watch::Receiver<bool>,
 }
 
 /// A bound, ready-to-serve daemon.
 pub struct Server {
     shared: Arc<Shared>,
     listeners: Vec<TcpListener>,
+    stop: watch::Sender<bool>,
 }
 
 impl Server {
@@ -87,13 +91,16 @@ impl Server {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let (stop, stop_rx) = watch::channel(false);
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
                 acceptor: TlsAcceptor::from(tls),
                 daemon: DaemonAccount::current(),
+                stop: stop_rx,
             }),
             listeners,
+            stop,
         })
     }
 
@@ -105,8 +112,9 @@ impl Server {
             .collect()
     }
 
-    /// Serve until `shutdown` completes, then stop accepting and give
-    /// running connections up to `drain` to finish.
+    /// Serve until `shutdown` completes, then stop accepting, give running
+    /// commands up to `drain` to finish, and stop (TERM, grace, KILL) the
+    /// ones still running after that.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>, drain: Duration) {
         let limit = Arc::new(Semaphore::new(self.shared.config.limits.max_connections));
         let mut tasks = tokio::task::JoinSet::new();
@@ -114,12 +122,23 @@ impl Server {
             tasks.spawn(accept_loop(listener, self.shared.clone(), limit.clone()));
         }
         shutdown.await;
-        tracing::info!("shutting down: no new connections");
+        tracing::info!("shutting down: no new connections, draining for {drain:?}");
         tasks.abort_all();
         let total = self.shared.config.limits.max_connections as u32;
-        let drained = tokio::time::timeout(drain, limit.acquire_many(total)).await;
-        if drained.is_err() {
-            tracing::warn!("drain period over with connections still open");
+        if tokio::time::timeout(drain, limit.acquire_many(total))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tracing::warn!("drain period over: stopping the commands still running");
+        let _ = self.stop.send(true);
+        let grace = self.shared.config.exec.kill_grace + Duration::from_secs(3);
+        if tokio::time::timeout(grace, limit.acquire_many(total))
+            .await
+            .is_err()
+        {
+            tracing::warn!("connections still open at exit");
         }
     }
 }

@@ -79,6 +79,7 @@ pub(crate) async fn run(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
         peer,
     };
     let mut writer_done = false;
+    let mut stop = shared.stop.clone();
     let fatal = loop {
         tokio::select! {
             frame = reader.read_frame() => match frame {
@@ -101,6 +102,10 @@ pub(crate) async fn run(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
                 if let Ok(id) = done {
                     live.remove(&id);
                 }
+            }
+            _ = stopped(&mut stop) => {
+                tracing::info!(%peer, %user, "closing: server shutting down");
+                break Some(error(None, ErrorCode::ShuttingDown, "the server is shutting down"));
             }
             _ = &mut write_task => {
                 writer_done = true;
@@ -256,4 +261,12 @@ async fn dispatch(
         }
     }
     Ok(())
+}
+
+/// Completes once the server's drain period is over.
+async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    if stop.wait_for(|s| *s).await.is_err() {
+        // The server is gone without asking us to stop: keep serving.
+        std::future::pending::<()>().await;
+    }
 }

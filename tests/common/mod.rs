@@ -159,7 +159,14 @@ slots.p = {{ path_under = "{jail}/logs" }}
 
     /// Start `secshd --config CONFIG` and wait for its `listening on` line.
     pub fn start(&self, config: &Path) -> Daemon {
-        Daemon::start(&[OsArg::from("--config"), config.into()])
+        self.start_with(config, &[])
+    }
+
+    /// Start `secshd --config CONFIG EXTRA...`.
+    pub fn start_with(&self, config: &Path, extra: &[&str]) -> Daemon {
+        let mut args = vec![OsArg::from("--config"), config.into()];
+        args.extend(extra.iter().map(OsArg::from));
+        Daemon::start(&args)
     }
 
     /// A `secsh` command for `user@daemon` with the test CA and `user`'s key.
