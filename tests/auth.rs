@@ -201,3 +201,29 @@ fn missing_identity_is_a_clear_error() {
     let err = String::from_utf8_lossy(&err);
     assert!(err.starts_with("secsh: identity:"), "{err}");
 }
+
+#[test]
+fn passphrase_key_without_terminal_is_a_clear_error() {
+    if !has_ssh_keygen() {
+        panic!("ssh-keygen (openssh-client) is required");
+    }
+    let env = Env::new();
+    let d = env.start(&env.config(""));
+    let key = env.path("locked");
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "correct horse", "-f"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let (code, _, err) = run(Command::new(common::SECSH)
+        .arg("--cert")
+        .arg(env.ca())
+        .arg("-i")
+        .arg(&key)
+        .arg(format!("alice@{}", d.addr))
+        .args(["--", "true"]));
+    assert_eq!(code, Some(255));
+    let err = String::from_utf8_lossy(&err);
+    assert!(err.contains("passphrase-protected"), "{err}");
+}
