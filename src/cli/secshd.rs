@@ -130,7 +130,19 @@ fn run_pki(pki: Pki) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Raise the soft open-file limit to the hard limit: every connection and
+/// every running command's pipes take descriptors.
+fn raise_nofile_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+        }
+    }
+}
+
 fn serve(config_path: &Path, listen: &[SocketAddr], drain: u64, dev: bool) -> i32 {
+    raise_nofile_limit();
     let mut config = match ServerConfig::load(config_path, &LoadOptions::default()) {
         Ok(c) => c,
         Err(e) => {

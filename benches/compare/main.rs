@@ -1,0 +1,281 @@
+//! secsh vs OpenSSH, side by side on loopback. Run with `benches/run.sh`
+//! (or `cargo bench --bench compare -- [--quick]` once openssh-server is
+//! installed). Progress goes to stderr; the markdown report to stdout.
+
+mod memory;
+mod scenarios;
+mod secsh_side;
+mod sshd;
+
+use std::process::Command;
+
+use scenarios::{concurrent, download, median, time, upload};
+use secsh_side::Secshd;
+use sshd::Sshd;
+
+struct Plan {
+    latency_rounds: usize,
+    bulk_bytes: u64,
+    bulk_rounds: usize,
+    concurrent: usize,
+    concurrent_rounds: usize,
+    idle: usize,
+    slow_bytes: u64,
+    slow_rate: u64,
+}
+
+const GIB: u64 = 1 << 30;
+const MIB: u64 = 1 << 20;
+
+fn plan(quick: bool) -> Plan {
+    if quick {
+        Plan {
+            latency_rounds: 5,
+            bulk_bytes: 256 * MIB,
+            bulk_rounds: 1,
+            concurrent: 200,
+            concurrent_rounds: 1,
+            idle: 200,
+            slow_bytes: 128 * MIB,
+            slow_rate: 64 * MIB,
+        }
+    } else {
+        Plan {
+            latency_rounds: 21,
+            bulk_bytes: 2 * GIB,
+            bulk_rounds: 3,
+            concurrent: 200,
+            concurrent_rounds: 3,
+            idle: 1000,
+            slow_bytes: 2 * GIB,
+            slow_rate: 128 * MIB,
+        }
+    }
+}
+
+fn raise_nofile() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn progress(s: &str) {
+    eprintln!("[bench] {s}");
+}
+
+/// One table row: medians of both sides and the median per-pair ratio.
+struct Row {
+    name: String,
+    secsh: String,
+    ssh: String,
+    ratio: f64,
+    target: &'static str,
+}
+
+fn pairs(a: &[f64], b: &[f64]) -> f64 {
+    let r: Vec<f64> = a.iter().zip(b).map(|(x, y)| x / y).collect();
+    median(&r)
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let p = plan(quick);
+    raise_nofile();
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Secshd::start(&tmp.path().join("secsh"));
+    let mut ssh = Sshd::start(&tmp.path().join("ssh"), free_port());
+    ssh.start_master();
+    let mut rows = Vec::new();
+
+    progress("latency of `true`");
+    let (mut a, mut b, mut m) = (vec![], vec![], vec![]);
+    for i in 0..p.latency_rounds + 1 {
+        let mut secsh_true = server.command();
+        secsh_true.arg("true");
+        let mut ssh_true = ssh.command(false);
+        ssh_true.arg("true");
+        let mut master_true = ssh.command(true);
+        master_true.arg("true");
+        let (s, ok1) = time(&mut secsh_true);
+        let (o, ok2) = time(&mut ssh_true);
+        let (c, ok3) = time(&mut master_true);
+        assert!(ok1 && ok2 && ok3, "a `true` run failed");
+        if i > 0 {
+            // round 0 warms caches
+            a.push(s);
+            b.push(o);
+            m.push(c);
+        }
+    }
+    rows.push(Row {
+        name: "`true`, new connection (ms)".into(),
+        secsh: format!("{:.1}", median(&a) * 1e3),
+        ssh: format!("{:.1}", median(&b) * 1e3),
+        ratio: pairs(&a, &b),
+        target: "<= 0.10",
+    });
+    rows.push(Row {
+        name: "`true` vs ssh ControlMaster (ms)".into(),
+        secsh: format!("{:.1}", median(&a) * 1e3),
+        ssh: format!("{:.1}", median(&m) * 1e3),
+        ratio: pairs(&a, &m),
+        target: "< 1.0",
+    });
+
+    let mb = |bytes: u64, secs: f64| bytes as f64 / secs / 1e6;
+    for (label, dir) in [("download", true), ("upload", false)] {
+        progress(&format!(
+            "{label} {} MiB x {}",
+            p.bulk_bytes / MIB,
+            p.bulk_rounds
+        ));
+        let (mut a, mut b) = (vec![], vec![]);
+        for _ in 0..p.bulk_rounds {
+            let (s, o) = if dir {
+                (
+                    download(server.command(), p.bulk_bytes),
+                    download(ssh.command(false), p.bulk_bytes),
+                )
+            } else {
+                (
+                    upload(
+                        server.command(),
+                        p.bulk_bytes,
+                        &["/bin/sh", "-c", "cat > /dev/null"],
+                    ),
+                    upload(ssh.command(false), p.bulk_bytes, &["cat > /dev/null"]),
+                )
+            };
+            assert!(
+                s.1 && o.1,
+                "{label} failed (secsh ok={}, ssh ok={})",
+                s.1,
+                o.1
+            );
+            a.push(mb(p.bulk_bytes, s.0));
+            b.push(mb(p.bulk_bytes, o.0));
+        }
+        rows.push(Row {
+            name: format!("{label} {} MiB (MB/s)", p.bulk_bytes / MIB),
+            secsh: format!("{:.0}", median(&a)),
+            ssh: format!("{:.0}", median(&b)),
+            ratio: pairs(&a, &b),
+            target: ">= 1.5",
+        });
+    }
+
+    progress(&format!(
+        "{} concurrent `true` x {}",
+        p.concurrent, p.concurrent_rounds
+    ));
+    let (mut a, mut b, mut fa, mut fb) = (vec![], vec![], 0, 0);
+    for _ in 0..p.concurrent_rounds {
+        let (s, f1) = concurrent(
+            || {
+                let mut c = server.command();
+                c.arg("true");
+                c
+            },
+            p.concurrent,
+        );
+        let (o, f2) = concurrent(
+            || {
+                let mut c = ssh.command(false);
+                c.arg("true");
+                c
+            },
+            p.concurrent,
+        );
+        a.push(s);
+        b.push(o);
+        fa += f1;
+        fb += f2;
+    }
+    rows.push(Row {
+        name: format!("{} concurrent `true` (s; failures)", p.concurrent),
+        secsh: format!("{:.2}; {fa}", median(&a)),
+        ssh: format!("{:.2}; {fb}", median(&b)),
+        ratio: pairs(&a, &b),
+        target: "<= 0.2, 0 failures",
+    });
+
+    progress(&format!("{} idle authenticated connections", p.idle));
+    let (before, with, failed) = memory::idle_connections(&server, p.idle);
+    progress(&format!(
+        "slow reader: {} MiB at {} MiB/s",
+        p.slow_bytes / MIB,
+        p.slow_rate / MIB
+    ));
+    let (peak, secs) = memory::slow_reader(&server, p.slow_bytes, p.slow_rate);
+
+    report(&p, quick, &rows, (before, with, failed), (peak, secs));
+}
+
+fn cmd_out(cmd: &str, args: &[&str]) -> String {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+fn report(p: &Plan, quick: bool, rows: &[Row], idle: (u64, u64, usize), slow: (u64, f64)) {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_default();
+    println!("## Results{}\n", if quick { " (--quick)" } else { "" });
+    println!(
+        "- command: `benches/run.sh{}`",
+        if quick { " --quick" } else { "" }
+    );
+    println!(
+        "- machine: {} cores, {cpu}, Linux {}",
+        cmd_out("nproc", &[]),
+        cmd_out("uname", &["-r"])
+    );
+    println!(
+        "- secsh {} (release build); {}",
+        env!("CARGO_PKG_VERSION"),
+        sshd::version()
+    );
+    println!(
+        "- ssh: curve25519-sha256, aes128-gcm@openssh.com; secsh: TLS 1.3 (rustls, aws-lc-rs)"
+    );
+    println!("- medians over rounds; ratio = median of per-round secsh/ssh pairs\n");
+    println!("| scenario | secsh | ssh | ratio | target |");
+    println!("| --- | ---: | ---: | ---: | --- |");
+    for r in rows {
+        println!(
+            "| {} | {} | {} | {:.3} | {} |",
+            r.name, r.secsh, r.ssh, r.ratio, r.target
+        );
+    }
+    let (before, with, failed) = idle;
+    println!(
+        "\n| server memory | value | target |\n| --- | ---: | --- |\n\
+         | secshd RSS, {} idle authenticated connections ({} failed) | {:.1} MB (idle server {:.1} MB) | < 100 MB |\n\
+         | secshd peak RSS, client reading {} MiB at {} MiB/s ({:.1} s) | {:.1} MB | < 64 MB |",
+        p.idle,
+        failed,
+        with as f64 / 1024.0,
+        before as f64 / 1024.0,
+        p.slow_bytes / MIB,
+        p.slow_rate / MIB,
+        slow.1,
+        slow.0 as f64 / 1024.0
+    );
+}

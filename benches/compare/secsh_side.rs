@@ -1,0 +1,130 @@
+//! The secsh side of the comparison: a private CA, key and config in a
+//! temp dir, and the release `secshd` serving them on a free port.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use ssh_key::{LineEnding, PrivateKey};
+
+pub const SECSH: &str = env!("CARGO_BIN_EXE_secsh");
+pub const SECSHD: &str = env!("CARGO_BIN_EXE_secshd");
+pub const USER: &str = "bench";
+
+pub struct Secshd {
+    child: Child,
+    pub addr: SocketAddr,
+    dir: PathBuf,
+    pub key: PrivateKey,
+}
+
+impl Secshd {
+    pub fn start(dir: &Path) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        secsh::pki::init(
+            &dir.join("pki"),
+            &["localhost".into()],
+            &["127.0.0.1".parse().unwrap()],
+        )
+        .unwrap();
+        let mut seed = [0u8; 32];
+        std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom").unwrap(), &mut seed)
+            .unwrap();
+        let key = PrivateKey::from(ssh_key::private::Ed25519Keypair::from_seed(&seed));
+        secsh::pki::write_new(
+            &dir.join("id"),
+            key.to_openssh(LineEnding::LF).unwrap().as_bytes(),
+            0o600,
+        )
+        .unwrap();
+        let config = format!(
+            r#"listen = ["127.0.0.1:0"]
+[tls]
+cert = "pki/server.pem"
+key = "pki/server.key"
+[limits]
+max_connections = 10000
+[users.{USER}]
+keys = ["{public}"]
+commands = ["true", "zeros", "sink"]
+[commands.true]
+argv = ["true"]
+[commands.zeros]
+argv = ["head", "-c", "{{n}}", "/dev/zero"]
+slots.n = {{ int = [1, 1000000000000] }}
+[commands.sink]
+argv = ["/bin/sh", "-c", "cat > /dev/null"]
+"#,
+            public = key.public_key().to_openssh().unwrap()
+        );
+        std::fs::write(dir.join("secshd.toml"), config).unwrap();
+        let mut child = Command::new(SECSHD)
+            .arg("--config")
+            .arg(dir.join("secshd.toml"))
+            .env("RUST_LOG", "warn,secsh=info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start secshd");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(a) = line.split("listening on ").nth(1) {
+                    let _ = tx.send(a.trim().to_string());
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("secshd did not start")
+            .parse()
+            .unwrap();
+        Self {
+            child,
+            addr,
+            dir: dir.to_path_buf(),
+            key,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn ca(&self) -> PathBuf {
+        self.dir.join("pki/ca.pem")
+    }
+
+    /// `secsh ... bench@ADDR --` (append the argv).
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(SECSH);
+        c.arg("--cert")
+            .arg(self.ca())
+            .arg("-i")
+            .arg(self.dir.join("id"))
+            .arg(format!("{USER}@{}", self.addr))
+            .arg("--")
+            .env_remove("SSH_AUTH_SOCK");
+        c
+    }
+}
+
+impl Drop for Secshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Resident set size of `pid` in KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}

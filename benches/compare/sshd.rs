@@ -1,0 +1,165 @@
+//! A private OpenSSH server for side-by-side runs: its own host key, client
+//! key, config and clean HOME, on 127.0.0.1 and a free port, with
+//! curve25519-sha256 and aes128-gcm@openssh.com as its fairest settings.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Sshd {
+    child: Child,
+    pub port: u16,
+    dir: PathBuf,
+    control: Option<Child>,
+}
+
+const SSHD: &str = "/usr/sbin/sshd";
+
+fn keygen(path: &Path) {
+    let ok = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(path)
+        .status()
+        .expect("ssh-keygen")
+        .success();
+    assert!(ok, "ssh-keygen failed");
+}
+
+impl Sshd {
+    pub fn start(dir: &Path, port: u16) -> Self {
+        assert!(
+            Path::new(SSHD).exists(),
+            "{SSHD} is missing: run benches/run.sh, which installs openssh-server"
+        );
+        std::fs::create_dir_all(dir.join("home")).unwrap();
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        keygen(&dir.join("host_ed25519"));
+        keygen(&dir.join("client_ed25519"));
+        std::fs::copy(dir.join("client_ed25519.pub"), dir.join("authorized_keys")).unwrap();
+        let user = whoami();
+        let config = format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_ed25519\nPidFile {d}/sshd.pid\n\
+             AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nUsePAM no\nUseDNS no\n\
+             PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
+             PermitRootLogin prohibit-password\nAllowUsers {user}\n\
+             KexAlgorithms curve25519-sha256\nCiphers aes128-gcm@openssh.com\n\
+             MaxStartups 2000\nMaxSessions 2000\nSetEnv HOME={d}/home\nPrintMotd no\nPrintLastLog no\n\
+             LogLevel ERROR\nSubsystem sftp internal-sftp\n",
+            d = dir.display()
+        );
+        std::fs::write(dir.join("sshd_config"), config).unwrap();
+        let child = Command::new(SSHD)
+            .args(["-D", "-e", "-f"])
+            .arg(dir.join("sshd_config"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start sshd");
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "sshd did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let s = Self {
+            child,
+            port,
+            dir: dir.to_path_buf(),
+            control: None,
+        };
+        // Accept the host key once, outside any timing.
+        let ok = s.command(false).arg("true").status().unwrap().success();
+        assert!(ok, "ssh to the private sshd failed");
+        s
+    }
+
+    /// `ssh` with the common options, no destination yet.
+    fn base(&self) -> Command {
+        let mut c = Command::new("ssh");
+        c.args(["-F", "/dev/null", "-i"])
+            .arg(self.dir.join("client_ed25519"))
+            .args(["-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes"])
+            .arg("-o")
+            .arg(format!(
+                "UserKnownHostsFile={}/known_hosts",
+                self.dir.display()
+            ))
+            .args(["-o", "StrictHostKeyChecking=accept-new"])
+            .args([
+                "-o",
+                "KexAlgorithms=curve25519-sha256",
+                "-o",
+                "Ciphers=aes128-gcm@openssh.com",
+            ])
+            .args(["-p", &self.port.to_string()]);
+        c
+    }
+
+    /// `ssh ... user@127.0.0.1` (append the remote command), optionally
+    /// through the ControlMaster.
+    pub fn command(&self, via_master: bool) -> Command {
+        let mut c = self.base();
+        if via_master {
+            c.arg("-S").arg(self.dir.join("master.sock"));
+        } else {
+            c.args(["-o", "ControlMaster=no", "-o", "ControlPath=none"]);
+        }
+        c.arg(format!("{}@127.0.0.1", whoami()));
+        c
+    }
+
+    /// Start a ControlMaster for multiplexed runs.
+    pub fn start_master(&mut self) {
+        let sock = self.dir.join("master.sock");
+        let child = self
+            .base()
+            .args(["-M", "-N", "-S"])
+            .arg(&sock)
+            .arg(format!("{}@127.0.0.1", whoami()))
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("ssh master");
+        let start = Instant::now();
+        while !sock.exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "ControlMaster did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.control = Some(child);
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        if let Some(mut m) = self.control.take() {
+            let _ = m.kill();
+            let _ = m.wait();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn whoami() -> String {
+    nix::unistd::User::from_uid(nix::unistd::geteuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| "root".into())
+}
+
+pub fn version() -> String {
+    let out = Command::new(SSHD).arg("-V").output().ok();
+    out.map(|o| {
+        String::from_utf8_lossy(&o.stderr)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string()
+    })
+    .unwrap_or_default()
+}
