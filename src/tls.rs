@@ -26,8 +26,18 @@ pub enum TlsError {
     Rustls(#[from] rustls::Error),
 }
 
+/// aws-lc-rs with AES-128-GCM preferred: it is the fastest suite on CPUs
+/// with AES-NI (about a third faster than AES-256-GCM) and what OpenSSH's
+/// fastest setting uses. Both ends prefer it; either suite is secure.
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+    use rustls::crypto::aws_lc_rs::{cipher_suite, default_provider};
+    let mut provider = default_provider();
+    provider.cipher_suites = vec![
+        cipher_suite::TLS13_AES_128_GCM_SHA256,
+        cipher_suite::TLS13_AES_256_GCM_SHA384,
+        cipher_suite::TLS13_CHACHA20_POLY1305_SHA256,
+    ];
+    Arc::new(provider)
 }
 
 fn pem_err(path: &Path, detail: impl std::fmt::Display) -> TlsError {

@@ -12,6 +12,9 @@ pub type Outbound = (Message, bytes::Bytes);
 
 /// Read-ahead granularity.
 const READ_CHUNK: usize = 64 * 1024;
+/// Bodies at least this large are written without copying them into the
+/// buffer.
+const DIRECT_BODY: usize = 16 * 1024;
 /// Buffered output is written once it reaches this size.
 const WRITE_HIGH_WATER: usize = 256 * 1024;
 
@@ -113,6 +116,16 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
             .into());
         }
         encode_header(message, &mut self.buf)?;
+        if body.len() >= DIRECT_BODY {
+            // Large bodies go straight to the stream with the queued bytes
+            // in one vectored write (rustls packs both into the same
+            // records), instead of being copied into the buffer first.
+            let queued = std::mem::take(&mut self.buf);
+            let result = write_all_vectored(&mut self.inner, &queued, body).await;
+            self.buf = queued;
+            self.buf.clear();
+            return result.map_err(Into::into);
+        }
         self.buf.extend_from_slice(body);
         if self.buf.len() >= WRITE_HIGH_WATER {
             self.write_buffered().await?;
@@ -152,6 +165,25 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
         self.inner.shutdown().await?;
         Ok(())
     }
+}
+
+/// Write all of `a` then all of `b` with vectored writes.
+async fn write_all_vectored<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    mut a: &[u8],
+    mut b: &[u8],
+) -> std::io::Result<()> {
+    use std::io::IoSlice;
+    while !a.is_empty() || !b.is_empty() {
+        let n = w.write_vectored(&[IoSlice::new(a), IoSlice::new(b)]).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        let from_a = n.min(a.len());
+        a = &a[from_a..];
+        b = &b[n - from_a..];
+    }
+    Ok(())
 }
 
 /// Drain `rx` into `writer`, coalescing queued frames into one flush, until

@@ -78,7 +78,9 @@ pub fn main() -> i32 {
             return client::EXIT_USAGE;
         }
     };
-    let rt = match crate::cli::runtime() {
+    // One thread: the client is one connection; a single thread avoids
+    // cross-thread wakeups per frame (stdin is read on a thread of its own).
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("secsh: cannot start: {e}");
@@ -97,7 +99,8 @@ pub fn main() -> i32 {
             e.exit_code()
         }
     };
-    // Do not wait for the blocking stdin reader thread.
+    // Do not wait for anything still pending; the stdin thread ends with
+    // the process.
     rt.shutdown_background();
     code
 }
@@ -126,9 +129,7 @@ async fn run(args: Args, mut target: Target) -> Result<client::Outcome, ClientEr
     let io = LocalIo {
         stdout: raw_fd_writer(1),
         stderr: raw_fd_writer(2),
-        stdin: req
-            .stdin
-            .then(|| Box::new(tokio::io::stdin()) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+        stdin: req.stdin.then(|| client::stdin_reader(std::io::stdin())),
         interrupts: interrupts(),
     };
     client::run_exec(conn, &identity, &req, io).await

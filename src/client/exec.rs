@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::{mpsc, Semaphore};
 
 use super::{ClientError, Connection, Identity, EXIT_DENIED, EXIT_TIMED_OUT};
@@ -18,7 +17,7 @@ use crate::transport::{write_queue, FrameReader, FrameWriter, Outbound};
 /// The request id the single-command client uses.
 const ID: u64 = 1;
 /// Largest stdin chunk per `data` frame.
-const STDIN_CHUNK: usize = 64 * 1024;
+pub const STDIN_CHUNK: usize = 256 * 1024;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -39,8 +38,9 @@ pub struct LocalIo {
     pub stdout: Box<dyn Write + Send>,
     /// Receives the command's stderr bytes.
     pub stderr: Box<dyn Write + Send>,
-    /// Source of stdin, when `ExecRequest::stdin`.
-    pub stdin: Option<Box<dyn AsyncRead + Send + Unpin>>,
+    /// Source of stdin, when `ExecRequest::stdin`: chunks of at most
+    /// [`STDIN_CHUNK`] bytes; the channel closing is EOF. See [`stdin_reader`].
+    pub stdin: Option<mpsc::Receiver<Bytes>>,
     /// One message per local interrupt (Ctrl-C, SIGTERM): the first cancels
     /// the remote command, the second gives up at once.
     pub interrupts: mpsc::UnboundedReceiver<()>,
@@ -197,38 +197,49 @@ pub async fn run_exec(
     Ok(outcome)
 }
 
-async fn pump_stdin(
-    mut stdin: Box<dyn AsyncRead + Send + Unpin>,
-    tx: mpsc::Sender<Outbound>,
-    credit: Arc<Semaphore>,
-) {
-    let mut buf = BytesMut::with_capacity(STDIN_CHUNK);
-    loop {
-        buf.reserve(STDIN_CHUNK);
-        let n: usize = (&mut stdin)
-            .take(STDIN_CHUNK as u64)
-            .read_buf(&mut buf)
-            .await
-            .unwrap_or_default();
-        if n == 0 {
-            let eof = Message::Eof {
+async fn pump_stdin(mut stdin: mpsc::Receiver<Bytes>, tx: mpsc::Sender<Outbound>, credit: Arc<Semaphore>) {
+    while let Some(chunk) = stdin.recv().await {
+        for piece in chunk.chunks(STDIN_CHUNK) {
+            match credit.acquire_many(piece.len() as u32).await {
+                Ok(permits) => permits.forget(),
+                Err(_) => return,
+            }
+            let data = Message::Data {
                 id: ID,
                 stream: Stream::Stdin,
+                len: piece.len() as u32,
             };
-            let _ = tx.send((eof, Bytes::new())).await;
-            return;
-        }
-        match credit.acquire_many(n as u32).await {
-            Ok(permits) => permits.forget(),
-            Err(_) => return,
-        }
-        let data = Message::Data {
-            id: ID,
-            stream: Stream::Stdin,
-            len: n as u32,
-        };
-        if tx.send((data, buf.split().freeze())).await.is_err() {
-            return;
+            if tx.send((data, chunk.slice_ref(piece))).await.is_err() {
+                return;
+            }
         }
     }
+    let eof = Message::Eof {
+        id: ID,
+        stream: Stream::Stdin,
+    };
+    let _ = tx.send((eof, Bytes::new())).await;
+}
+
+/// Read `source` (a blocking reader such as the process's stdin) on its own
+/// thread in chunks of up to [`STDIN_CHUNK`] bytes. Reading on a dedicated
+/// thread costs no runtime round trip per chunk; the bounded channel stops
+/// the thread while the server's window is closed.
+pub fn stdin_reader(mut source: impl std::io::Read + Send + 'static) -> mpsc::Receiver<Bytes> {
+    let (tx, rx) = mpsc::channel(4);
+    std::thread::spawn(move || {
+        let mut buf = BytesMut::new();
+        loop {
+            buf.resize(STDIN_CHUNK, 0);
+            let n = match source.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            buf.truncate(n);
+            if tx.blocking_send(buf.split().freeze()).is_err() {
+                break;
+            }
+        }
+    });
+    rx
 }

@@ -8,7 +8,7 @@ mod identity;
 mod target;
 
 pub use connect::{connect, Connection};
-pub use exec::{run_exec, ExecRequest, LocalIo, Outcome};
+pub use exec::{run_exec, stdin_reader, ExecRequest, LocalIo, Outcome, STDIN_CHUNK};
 pub use identity::{Identity, IdentitySource};
 pub use target::Target;
 

@@ -11,7 +11,7 @@ use super::{Outbound, StdinQueue};
 use crate::proto::{Message, Stream};
 
 /// Bytes read from a pipe per `data` frame, at most.
-const CHUNK: usize = 64 * 1024;
+const CHUNK: usize = 256 * 1024;
 
 /// The connection's queue is gone: nobody will read more output.
 #[derive(Debug)]
