@@ -21,6 +21,7 @@ pub mod exec;
 pub mod pki;
 pub mod policy;
 pub mod proto;
+pub mod readahead;
 pub mod server;
 pub mod tls;
 pub mod transport;

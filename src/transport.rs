@@ -175,7 +175,9 @@ async fn write_all_vectored<W: AsyncWrite + Unpin>(
 ) -> std::io::Result<()> {
     use std::io::IoSlice;
     while !a.is_empty() || !b.is_empty() {
-        let n = w.write_vectored(&[IoSlice::new(a), IoSlice::new(b)]).await?;
+        let n = w
+            .write_vectored(&[IoSlice::new(a), IoSlice::new(b)])
+            .await?;
         if n == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());
         }

@@ -39,8 +39,8 @@ pub fn idle_connections(server: &Secshd, n: usize) -> (u64, u64, usize) {
 }
 
 type Held = (
-    FrameReader<tokio::io::ReadHalf<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>>,
-    FrameWriter<tokio::io::WriteHalf<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>>,
+    FrameReader<tokio::io::ReadHalf<secsh::client::ClientStream>>,
+    FrameWriter<tokio::io::WriteHalf<secsh::client::ClientStream>>,
 );
 
 async fn open(target: &Target, server: &Secshd) -> Option<Held> {

@@ -80,7 +80,10 @@ pub fn main() -> i32 {
     };
     // One thread: the client is one connection; a single thread avoids
     // cross-thread wakeups per frame (stdin is read on a thread of its own).
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("secsh: cannot start: {e}");

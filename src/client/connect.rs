@@ -10,11 +10,15 @@ use tokio_rustls::TlsConnector;
 
 use super::{ClientError, Target};
 use crate::proto::ALPN;
+use crate::readahead::ReadAhead;
+
+/// The client's TLS stream type.
+pub type ClientStream = TlsStream<ReadAhead<TcpStream>>;
 
 /// An established TLS connection to a secshd.
 pub struct Connection {
     /// The TLS stream.
-    pub stream: TlsStream<TcpStream>,
+    pub stream: ClientStream,
     /// The session's auth exporter value.
     pub exporter: [u8; 32],
 }
@@ -68,7 +72,7 @@ async fn connect_inner(
     })?;
     let _ = tcp.set_nodelay(true);
     let stream = TlsConnector::from(config)
-        .connect(name, tcp)
+        .connect(name, ReadAhead::new(tcp))
         .await
         .map_err(|e| ClientError::Tls {
             target: label.to_string(),

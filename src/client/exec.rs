@@ -197,7 +197,11 @@ pub async fn run_exec(
     Ok(outcome)
 }
 
-async fn pump_stdin(mut stdin: mpsc::Receiver<Bytes>, tx: mpsc::Sender<Outbound>, credit: Arc<Semaphore>) {
+async fn pump_stdin(
+    mut stdin: mpsc::Receiver<Bytes>,
+    tx: mpsc::Sender<Outbound>,
+    credit: Arc<Semaphore>,
+) {
     while let Some(chunk) = stdin.recv().await {
         for piece in chunk.chunks(STDIN_CHUNK) {
             match credit.acquire_many(piece.len() as u32).await {

@@ -7,7 +7,7 @@ mod exec;
 mod identity;
 mod target;
 
-pub use connect::{connect, Connection};
+pub use connect::{connect, ClientStream, Connection};
 pub use exec::{run_exec, stdin_reader, ExecRequest, LocalIo, Outcome, STDIN_CHUNK};
 pub use identity::{Identity, IdentitySource};
 pub use target::Target;

@@ -20,9 +20,10 @@ use super::Shared;
 use crate::auth::verify_key_auth;
 use crate::exec::Outbound;
 use crate::proto::{ErrorCode, Frame, Message, Stream, ALPN};
+use crate::readahead::ReadAhead;
 use crate::transport::{FrameReader, FrameWriter, TransportError};
 
-type Reader = FrameReader<ReadHalf<TlsStream<TcpStream>>>;
+type Reader = FrameReader<ReadHalf<TlsStream<ReadAhead<TcpStream>>>>;
 
 /// Frames queued for the writer, per connection.
 const OUT_QUEUE: usize = 32;
@@ -40,7 +41,9 @@ fn error(id: Option<u64>, code: ErrorCode, message: impl Into<String>) -> Messag
 /// Serve one accepted TCP connection to its end.
 pub(crate) async fn run(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     let deadline = Instant::now() + shared.config.limits.auth_timeout;
-    let tls = match tokio::time::timeout_at(deadline, shared.acceptor.accept(tcp)).await {
+    let tls = match tokio::time::timeout_at(deadline, shared.acceptor.accept(ReadAhead::new(tcp)))
+        .await
+    {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => return tracing::info!(%peer, "TLS handshake failed: {e}"),
         Err(_) => return tracing::info!(%peer, "TLS handshake timed out"),

@@ -5,16 +5,14 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use secsh::client::{connect, Target};
+use secsh::client::{connect, ClientStream, Target};
 use secsh::proto::{AuthMethod, Frame, Message};
 use secsh::transport::{FrameReader, FrameWriter};
 use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
-use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
 
 pub struct Raw {
-    pub reader: FrameReader<ReadHalf<TlsStream<TcpStream>>>,
-    pub writer: FrameWriter<WriteHalf<TlsStream<TcpStream>>>,
+    pub reader: FrameReader<ReadHalf<ClientStream>>,
+    pub writer: FrameWriter<WriteHalf<ClientStream>>,
     pub exporter: [u8; 32],
 }
 
@@ -46,7 +44,7 @@ impl Raw {
         inner.flush().await.unwrap();
     }
 
-    fn writer_inner(&mut self) -> &mut WriteHalf<TlsStream<TcpStream>> {
+    fn writer_inner(&mut self) -> &mut WriteHalf<ClientStream> {
         self.writer.get_mut()
     }
 
