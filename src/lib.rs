@@ -14,6 +14,7 @@
 //! - [`cli`]: clap definitions and `run()` for both binaries
 
 pub mod auth;
+pub mod bufpool;
 pub mod cli;
 pub mod client;
 pub mod config;

@@ -12,6 +12,8 @@ pub type Outbound = (Message, bytes::Bytes);
 
 /// Read-ahead granularity.
 const READ_CHUNK: usize = 64 * 1024;
+/// Read-ahead when no frame is in progress.
+const IDLE_CHUNK: usize = 4 * 1024;
 /// Bodies at least this large are written without copying them into the
 /// buffer.
 const DIRECT_BODY: usize = 16 * 1024;
@@ -45,7 +47,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     pub fn new(inner: R) -> Self {
         Self {
             inner,
-            buf: BytesMut::with_capacity(READ_CHUNK),
+            buf: BytesMut::new(),
             decoder: Decoder::new(),
         }
     }
@@ -57,7 +59,10 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 return Ok(Some(frame));
             }
             if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
-                self.buf.reserve(READ_CHUNK);
+                // An empty buffer between frames (an idle connection) only
+                // needs room for small messages; bulk data grows it again.
+                let idle = self.buf.is_empty() && self.decoder.at_boundary();
+                self.buf.reserve(if idle { IDLE_CHUNK } else { READ_CHUNK });
             }
             match self.inner.read_buf(&mut self.buf).await {
                 Ok(0) => {
@@ -96,7 +101,7 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
     pub fn new(inner: W) -> Self {
         Self {
             inner,
-            buf: Vec::with_capacity(WRITE_HIGH_WATER + 64 * 1024),
+            buf: Vec::new(),
         }
     }
 

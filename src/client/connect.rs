@@ -71,13 +71,16 @@ async fn connect_inner(
         detail: last,
     })?;
     let _ = tcp.set_nodelay(true);
-    let stream = TlsConnector::from(config)
+    let mut stream = TlsConnector::from(config)
         .connect(name, ReadAhead::new(tcp))
         .await
         .map_err(|e| ClientError::Tls {
             target: label.to_string(),
             detail: e.to_string(),
         })?;
+    // Let rustls hold up to 1 MiB of outgoing records so bulk writes reach
+    // the socket in large writes (the default is 64 KiB).
+    stream.get_mut().1.set_buffer_limit(Some(1 << 20));
     let conn = stream.get_ref().1;
     if conn.alpn_protocol() != Some(ALPN) {
         return Err(ClientError::Tls {

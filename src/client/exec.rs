@@ -6,11 +6,12 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::sync::{mpsc, Semaphore};
 
 use super::{ClientError, Connection, Identity, EXIT_DENIED, EXIT_TIMED_OUT};
 use crate::auth::signing_message;
+use crate::bufpool::BufPool;
 use crate::proto::{AuthMethod, ErrorCode, Message, Stream};
 use crate::transport::{write_queue, FrameReader, FrameWriter, Outbound};
 
@@ -232,15 +233,14 @@ async fn pump_stdin(
 pub fn stdin_reader(mut source: impl std::io::Read + Send + 'static) -> mpsc::Receiver<Bytes> {
     let (tx, rx) = mpsc::channel(4);
     std::thread::spawn(move || {
-        let mut buf = BytesMut::new();
+        let pool = BufPool::new(STDIN_CHUNK, 8);
         loop {
-            buf.resize(STDIN_CHUNK, 0);
+            let mut buf = pool.take();
             let n = match source.read(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
-            buf.truncate(n);
-            if tx.blocking_send(buf.split().freeze()).is_err() {
+            if tx.blocking_send(pool.freeze(buf, n)).is_err() {
                 break;
             }
         }

@@ -1,6 +1,6 @@
 //! Moving bytes between the child's pipes and the connection's queue.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::ChildStdin;
 use tokio::sync::mpsc;
@@ -8,10 +8,13 @@ use tokio::sync::mpsc;
 use std::sync::Arc;
 
 use super::{Outbound, StdinQueue};
+use crate::bufpool::BufPool;
 use crate::proto::{Message, Stream};
 
 /// Bytes read from a pipe per `data` frame, at most.
 const CHUNK: usize = 256 * 1024;
+/// Spare read buffers kept per stream (frames in flight reuse them).
+const POOLED: usize = 8;
 
 /// The connection's queue is gone: nobody will read more output.
 #[derive(Debug)]
@@ -25,18 +28,16 @@ pub async fn drain(
     mut pipe: impl AsyncRead + Unpin,
     out: mpsc::Sender<Outbound>,
 ) -> Result<(), PeerGone> {
-    let mut buf = BytesMut::with_capacity(CHUNK);
+    let pool = BufPool::new(CHUNK, POOLED);
     loop {
-        if buf.capacity() < CHUNK {
-            buf.reserve(CHUNK);
-        }
+        let mut buf = pool.take();
         // A read error ends the stream like EOF does.
-        let n: usize = pipe.read_buf(&mut buf).await.unwrap_or_default();
+        let n: usize = pipe.read(&mut buf).await.unwrap_or_default();
         if n == 0 {
             let eof = Message::Eof { id, stream };
             return out.send((eof, Bytes::new())).await.map_err(|_| PeerGone);
         }
-        let data = buf.split().freeze();
+        let data = pool.freeze(buf, n);
         let header = Message::Data {
             id,
             stream,

@@ -2,19 +2,28 @@
 //! window: the connection reader pushes without ever blocking, and a client
 //! that sends past its credit is refused instead of growing memory.
 
-use std::sync::Mutex;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::sync::Notify;
+
+use crate::bufpool::BufPool;
 
 /// The client sent more stdin than the window allows.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("stdin exceeds the flow-control window of {0} bytes")]
 pub struct WindowExceeded(pub u64);
 
+/// Size of the pooled buffers stdin is gathered in.
+const GATHER: usize = 256 * 1024;
+
 #[derive(Debug, Default)]
 struct State {
-    buf: BytesMut,
+    /// Received bytes not yet taken by the writer, in pooled buffers of
+    /// about [`GATHER`] bytes (so bulk input reuses a few buffers instead of
+    /// allocating per chunk, and credit flows back per buffer written).
+    bufs: VecDeque<Vec<u8>>,
     outstanding: u64,
     closed: bool,
 }
@@ -25,6 +34,7 @@ pub struct StdinQueue {
     state: Mutex<State>,
     notify: Notify,
     window: u64,
+    pool: Arc<BufPool>,
 }
 
 impl StdinQueue {
@@ -34,6 +44,7 @@ impl StdinQueue {
             state: Mutex::default(),
             notify: Notify::new(),
             window,
+            pool: BufPool::new(GATHER, 8),
         }
     }
 
@@ -45,7 +56,17 @@ impl StdinQueue {
             return Err(WindowExceeded(self.window));
         }
         s.outstanding = outstanding;
-        s.buf.extend_from_slice(data);
+        let mut data = data;
+        while !data.is_empty() {
+            if s.bufs.back().is_none_or(|b| b.len() >= GATHER) {
+                let fresh = self.pool.take_empty();
+                s.bufs.push_back(fresh);
+            }
+            let last = s.bufs.back_mut().expect("a gather buffer");
+            let n = (GATHER - last.len()).min(data.len());
+            last.extend_from_slice(&data[..n]);
+            data = &data[n..];
+        }
         drop(s);
         self.notify.notify_one();
         Ok(())
@@ -63,8 +84,9 @@ impl StdinQueue {
         loop {
             {
                 let mut s = self.state.lock().expect("stdin queue lock");
-                if !s.buf.is_empty() {
-                    return Some(s.buf.split().freeze());
+                if let Some(buf) = s.bufs.pop_front() {
+                    let len = buf.len();
+                    return Some(self.pool.freeze(buf, len));
                 }
                 if s.closed {
                     return None;

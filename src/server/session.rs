@@ -41,13 +41,18 @@ fn error(id: Option<u64>, code: ErrorCode, message: impl Into<String>) -> Messag
 /// Serve one accepted TCP connection to its end.
 pub(crate) async fn run(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     let deadline = Instant::now() + shared.config.limits.auth_timeout;
-    let tls = match tokio::time::timeout_at(deadline, shared.acceptor.accept(ReadAhead::new(tcp)))
-        .await
+    let mut tls = match tokio::time::timeout_at(
+        deadline,
+        shared.acceptor.accept(ReadAhead::new(tcp)),
+    )
+    .await
     {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => return tracing::info!(%peer, "TLS handshake failed: {e}"),
         Err(_) => return tracing::info!(%peer, "TLS handshake timed out"),
     };
+    // Up to 1 MiB of outgoing records, so bulk output leaves in large writes.
+    tls.get_mut().1.set_buffer_limit(Some(1 << 20));
     let conn = tls.get_ref().1;
     if conn.alpn_protocol() != Some(ALPN) {
         return tracing::info!(%peer, "client did not negotiate ALPN secsh/1");
