@@ -12,7 +12,7 @@ pub type Outbound = (Message, bytes::Bytes);
 
 /// Read-ahead granularity.
 const READ_CHUNK: usize = 64 * 1024;
-/// Read-ahead when no frame is in progress.
+/// Read buffer of a new or idle connection.
 const IDLE_CHUNK: usize = 4 * 1024;
 /// Bodies at least this large are written without copying them into the
 /// buffer.
@@ -40,6 +40,8 @@ pub struct FrameReader<R> {
     inner: R,
     buf: BytesMut,
     decoder: Decoder,
+    /// The next read needs only a small buffer (new or released reader).
+    small_next: bool,
 }
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
@@ -49,6 +51,17 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             inner,
             buf: BytesMut::new(),
             decoder: Decoder::new(),
+            small_next: true,
+        }
+    }
+
+    /// Give back the read buffer if it holds nothing, so a connection that
+    /// goes idle keeps only a small one (call when no bulk data is
+    /// expected, e.g. after authentication).
+    pub fn release_idle(&mut self) {
+        if self.buf.is_empty() && self.decoder.at_boundary() {
+            self.buf = BytesMut::new();
+            self.small_next = true;
         }
     }
 
@@ -58,11 +71,12 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             if let Some(frame) = self.decoder.decode(&mut self.buf)? {
                 return Ok(Some(frame));
             }
-            if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
-                // An empty buffer between frames (an idle connection) only
-                // needs room for small messages; bulk data grows it again.
-                let idle = self.buf.is_empty() && self.decoder.at_boundary();
-                self.buf.reserve(if idle { IDLE_CHUNK } else { READ_CHUNK });
+            if self.small_next {
+                // A new or idle connection: room for small messages only.
+                self.small_next = false;
+                self.buf.reserve(IDLE_CHUNK);
+            } else if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+                self.buf.reserve(READ_CHUNK);
             }
             match self.inner.read_buf(&mut self.buf).await {
                 Ok(0) => {

@@ -73,6 +73,7 @@ pub(crate) async fn run(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
             return;
         }
     };
+    reader.release_idle();
     let ok = Message::AuthOk { user: user.clone() };
     if writer.send(&ok, &[]).await.is_err() || writer.flush().await.is_err() {
         return;
