@@ -172,13 +172,12 @@ fn ssh_agent_identity_is_used_without_dash_i() {
             "{}",
             String::from_utf8_lossy(&add.stderr)
         );
-        let (code, out, err) = run(Command::new(common::SECSH)
-            .arg("--cert")
-            .arg(env.ca())
-            .arg(format!("alice@{}", d.addr))
-            .args(["--", "echo", "via-agent"])
-            .env("SSH_AUTH_SOCK", &sock)
-            .env("HOME", env.path("nohome")));
+        let (code, out, err) = run(
+            common::secsh_to(&env.ca(), None, &format!("alice@{}", d.addr))
+                .args(["--", "echo", "via-agent"])
+                .env("SSH_AUTH_SOCK", &sock)
+                .env("HOME", env.path("nohome")),
+        );
         assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&err));
         assert_eq!(out, b"via-agent\n");
     });
@@ -190,13 +189,12 @@ fn ssh_agent_identity_is_used_without_dash_i() {
 fn missing_identity_is_a_clear_error() {
     let env = Env::new();
     let d = env.start(&env.config(""));
-    let (code, _, err) = run(Command::new(common::SECSH)
-        .arg("--cert")
-        .arg(env.ca())
-        .arg(format!("alice@{}", d.addr))
-        .args(["--", "true"])
-        .env_remove("SSH_AUTH_SOCK")
-        .env("HOME", env.path("nohome")));
+    let (code, _, err) = run(
+        common::secsh_to(&env.ca(), None, &format!("alice@{}", d.addr))
+            .args(["--", "true"])
+            .env_remove("SSH_AUTH_SOCK")
+            .env("HOME", env.path("nohome")),
+    );
     assert_eq!(code, Some(255));
     let err = String::from_utf8_lossy(&err);
     assert!(err.starts_with("secsh: identity:"), "{err}");
@@ -216,13 +214,9 @@ fn passphrase_key_without_terminal_is_a_clear_error() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    let (code, _, err) = run(Command::new(common::SECSH)
-        .arg("--cert")
-        .arg(env.ca())
-        .arg("-i")
-        .arg(&key)
-        .arg(format!("alice@{}", d.addr))
-        .args(["--", "true"]));
+    let (code, _, err) = run(
+        common::secsh_to(&env.ca(), Some(&key), &format!("alice@{}", d.addr)).args(["--", "true"]),
+    );
     assert_eq!(code, Some(255));
     let err = String::from_utf8_lossy(&err);
     assert!(err.contains("passphrase-protected"), "{err}");

@@ -19,13 +19,12 @@ fn wrong_ca_fails_with_255() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    let (code, _, err) = run(Command::new(common::SECSH)
-        .arg("--cert")
-        .arg(other.join("ca.pem"))
-        .arg("-i")
-        .arg(env.key_path("alice"))
-        .arg(format!("alice@{}", d.addr))
-        .args(["--", "true"]));
+    let (code, _, err) = run(common::secsh_to(
+        &other.join("ca.pem"),
+        Some(&env.key_path("alice")),
+        &format!("alice@{}", d.addr),
+    )
+    .args(["--", "true"]));
     assert_eq!(code, Some(255));
     let err = String::from_utf8_lossy(&err);
     assert!(
@@ -68,13 +67,12 @@ fn wrong_host_name_fails_with_255() {
         "{err}"
     );
     // localhost is not either.
-    let (code, _, _) = run(Command::new(common::SECSH)
-        .arg("--cert")
-        .arg(env.ca())
-        .arg("-i")
-        .arg(env.key_path("alice"))
-        .arg(format!("alice@localhost:{}", d.addr.port()))
-        .args(["--", "true"]));
+    let (code, _, _) = run(common::secsh_to(
+        &env.ca(),
+        Some(&env.key_path("alice")),
+        &format!("alice@localhost:{}", d.addr.port()),
+    )
+    .args(["--", "true"]));
     assert_eq!(code, Some(255));
 }
 
@@ -82,13 +80,12 @@ fn wrong_host_name_fails_with_255() {
 fn issued_certificate_from_same_ca_works_by_name() {
     let env = Env::new();
     let d = env.start(&env.config(""));
-    let (code, _, err) = run(Command::new(common::SECSH)
-        .arg("--cert")
-        .arg(env.ca())
-        .arg("-i")
-        .arg(env.key_path("alice"))
-        .arg(format!("alice@localhost:{}", d.addr.port()))
-        .args(["--", "true"]));
+    let (code, _, err) = run(common::secsh_to(
+        &env.ca(),
+        Some(&env.key_path("alice")),
+        &format!("alice@localhost:{}", d.addr.port()),
+    )
+    .args(["--", "true"]));
     assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&err));
 }
 

@@ -171,15 +171,24 @@ slots.p = {{ path_under = "{jail}/logs" }}
 
     /// A `secsh` command for `user@daemon` with the test CA and `user`'s key.
     pub fn secsh(&self, daemon: &Daemon, user: &str) -> Command {
-        let mut cmd = Command::new(SECSH);
-        cmd.arg("--cert")
-            .arg(self.ca())
-            .arg("-i")
-            .arg(self.key_path(user))
-            .arg(format!("{user}@{}", daemon.addr))
-            .env_remove("SSH_AUTH_SOCK");
-        cmd
+        secsh_to(
+            &self.ca(),
+            Some(&self.key_path(user)),
+            &format!("{user}@{}", daemon.addr),
+        )
     }
+}
+
+/// `secsh --cert CA [-i KEY] TARGET` (append `-- COMMAND`), with no
+/// ssh-agent in its environment.
+pub fn secsh_to(ca: &Path, key: Option<&Path>, target: &str) -> Command {
+    let mut cmd = Command::new(SECSH);
+    cmd.arg("--cert").arg(ca);
+    if let Some(key) = key {
+        cmd.arg("-i").arg(key);
+    }
+    cmd.arg(target).env_remove("SSH_AUTH_SOCK");
+    cmd
 }
 
 type OsArg = std::ffi::OsString;
