@@ -17,7 +17,14 @@ use crate::client::{self, ClientError, ExecRequest, Identity, LocalIo, Target};
 /// 252 timed out; 253 denied by policy; 254 authentication failed;
 /// 255 connection, TLS or protocol failure; 2 usage.
 #[derive(Debug, Parser)]
-#[command(name = "secsh", version, about, long_about = None)]
+#[command(
+    name = "secsh",
+    version,
+    about = "Run an allowlisted command on a secshd host over TLS 1.3",
+    after_help = "Exit status: the remote command's code; 128+N if signal N killed it; \
+                  252 timed out; 253 denied by the server's allowlist; 254 authentication \
+                  failed; 255 connection, TLS or protocol failure; 2 usage."
+)]
 pub struct Args {
     /// CA bundle (PEM) that must have issued the server's certificate.
     #[arg(long = "cert", value_name = "FILE", env = "SECSH_CERT")]

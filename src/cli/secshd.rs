@@ -16,7 +16,13 @@ pub const EXIT_CONFIG: i32 = 78;
 
 /// The secsh daemon: serves allowlisted commands over TLS 1.3.
 #[derive(Debug, Parser)]
-#[command(name = "secshd", version, about, long_about = None, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "secshd",
+    version,
+    about = "The secsh daemon: serves allowlisted commands over TLS 1.3",
+    after_help = "Exit status 78: configuration error (reported as FILE:LINE:COLUMN).",
+    args_conflicts_with_subcommands = true
+)]
 pub struct Args {
     /// Configuration file.
     #[arg(long, value_name = "FILE", default_value = "/etc/secsh/secshd.toml")]
