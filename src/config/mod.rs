@@ -84,6 +84,9 @@ pub struct Limits {
     pub max_connections: usize,
     /// Commands running at once on one connection.
     pub max_requests_per_connection: usize,
+    /// Stdin bytes a request may have in flight (the flow-control window);
+    /// also the most stdin the server buffers for one command.
+    pub stdin_window: u64,
 }
 
 impl ServerConfig {

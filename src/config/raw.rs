@@ -47,6 +47,7 @@ pub struct RawLimits {
     pub auth_timeout_secs: Option<u64>,
     pub max_connections: Option<usize>,
     pub max_requests_per_connection: Option<usize>,
+    pub stdin_window_kib: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]

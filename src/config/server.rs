@@ -11,6 +11,7 @@ use toml::Spanned;
 use super::raw::{RawCommand, RawServer, RawSlot};
 use super::{ConfigError, ExecSettings, Limits, Location, RunAs, ServerConfig, User};
 use crate::policy::{Policy, Rule, Slot};
+use crate::proto::STDIN_WINDOW;
 
 /// Port used when `listen` gives an address without one.
 pub const DEFAULT_PORT: u16 = 7022;
@@ -144,6 +145,13 @@ impl Cx<'_> {
             auth_timeout: Duration::from_secs(raw.limits.auth_timeout_secs.unwrap_or(10)),
             max_connections: raw.limits.max_connections.unwrap_or(4096),
             max_requests_per_connection: raw.limits.max_requests_per_connection.unwrap_or(16),
+            stdin_window: match &raw.limits.stdin_window_kib {
+                None => STDIN_WINDOW,
+                Some(w) if (64..=1 << 20).contains(w.get_ref()) => w.get_ref() * 1024,
+                Some(w) => {
+                    return Err(self.at(w, "stdin_window_kib must be between 64 and 1048576"))
+                }
+            },
         };
 
         let mut commands: Vec<_> = raw.commands.iter().collect();

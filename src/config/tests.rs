@@ -125,6 +125,20 @@ fn semantic_errors_are_located() {
 }
 
 #[test]
+fn stdin_window_is_bounded() {
+    let with = |v: &str| {
+        base().replace(
+            "\n[users.alice]",
+            &format!("\n[limits]\nstdin_window_kib = {v}\n\n[users.alice]"),
+        )
+    };
+    assert_eq!(parse(&with("1024")).unwrap().limits.stdin_window, 1 << 20);
+    let (line, _, msg) = err_at(&with("1"));
+    assert_eq!(line, 7, "{msg}");
+    assert!(msg.contains("between 64"), "{msg}");
+}
+
+#[test]
 fn slot_needs_exactly_one_kind() {
     let text = base().replace(r#"regex = ".*", "#, r#"regex = ".*", int = [1, 2], "#);
     let (_, _, msg) = err_at(&text);

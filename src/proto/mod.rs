@@ -22,5 +22,6 @@ pub const MAX_HEADER_LEN: usize = 64 * 1024;
 pub const MAX_BODY_LEN: usize = 1024 * 1024;
 /// ALPN protocol identifier negotiated in the TLS handshake.
 pub const ALPN: &[u8] = b"secsh/1";
-/// Stdin credit the server grants each request with stdin.
-pub const STDIN_WINDOW: u64 = 4 * 1024 * 1024;
+/// Default stdin credit the server grants each request with stdin
+/// (configurable on the server as `limits.stdin_window_kib`).
+pub const STDIN_WINDOW: u64 = 16 * 1024 * 1024;

@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use super::Shared;
 use crate::exec::{Outbound, RealFs, Running, Spec, StdinQueue, WindowExceeded};
 use crate::policy::Decision;
-use crate::proto::{ErrorCode, Message, STDIN_WINDOW};
+use crate::proto::{ErrorCode, Message};
 
 /// A running request's handles, owned by the session. Dropping it closes
 /// stdin and stops the command.
@@ -98,7 +98,7 @@ impl Cx<'_> {
             }
         };
         tracing::info!(%peer, %user, %rule, argv = ?spec.argv, "started");
-        let window = if stdin { STDIN_WINDOW } else { 0 };
+        let window = if stdin { config.limits.stdin_window } else { 0 };
         let _ = reply(Message::Started {
             id,
             stdin_window: window,
