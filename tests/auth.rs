@@ -221,3 +221,24 @@ fn passphrase_key_without_terminal_is_a_clear_error() {
     let err = String::from_utf8_lossy(&err);
     assert!(err.contains("passphrase-protected"), "{err}");
 }
+
+#[test]
+fn missing_user_is_a_usage_error() {
+    let env = Env::new();
+    let d = env.start(&env.config(""));
+    let (code, _, err) =
+        run(
+            common::secsh_to(&env.ca(), Some(&env.key_path("alice")), &d.addr.to_string())
+                .args(["--", "true"])
+                .env_remove("USER"),
+        );
+    assert_eq!(code, Some(2));
+    assert!(String::from_utf8_lossy(&err).contains("no user"));
+    let (code, _, _) =
+        run(
+            common::secsh_to(&env.ca(), Some(&env.key_path("alice")), &d.addr.to_string())
+                .args(["--", "true"])
+                .env("USER", "alice"),
+        );
+    assert_eq!(code, Some(0), "$USER is the default user");
+}

@@ -124,7 +124,8 @@ async fn run(args: Args, mut target: Target) -> Result<client::Outcome, ClientEr
         .clone()
         .or_else(|| target.user.clone())
         .or_else(|| std::env::var("USER").ok())
-        .ok_or_else(|| ClientError::Identity("no user: give USER@HOST or -l USER".into()))?;
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| ClientError::Usage("no user: give USER@HOST or -l USER".into()))?;
     let identity = Identity::load(args.identity.as_deref(), !args.batch)?;
     tracing::info!(source = ?identity.source(), "identity loaded");
     let connect_timeout = seconds(args.connect_timeout, "--connect-timeout")?;

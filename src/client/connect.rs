@@ -57,13 +57,15 @@ async fn connect_inner(
         .collect();
     let mut last = String::from("no addresses");
     let mut tcp = None;
+    let several = addrs.len() > 1;
     for addr in addrs {
         match TcpStream::connect(addr).await {
             Ok(s) => {
                 tcp = Some(s);
                 break;
             }
-            Err(e) => last = format!("{addr}: {e}"),
+            Err(e) if several => last = format!("{addr}: {e}"),
+            Err(e) => last = e.to_string(),
         }
     }
     let tcp = tcp.ok_or_else(|| ClientError::Connect {

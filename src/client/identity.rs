@@ -78,7 +78,8 @@ impl Identity {
     pub fn from_file(path: &Path, prompt: bool) -> Result<Self, ClientError> {
         let err = |e: &dyn std::fmt::Display| ident_err(format!("{}: {e}", path.display()));
         let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| err(&e))?);
-        let mut key = PrivateKey::from_openssh(text.as_bytes()).map_err(|e| err(&e))?;
+        let mut key = PrivateKey::from_openssh(text.as_bytes())
+            .map_err(|e| err(&format!("not an OpenSSH private key ({e})")))?;
         if !supported(key.public_key()) {
             return Err(err(&format!(
                 "key type {} is not supported",

@@ -58,6 +58,9 @@ pub enum ClientError {
     /// Local TLS configuration (CA bundle) could not be loaded.
     #[error(transparent)]
     TlsConfig(#[from] crate::tls::TlsError),
+    /// The command line or environment does not say enough (exit 2).
+    #[error("{0}")]
+    Usage(String),
     /// The identity could not be loaded or used.
     #[error("identity: {0}")]
     Identity(String),
@@ -82,6 +85,7 @@ impl ClientError {
     pub fn exit_code(&self) -> i32 {
         match self {
             ClientError::AuthFailed => EXIT_AUTH_FAILED,
+            ClientError::Usage(_) => EXIT_USAGE,
             ClientError::Server {
                 code: ErrorCode::AuthFailed,
                 ..
