@@ -1,5 +1,6 @@
-//! Certificates with rcgen: a CA, server certificates issued by it, and the
-//! files they live in (private keys written 0600, never overwritten).
+//! Key material: with rcgen a CA, server certificates issued by it, and
+//! the files they live in (private keys written 0600, never overwritten);
+//! and new Ed25519 OpenSSH user keys for dev mode and tests.
 
 use std::io::Write;
 use std::net::IpAddr;
@@ -78,6 +79,20 @@ fn this_year() -> i32 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     1970 + (secs / 31_556_952) as i32
+}
+
+/// A new Ed25519 OpenSSH user key (seeded from the kernel's random
+/// source), for `--dev` and tests.
+pub fn new_user_key(comment: &str) -> Result<ssh_key::PrivateKey, PkiError> {
+    use std::io::Read;
+    let urandom = Path::new("/dev/urandom");
+    let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+    std::fs::File::open(urandom)
+        .and_then(|mut f| f.read_exact(&mut seed[..]))
+        .map_err(io(urandom))?;
+    let mut key = ssh_key::PrivateKey::from(ssh_key::private::Ed25519Keypair::from_seed(&seed));
+    key.set_comment(comment);
+    Ok(key)
 }
 
 /// Create `dir` with a new CA and a server certificate for `names`/`ips`.

@@ -29,10 +29,7 @@ impl Secshd {
             &["127.0.0.1".parse().unwrap()],
         )
         .unwrap();
-        let mut seed = [0u8; 32];
-        std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom").unwrap(), &mut seed)
-            .unwrap();
-        let key = PrivateKey::from(ssh_key::private::Ed25519Keypair::from_seed(&seed));
+        let key = secsh::pki::new_user_key("bench").unwrap();
         secsh::pki::write_new(
             &dir.join("id"),
             key.to_openssh(LineEnding::LF).unwrap().as_bytes(),

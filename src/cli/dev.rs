@@ -2,13 +2,11 @@
 //! and a small demo allowlist, created once under the state directory and
 //! reused afterwards, plus the exact client command lines to try.
 
-use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use ssh_key::{LineEnding, PrivateKey};
-use zeroize::Zeroizing;
+use ssh_key::LineEnding;
 
 use crate::config::ServerConfig;
 use crate::pki;
@@ -44,12 +42,7 @@ pub fn prepare(dir: &Path) -> anyhow::Result<PathBuf> {
     }
     let key_path = dir.join(KEY_FILE);
     if !key_path.exists() {
-        let mut seed = Zeroizing::new([0u8; 32]);
-        std::fs::File::open("/dev/urandom")
-            .and_then(|mut f| f.read_exact(&mut seed[..]))
-            .context("cannot read /dev/urandom")?;
-        let mut key = PrivateKey::from(ssh_key::private::Ed25519Keypair::from_seed(&seed));
-        key.set_comment(format!("{}@secsh-dev", invoking_user()));
+        let key = pki::new_user_key(&format!("{}@secsh-dev", invoking_user()))?;
         let pem = key.to_openssh(LineEnding::LF)?;
         pki::write_new(&key_path, pem.as_bytes(), 0o600)?;
         let public = key.public_key().to_openssh()?;

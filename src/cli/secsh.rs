@@ -141,18 +141,13 @@ async fn run(args: Args, mut target: Target) -> Result<client::Outcome, ClientEr
         stdout: raw_fd_writer(1),
         stderr: raw_fd_writer(2),
         stdin: req.stdin.then(|| {
-            grow_pipe(&std::io::stdin());
+            // Bulk input then arrives in large reads.
+            crate::exec::grow_pipe(&std::io::stdin());
             client::stdin_reader(std::io::stdin())
         }),
         interrupts: interrupts(),
     };
     client::run_exec(conn, &identity, &req, io).await
-}
-
-/// If stdin is a pipe, ask for a 1 MiB buffer so that bulk input arrives in
-/// large reads. Harmless when it is not a pipe (the call just fails).
-fn grow_pipe(fd: &impl std::os::fd::AsFd) {
-    let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETPIPE_SZ(1 << 20));
 }
 
 /// An unbuffered writer on an inherited descriptor: remote bytes are passed

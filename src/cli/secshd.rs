@@ -95,21 +95,21 @@ pub fn main() -> i32 {
     let args = Args::parse();
     crate::cli::init_logging("info");
     match args.command {
-        Some(Command::Pki(pki)) => report(run_pki(pki), 1),
+        Some(Command::Pki(pki)) => report(run_pki(pki)),
         None if args.dev => match super::dev::prepare(&args.state_dir) {
             Ok(config) => serve(&config, &args.listen, args.drain, true),
-            Err(e) => report(Err(e), 1),
+            Err(e) => report(Err(e)),
         },
         None => serve(&args.config, &args.listen, args.drain, false),
     }
 }
 
-fn report(r: anyhow::Result<()>, code: i32) -> i32 {
+fn report(r: anyhow::Result<()>) -> i32 {
     match r {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("secshd: {e:#}");
-            code
+            1
         }
     }
 }
@@ -180,7 +180,7 @@ fn serve(config_path: &Path, listen: &[SocketAddr], drain: u64, dev: bool) -> i3
         anyhow::Ok(())
     });
     rt.shutdown_timeout(Duration::from_secs(1));
-    report(result, 1)
+    report(result)
 }
 
 async fn shutdown_signal() {

@@ -216,8 +216,9 @@ impl Running {
 }
 
 /// Ask for a 1 MiB pipe buffer (the unprivileged maximum by default):
-/// fewer, larger reads for bulk output. Failure only costs speed.
-fn grow_pipe(fd: &impl std::os::fd::AsFd) {
+/// fewer, larger reads and writes for bulk data. Failure (not a pipe, or a
+/// lower system limit) only costs speed.
+pub fn grow_pipe(fd: &impl std::os::fd::AsFd) {
     let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETPIPE_SZ(1 << 20));
 }
 
