@@ -4,6 +4,7 @@
 //!
 //! - [`proto`]: pure wire format (frames, messages, error codes, limits)
 //! - [`policy`]: pure allowlist (rules, slots, decisions)
+//! - [`session`]: pure connection state machines (the engine), one per side
 //! - [`config`]: server TOML loading and validation with file:line:column errors
 //! - [`tls`], [`pki`]: rustls configurations; CA and certificates with rcgen
 //! - [`transport`]: framed reader/writer over any async byte stream
@@ -24,5 +25,6 @@ pub mod policy;
 pub mod proto;
 pub mod readahead;
 pub mod server;
+pub mod session;
 pub mod tls;
 pub mod transport;

@@ -55,6 +55,12 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
     }
 
+    /// Accept frame bodies of at most `limit` bytes from the next frame on
+    /// (e.g. none before authentication).
+    pub fn set_max_body(&mut self, limit: usize) {
+        self.decoder.set_max_body(limit);
+    }
+
     /// Give back the read buffer if it holds nothing, so a connection that
     /// goes idle keeps only a small one (call when no bulk data is
     /// expected, e.g. after authentication).
@@ -127,7 +133,7 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
     /// Queue one frame; `body` must be exactly `message.body_len()` bytes.
     pub async fn send(&mut self, message: &Message, body: &[u8]) -> Result<(), TransportError> {
         if body.len() != message.body_len() {
-            return Err(FrameError::Malformed(format!(
+            return Err(FrameError::Encode(format!(
                 "body of {} bytes for a header announcing {}",
                 body.len(),
                 message.body_len()

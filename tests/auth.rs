@@ -93,6 +93,7 @@ async fn ssh_keygen_signature_is_accepted() {
         argv: vec!["echo".into(), "interop".into()],
         stdin: false,
         timeout_ms: None,
+        output_window: None,
     })
     .await;
     let mut stdout = Vec::new();

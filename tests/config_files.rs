@@ -18,6 +18,7 @@ fn every_example_config_loads() {
             let opts = LoadOptions {
                 is_root: false,
                 check_permissions: false,
+                load_tls: false,
             };
             let config = ServerConfig::load(&path, &opts).unwrap_or_else(|e| panic!("{e}"));
             assert!(!config.users.is_empty(), "{} has no users", path.display());

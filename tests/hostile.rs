@@ -101,6 +101,7 @@ async fn malformed_frames_get_errors_and_others_keep_working() {
         argv: vec!["true".into()],
         stdin: false,
         timeout_ms: None,
+        output_window: None,
     })
     .await;
     expect_error(&mut c, ErrorCode::UnexpectedMessage).await;
@@ -123,6 +124,7 @@ async fn stdin_past_the_window_is_refused() {
         argv: vec!["sleep".into(), "30".into()],
         stdin: true,
         timeout_ms: None,
+        output_window: None,
     })
     .await;
     let window = match c.next().await.map(|f| f.message) {
@@ -153,6 +155,7 @@ async fn stdin_on_a_request_without_stdin_is_refused() {
         argv: vec!["sleep".into(), "5".into()],
         stdin: false,
         timeout_ms: None,
+        output_window: None,
     })
     .await;
     assert!(matches!(
@@ -177,6 +180,7 @@ async fn duplicate_request_id_is_rejected_per_request() {
         argv: vec!["sleep".into(), "1".into()],
         stdin: false,
         timeout_ms: None,
+        output_window: None,
     };
     c.send(exec.clone()).await;
     c.send(exec).await;

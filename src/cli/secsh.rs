@@ -44,9 +44,14 @@ pub struct Args {
     /// Never prompt (for a key passphrase).
     #[arg(long)]
     pub batch: bool,
-    /// Seconds allowed for TCP connect plus TLS handshake.
+    /// Seconds allowed for TCP connect plus TLS handshake, and again for
+    /// the server's answer to authentication.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     pub connect_timeout: f64,
+    /// Ping a silent server after SECS seconds; give up (exit 255) after 3
+    /// unanswered pings. 0 turns keepalives off.
+    #[arg(long, value_name = "SECS", default_value_t = 15.0)]
+    pub keepalive: f64,
     /// Ask the server to kill the command after SECS seconds (exit 252).
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<f64>,
@@ -67,7 +72,7 @@ pub struct Args {
 }
 
 fn seconds(v: f64, what: &str) -> Result<Duration, ClientError> {
-    Duration::try_from_secs_f64(v).map_err(|_| ClientError::Protocol(format!("invalid {what} {v}")))
+    Duration::try_from_secs_f64(v).map_err(|_| ClientError::Usage(format!("invalid {what} {v}")))
 }
 
 /// Parse the command line, run, and return the exit status.
@@ -136,6 +141,8 @@ async fn run(args: Args, mut target: Target) -> Result<client::Outcome, ClientEr
         argv: args.command,
         stdin: !args.no_stdin,
         timeout: args.timeout.map(|t| seconds(t, "--timeout")).transpose()?,
+        auth_timeout: connect_timeout,
+        keepalive: Some(seconds(args.keepalive, "--keepalive")?).filter(|k| !k.is_zero()),
     };
     let io = LocalIo {
         stdout: raw_fd_writer(1),

@@ -1,24 +1,23 @@
-//! Running one command: the pipelined first flight (`auth` then `exec` in
-//! one write), then streaming. Output bytes go to the local sinks
-//! untouched; stdin is sent within the server's flow-control window.
+//! Running one command for the `secsh` CLI on the client library: the
+//! pipelined first flight (`auth` then `exec` in one write), stdin from a
+//! reader thread, output written to the local sinks on threads of their own
+//! (so a stalled local reader never keeps the client from answering pings
+//! or acting on Ctrl-C), and the exit status.
 
 use std::io::Write;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, oneshot};
 
+use super::session::{OutputCredit, RequestEvent, Session, SessionOptions, OUTPUT_WINDOW};
 use super::{ClientError, Connection, Identity, EXIT_DENIED, EXIT_TIMED_OUT};
-use crate::auth::signing_message;
 use crate::bufpool::BufPool;
-use crate::proto::{AuthMethod, ErrorCode, Message, Stream};
-use crate::transport::{write_queue, FrameReader, FrameWriter, Outbound};
+use crate::proto::{Stream, DATA_CHUNK};
+use crate::session::{ExecParams, RemoteExit};
 
-/// The request id the single-command client uses.
-const ID: u64 = 1;
-/// Largest stdin chunk per `data` frame.
-pub const STDIN_CHUNK: usize = 256 * 1024;
+/// Largest stdin chunk read at once.
+pub const STDIN_CHUNK: usize = DATA_CHUNK;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -31,6 +30,10 @@ pub struct ExecRequest {
     pub stdin: bool,
     /// Ask the server to kill the command after this long.
     pub timeout: Option<Duration>,
+    /// How long to wait for the server's answer to `auth`.
+    pub auth_timeout: Duration,
+    /// Keepalive interval while the command runs (`None`: off).
+    pub keepalive: Option<Duration>,
 }
 
 /// The local ends of the command's streams.
@@ -39,8 +42,8 @@ pub struct LocalIo {
     pub stdout: Box<dyn Write + Send>,
     /// Receives the command's stderr bytes.
     pub stderr: Box<dyn Write + Send>,
-    /// Source of stdin, when `ExecRequest::stdin`: chunks of at most
-    /// [`STDIN_CHUNK`] bytes; the channel closing is EOF. See [`stdin_reader`].
+    /// Source of stdin, when `ExecRequest::stdin`: chunks of any size; the
+    /// channel closing is EOF. See [`stdin_reader`].
     pub stdin: Option<mpsc::Receiver<Bytes>>,
     /// One message per local interrupt (Ctrl-C, SIGTERM): the first cancels
     /// the remote command, the second gives up at once.
@@ -58,7 +61,8 @@ pub enum Outcome {
     TimedOut,
     /// The allowlist refused it; nothing ran.
     Denied(String),
-    /// A second local interrupt: gave up without waiting for the exit.
+    /// Gave up without waiting for the exit: a second interrupt, or an
+    /// interrupt before the command started.
     Abandoned,
 }
 
@@ -75,13 +79,6 @@ impl Outcome {
     }
 }
 
-fn server_error(code: ErrorCode, message: String) -> ClientError {
-    match code {
-        ErrorCode::AuthFailed => ClientError::AuthFailed,
-        code => ClientError::Server { code, message },
-    }
-}
-
 /// Authenticate and run `req` over `conn`, streaming to/from `io`.
 pub async fn run_exec(
     conn: Connection,
@@ -89,141 +86,111 @@ pub async fn run_exec(
     req: &ExecRequest,
     mut io: LocalIo,
 ) -> Result<Outcome, ClientError> {
-    let signature = identity.sign(&signing_message(&req.user, &conn.exporter))?;
-    let (rd, wr) = tokio::io::split(conn.stream);
-    let mut reader = FrameReader::new(rd);
-    let mut writer = FrameWriter::new(wr);
-    let auth = Message::Auth {
-        user: req.user.clone(),
-        method: AuthMethod::Key,
-        signature,
+    let options = SessionOptions {
+        auth_timeout: req.auth_timeout,
+        keepalive: req.keepalive,
     };
-    let exec = Message::Exec {
-        id: ID,
-        argv: req.argv.clone(),
-        stdin: req.stdin,
-        timeout_ms: req.timeout.map(|t| t.as_millis() as u64),
-    };
-    writer.send(&auth, &[]).await?;
-    writer.send(&exec, &[]).await?;
-    writer.flush().await?;
-
-    let (tx, rx) = mpsc::channel(16);
-    let write_task = tokio::spawn(write_queue(writer, rx));
-    let credit = Arc::new(Semaphore::new(0));
-    let mut stdin_task = None;
-    let mut authed = false;
-    let mut interrupts = 0;
-    let mut output_broken = false;
+    let session = Session::start(conn, identity, &req.user, &options)?;
+    let mut request = session
+        .exec(ExecParams {
+            argv: req.argv.clone(),
+            stdin: req.stdin,
+            timeout_ms: req.timeout.map(|t| t.as_millis() as u64),
+            output_window: OUTPUT_WINDOW,
+        })
+        .await?;
+    drop(session);
+    if let (Some(mut source), Some(sink)) = (io.stdin.take(), request.take_stdin()) {
+        tokio::spawn(async move {
+            while let Some(chunk) = source.recv().await {
+                if sink.send(chunk).await.is_err() {
+                    return;
+                }
+            }
+            sink.close();
+        });
+    }
+    let (broken_tx, mut broken) = mpsc::unbounded_channel();
+    let out = Sink::spawn(io.stdout, broken_tx.clone());
+    let err = Sink::spawn(io.stderr, broken_tx);
+    let mut started = false;
+    let mut cancelled = false;
     let outcome = loop {
-        let frame = tokio::select! {
-            f = reader.read_frame() => f?,
+        tokio::select! {
+            event = request.next() => match event {
+                Some(RequestEvent::Started) => started = true,
+                Some(RequestEvent::Output { stream, data, credit }) => {
+                    let sink = if stream == Stream::Stderr { &err } else { &out };
+                    sink.write(data, credit);
+                }
+                Some(RequestEvent::Eof(_)) => {}
+                Some(RequestEvent::Exit(exit)) => break match exit {
+                    RemoteExit::Code(c) => Outcome::Exited(c),
+                    RemoteExit::Signal(s) => Outcome::Signaled(s),
+                    RemoteExit::TimedOut => Outcome::TimedOut,
+                },
+                Some(RequestEvent::Denied(message)) => break Outcome::Denied(message),
+                Some(RequestEvent::Failed(e)) => return Err(e),
+                None => return Err(ClientError::Protocol("the connection ended".into())),
+            },
             Some(()) = io.interrupts.recv() => {
-                interrupts += 1;
-                if interrupts > 1 {
-                    break Outcome::Abandoned;
+                if cancelled || !started {
+                    return Ok(Outcome::Abandoned);
                 }
-                let _ = tx.send((Message::Cancel { id: ID }, Bytes::new())).await;
-                continue;
+                cancelled = true;
+                request.cancel();
             }
-        };
-        let Some(frame) = frame else {
-            return Err(ClientError::Protocol(if authed {
-                "server closed the connection before the command finished".into()
-            } else {
-                "server closed the connection during authentication".into()
-            }));
-        };
-        match frame.message {
-            Message::AuthOk { .. } => authed = true,
-            Message::Error { code, message, .. } => return Err(server_error(code, message)),
-            Message::Denied { message, .. } => break Outcome::Denied(message),
-            Message::Started { stdin_window, .. } => {
-                if let Some(stdin) = io.stdin.take().filter(|_| req.stdin) {
-                    credit.add_permits(stdin_window.min(Semaphore::MAX_PERMITS as u64) as usize);
-                    stdin_task = Some(tokio::spawn(pump_stdin(stdin, tx.clone(), credit.clone())));
-                }
-            }
-            Message::Window { bytes, .. } => credit.add_permits(bytes as usize),
-            Message::Data { stream, .. } => {
-                let sink = match stream {
-                    Stream::Stderr => &mut io.stderr,
-                    _ => &mut io.stdout,
-                };
-                if !output_broken && sink.write_all(&frame.body).is_err() {
-                    // Our reader went away (e.g. `| head`): stop the command.
-                    output_broken = true;
-                    let _ = tx.send((Message::Cancel { id: ID }, Bytes::new())).await;
-                }
-            }
-            Message::Eof { stream, .. } => {
-                let _ = match stream {
-                    Stream::Stderr => io.stderr.flush(),
-                    _ => io.stdout.flush(),
-                };
-            }
-            Message::Exit {
-                code,
-                signal,
-                timed_out,
-                ..
-            } => {
-                break match (timed_out, signal, code) {
-                    (true, _, _) => Outcome::TimedOut,
-                    (_, Some(s), _) => Outcome::Signaled(s),
-                    (_, _, Some(c)) => Outcome::Exited(c),
-                    _ => return Err(ClientError::Protocol("exit without code or signal".into())),
-                }
-            }
-            Message::Ping => {
-                let _ = tx.send((Message::Pong, Bytes::new())).await;
-            }
-            Message::Pong => {}
-            other => {
-                return Err(ClientError::Protocol(format!(
-                    "unexpected {} message from the server",
-                    other.type_name()
-                )))
+            Some(()) = broken.recv(), if !cancelled => {
+                // Our reader went away (e.g. `| head`): stop the command.
+                cancelled = true;
+                request.cancel();
             }
         }
     };
-    let _ = io.stdout.flush();
-    let _ = io.stderr.flush();
-    if let Some(t) = stdin_task {
-        t.abort();
+    // Everything received is written before we exit, unless the user
+    // interrupts again.
+    tokio::select! {
+        _ = async { out.finish().await; err.finish().await } => {}
+        Some(()) = io.interrupts.recv() => return Ok(Outcome::Abandoned),
     }
-    drop(tx);
-    // Let the writer send close_notify, briefly.
-    let _ = tokio::time::timeout(Duration::from_millis(200), write_task).await;
     Ok(outcome)
 }
 
-async fn pump_stdin(
-    mut stdin: mpsc::Receiver<Bytes>,
-    tx: mpsc::Sender<Outbound>,
-    credit: Arc<Semaphore>,
-) {
-    while let Some(chunk) = stdin.recv().await {
-        for piece in chunk.chunks(STDIN_CHUNK) {
-            match credit.acquire_many(piece.len() as u32).await {
-                Ok(permits) => permits.forget(),
-                Err(_) => return,
+/// A local output stream written on its own thread.
+struct Sink {
+    tx: std::sync::mpsc::Sender<(Bytes, OutputCredit)>,
+    done: oneshot::Receiver<()>,
+}
+
+impl Sink {
+    fn spawn(mut w: Box<dyn Write + Send>, broken: mpsc::UnboundedSender<()>) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel::<(Bytes, OutputCredit)>();
+        let (done_tx, done) = oneshot::channel();
+        std::thread::spawn(move || {
+            let mut ok = true;
+            // Chunks keep being taken after a write error so their credit
+            // returns; the channel is bounded by the output window.
+            for (data, credit) in rx {
+                if ok && w.write_all(&data).is_err() {
+                    ok = false;
+                    let _ = broken.send(());
+                }
+                drop(credit);
             }
-            let data = Message::Data {
-                id: ID,
-                stream: Stream::Stdin,
-                len: piece.len() as u32,
-            };
-            if tx.send((data, chunk.slice_ref(piece))).await.is_err() {
-                return;
-            }
-        }
+            let _ = w.flush();
+            let _ = done_tx.send(());
+        });
+        Self { tx, done }
     }
-    let eof = Message::Eof {
-        id: ID,
-        stream: Stream::Stdin,
-    };
-    let _ = tx.send((eof, Bytes::new())).await;
+
+    fn write(&self, data: Bytes, credit: OutputCredit) {
+        let _ = self.tx.send((data, credit));
+    }
+
+    async fn finish(self) {
+        drop(self.tx);
+        let _ = self.done.await;
+    }
 }
 
 /// Read `source` (a blocking reader such as the process's stdin) on its own

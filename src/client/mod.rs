@@ -1,15 +1,20 @@
 //! The client side: resolve and connect (TCP_NODELAY, TLS 1.3 with the
 //! host name or IP checked against the certificate), authenticate with an
-//! OpenSSH identity, run one command and stream its output.
+//! OpenSSH identity, and run requests on the connection: a [`Session`] runs
+//! any number at once; [`run_exec`] runs the CLI's one command.
 
 mod connect;
 mod exec;
 mod identity;
+mod session;
 mod target;
 
 pub use connect::{connect, ClientStream, Connection};
 pub use exec::{run_exec, stdin_reader, ExecRequest, LocalIo, Outcome, STDIN_CHUNK};
 pub use identity::{Identity, IdentitySource};
+pub use session::{
+    Ended, OutputCredit, Request, RequestEvent, Session, SessionOptions, StdinSink, OUTPUT_WINDOW,
+};
 pub use target::Target;
 
 use crate::proto::ErrorCode;

@@ -1,6 +1,6 @@
 //! Parsing `[USER@]HOST[:PORT]` (IPv6 as `[addr]:port` or bare `addr`).
 
-use crate::config::DEFAULT_PORT;
+use crate::proto::DEFAULT_PORT;
 
 /// Where to connect and as whom.
 #[derive(Debug, Clone, PartialEq, Eq)]

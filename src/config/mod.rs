@@ -6,13 +6,15 @@ mod error;
 mod raw;
 mod server;
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+pub use crate::proto::DEFAULT_PORT;
 pub use error::{ConfigError, Location};
-pub use server::{resolve_program, LoadOptions, DEFAULT_PATH, DEFAULT_PORT};
+pub use server::{resolve_program, LoadOptions, DEFAULT_PATH};
 
 use crate::policy::Policy;
 
@@ -27,12 +29,15 @@ pub struct ServerConfig {
     pub tls_cert: PathBuf,
     /// PEM private key of the server certificate.
     pub tls_key: PathBuf,
+    /// The rustls configuration built from them when the file loaded
+    /// (`None` only when loaded with [`LoadOptions::load_tls`] off).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
     /// How commands are run.
     pub exec: ExecSettings,
     /// Connection limits and deadlines.
     pub limits: Limits,
     /// Accounts by name.
-    pub users: BTreeMap<String, User>,
+    pub users: HashMap<String, User>,
     /// The compiled allowlist.
     pub policy: Policy,
 }
@@ -57,6 +62,9 @@ pub struct RunAs {
     pub gid: u32,
     /// Home directory.
     pub home: PathBuf,
+    /// Supplementary groups (primary included), read at load so that no
+    /// exec waits on NSS.
+    pub groups: Vec<u32>,
 }
 
 /// How commands are spawned.
@@ -87,6 +95,10 @@ pub struct Limits {
     /// Stdin bytes a request may have in flight (the flow-control window);
     /// also the most stdin the server buffers for one command.
     pub stdin_window: u64,
+    /// Close an authenticated connection with nothing running after this.
+    pub idle_timeout: Option<Duration>,
+    /// Ping a silent client after this; close after 3 missed answers.
+    pub keepalive: Option<Duration>,
 }
 
 impl ServerConfig {

@@ -36,18 +36,20 @@ pub struct RawTls {
 pub struct RawExec {
     pub path: Option<Spanned<String>>,
     pub lang: Option<String>,
-    pub default_timeout_secs: Option<u64>,
-    pub max_timeout_secs: Option<u64>,
-    pub kill_grace_ms: Option<u64>,
+    pub default_timeout_secs: Option<Spanned<u64>>,
+    pub max_timeout_secs: Option<Spanned<u64>>,
+    pub kill_grace_ms: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawLimits {
-    pub auth_timeout_secs: Option<u64>,
-    pub max_connections: Option<usize>,
-    pub max_requests_per_connection: Option<usize>,
+    pub auth_timeout_secs: Option<Spanned<u64>>,
+    pub max_connections: Option<Spanned<u64>>,
+    pub max_requests_per_connection: Option<Spanned<u64>>,
     pub stdin_window_kib: Option<Spanned<u64>>,
+    pub idle_timeout_secs: Option<Spanned<u64>>,
+    pub keepalive_secs: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,6 +1,6 @@
 //! Loading and validating `secshd.toml` into [`ServerConfig`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -11,10 +11,8 @@ use toml::Spanned;
 use super::raw::{RawCommand, RawServer, RawSlot};
 use super::{ConfigError, ExecSettings, Limits, Location, RunAs, ServerConfig, User};
 use crate::policy::{Policy, Rule, Slot};
-use crate::proto::STDIN_WINDOW;
+use crate::proto::{DEFAULT_PORT, STDIN_WINDOW};
 
-/// Port used when `listen` gives an address without one.
-pub const DEFAULT_PORT: u16 = 7022;
 /// Default `[exec] path`.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -25,6 +23,9 @@ pub struct LoadOptions {
     pub is_root: bool,
     /// Check the file's owner and mode (off only for tests of the parser).
     pub check_permissions: bool,
+    /// Load and check the TLS certificate and key (off only for tests of
+    /// the parser).
+    pub load_tls: bool,
 }
 
 impl Default for LoadOptions {
@@ -32,9 +33,12 @@ impl Default for LoadOptions {
         Self {
             is_root: nix::unistd::geteuid().is_root(),
             check_permissions: true,
+            load_tls: true,
         }
     }
 }
+
+const DAY: u64 = 86_400;
 
 impl ServerConfig {
     /// Read and validate the file at `path`.
@@ -118,22 +122,30 @@ impl Cx<'_> {
                 })
                 .collect::<Result<_, _>>()?,
         };
+        let e = &raw.exec;
         let exec = ExecSettings {
-            path: raw
-                .exec
+            path: e
                 .path
                 .as_ref()
                 .map_or(DEFAULT_PATH.to_string(), |p| p.get_ref().clone()),
-            lang: raw
-                .exec
-                .lang
-                .clone()
-                .unwrap_or_else(|| "C.UTF-8".to_string()),
-            default_timeout: raw.exec.default_timeout_secs.map(Duration::from_secs),
-            max_timeout: raw.exec.max_timeout_secs.map(Duration::from_secs),
-            kill_grace: Duration::from_millis(raw.exec.kill_grace_ms.unwrap_or(2000)),
+            lang: e.lang.clone().unwrap_or_else(|| "C.UTF-8".to_string()),
+            default_timeout: self
+                .ranged(
+                    &e.default_timeout_secs,
+                    "default_timeout_secs",
+                    1,
+                    365 * DAY,
+                )?
+                .map(Duration::from_secs),
+            max_timeout: self
+                .ranged(&e.max_timeout_secs, "max_timeout_secs", 1, 365 * DAY)?
+                .map(Duration::from_secs),
+            kill_grace: Duration::from_millis(
+                self.ranged(&e.kill_grace_ms, "kill_grace_ms", 0, 600_000)?
+                    .unwrap_or(2000),
+            ),
         };
-        if let Some(p) = &raw.exec.path {
+        if let Some(p) = &e.path {
             if let Some(bad) = p.get_ref().split(':').find(|d| !d.starts_with('/')) {
                 return Err(self.at(
                     p,
@@ -141,17 +153,43 @@ impl Cx<'_> {
                 ));
             }
         }
+        let l = &raw.limits;
+        let secs = |v: Option<u64>, default: u64| match v.unwrap_or(default) {
+            0 => None,
+            n => Some(Duration::from_secs(n)),
+        };
         let limits = Limits {
-            auth_timeout: Duration::from_secs(raw.limits.auth_timeout_secs.unwrap_or(10)),
-            max_connections: raw.limits.max_connections.unwrap_or(4096),
-            max_requests_per_connection: raw.limits.max_requests_per_connection.unwrap_or(16),
-            stdin_window: match &raw.limits.stdin_window_kib {
-                None => STDIN_WINDOW,
-                Some(w) if (64..=1 << 20).contains(w.get_ref()) => w.get_ref() * 1024,
-                Some(w) => {
-                    return Err(self.at(w, "stdin_window_kib must be between 64 and 1048576"))
-                }
-            },
+            auth_timeout: Duration::from_secs(
+                self.ranged(&l.auth_timeout_secs, "auth_timeout_secs", 1, 600)?
+                    .unwrap_or(10),
+            ),
+            max_connections: self
+                .ranged(&l.max_connections, "max_connections", 1, 1_000_000)?
+                .unwrap_or(4096) as usize,
+            max_requests_per_connection: self
+                .ranged(
+                    &l.max_requests_per_connection,
+                    "max_requests_per_connection",
+                    1,
+                    1024,
+                )?
+                .unwrap_or(16) as usize,
+            stdin_window: self
+                .ranged(&l.stdin_window_kib, "stdin_window_kib", 64, 1 << 20)?
+                .map_or(STDIN_WINDOW, |k| k * 1024),
+            idle_timeout: secs(
+                self.ranged(&l.idle_timeout_secs, "idle_timeout_secs", 0, 7 * DAY)?,
+                300,
+            ),
+            keepalive: secs(
+                self.ranged(&l.keepalive_secs, "keepalive_secs", 0, 3600)?,
+                15,
+            ),
+        };
+        let tls = if options.load_tls {
+            Some(self.tls(&raw.tls)?)
+        } else {
+            None
         };
 
         let mut commands: Vec<_> = raw.commands.iter().collect();
@@ -163,7 +201,7 @@ impl Cx<'_> {
         }
         let mut policy = Policy::new(rules);
 
-        let mut users = BTreeMap::new();
+        let mut users = HashMap::with_capacity(raw.users.len());
         for (name, user) in &raw.users {
             check_name(self, name, "user")?;
             let u = user.get_ref();
@@ -217,10 +255,51 @@ impl Cx<'_> {
             listen,
             tls_cert: self.relative(raw.tls.cert.get_ref()),
             tls_key: self.relative(raw.tls.key.get_ref()),
+            tls,
             exec,
             limits,
             users,
             policy,
+        })
+    }
+
+    /// `value` checked against `min..=max`, located at its key on error.
+    fn ranged(
+        &self,
+        value: &Option<Spanned<u64>>,
+        key: &str,
+        min: u64,
+        max: u64,
+    ) -> Result<Option<u64>, ConfigError> {
+        match value {
+            None => Ok(None),
+            Some(v) if (min..=max).contains(v.get_ref()) => Ok(Some(*v.get_ref())),
+            Some(v) => Err(self.at(
+                v,
+                format!(
+                    "{key} = {} is out of range: it must be between {min} and {max}",
+                    v.get_ref()
+                ),
+            )),
+        }
+    }
+
+    /// Load the certificate chain and key now, so a bad file is a config
+    /// error located at its key.
+    fn tls(
+        &self,
+        raw: &super::raw::RawTls,
+    ) -> Result<std::sync::Arc<rustls::ServerConfig>, ConfigError> {
+        let (cert, key) = (
+            self.relative(raw.cert.get_ref()),
+            self.relative(raw.key.get_ref()),
+        );
+        crate::tls::server_config(&cert, &key).map_err(|e| {
+            let at = match &e {
+                crate::tls::TlsError::Pem { path, .. } if *path == key => &raw.key,
+                _ => &raw.cert,
+            };
+            self.at(at, e.to_string())
         })
     }
 
@@ -342,12 +421,19 @@ pub fn resolve_program(name: &str, search: &str) -> Option<PathBuf> {
 
 fn lookup_account(name: &str) -> Result<RunAs, String> {
     match nix::unistd::User::from_name(name) {
-        Ok(Some(u)) => Ok(RunAs {
-            name: u.name,
-            uid: u.uid.as_raw(),
-            gid: u.gid.as_raw(),
-            home: u.dir,
-        }),
+        Ok(Some(u)) => {
+            let cname = std::ffi::CString::new(u.name.as_str())
+                .map_err(|_| format!("run_as account {name:?} has a NUL byte"))?;
+            let groups = nix::unistd::getgrouplist(&cname, u.gid)
+                .map_err(|e| format!("cannot read the groups of run_as account {name:?}: {e}"))?;
+            Ok(RunAs {
+                name: u.name,
+                uid: u.uid.as_raw(),
+                gid: u.gid.as_raw(),
+                home: u.dir,
+                groups: groups.iter().map(|g| g.as_raw()).collect(),
+            })
+        }
         Ok(None) => Err(format!("run_as account {name:?} does not exist")),
         Err(e) => Err(format!("cannot look up run_as account {name:?}: {e}")),
     }

@@ -10,6 +10,7 @@ fn opts() -> LoadOptions {
     LoadOptions {
         is_root: false,
         check_permissions: false,
+        load_tls: false,
     }
 }
 
@@ -183,13 +184,17 @@ fn timeouts_are_capped() {
 
 #[test]
 fn refuses_group_writable_file() {
+    let no_tls = LoadOptions {
+        load_tls: false,
+        ..LoadOptions::default()
+    };
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("secshd.toml");
     std::fs::write(&path, base()).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o664)).unwrap();
-    let err = ServerConfig::load(&path, &LoadOptions::default()).unwrap_err();
+    let err = ServerConfig::load(&path, &no_tls).unwrap_err();
     assert!(matches!(err, ConfigError::Unsafe { .. }), "{err}");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-    ServerConfig::load(&path, &LoadOptions::default()).unwrap();
+    ServerConfig::load(&path, &no_tls).unwrap();
 }

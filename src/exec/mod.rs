@@ -1,30 +1,40 @@
 //! Running allowed commands: spawn the resolved argv with no shell, a
-//! cleared environment and its own process group; stream stdout and stderr
-//! as they are produced through a bounded queue; feed stdin; stop the whole
-//! group (TERM, grace, KILL) on cancel, disconnect or timeout; report the
-//! exit only after both output streams are drained.
+//! cleared environment, its own process group and a parent-death signal;
+//! read stdout and stderr one chunk at a time (the next read waits until
+//! the session has sent the last chunk, so a client that does not grant
+//! output credit stalls only this command); feed stdin; stop the whole
+//! group (TERM, grace, KILL) when asked or when the handle is dropped;
+//! report everything as [`ExecEvent`]s. This module builds no wire
+//! messages: the session does.
 
 mod fs;
+mod guard;
 mod kill;
 mod pump;
 mod stdin;
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
-
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::process::{Child, Command};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 pub use fs::RealFs;
-pub use stdin::{StdinQueue, WindowExceeded};
+pub use stdin::StdinQueue;
 
 use crate::config::RunAs;
 use crate::proto::Stream;
+use crate::session::{ExecEvent, ExitStatus};
 
-pub use crate::transport::Outbound;
+/// Events of one connection's commands, tagged with the request id.
+pub type Events = mpsc::Sender<(u64, ExecEvent)>;
+
+/// After a stopped command's direct child is reaped, how long its pipes
+/// may stay open (a `setsid` grandchild holding them) before they are
+/// abandoned and the exit is reported.
+pub const PIPE_BOUND: Duration = Duration::from_millis(500);
 
 /// Everything needed to start one command.
 #[derive(Debug, Clone)]
@@ -39,9 +49,7 @@ pub struct Spec {
     pub run_as: Option<RunAs>,
     /// Give the child a stdin pipe (else /dev/null).
     pub stdin: bool,
-    /// Kill the group after this long.
-    pub timeout: Option<Duration>,
-    /// Time between SIGTERM and SIGKILL.
+    /// Time between SIGTERM and SIGKILL when the command is stopped.
     pub kill_grace: Duration,
 }
 
@@ -57,161 +65,203 @@ pub enum ExecError {
         /// The OS error.
         source: std::io::Error,
     },
-    /// The supplementary groups of the run_as account could not be read.
-    #[error("cannot read groups of {user}: {source}")]
-    Groups {
-        /// The account.
-        user: String,
-        /// The OS error.
-        source: nix::Error,
-    },
 }
 
-/// How a command ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Outcome {
-    /// Exit code, when it exited.
-    pub code: Option<i32>,
-    /// Signal number, when a signal killed it.
-    pub signal: Option<i32>,
-    /// It was killed because its time limit passed.
-    pub timed_out: bool,
-    /// Spawn to exit.
-    pub duration: Duration,
-}
-
-/// Why the group was stopped early.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum StopReason {
-    Cancelled,
-    TimedOut,
-    PeerGone,
-}
-
-/// A spawned command whose I/O has not been driven yet.
+/// The server's handle on one running command. Dropping it closes stdin
+/// and stops the command's process group.
 #[derive(Debug)]
-pub struct Running {
-    child: Child,
-    pgid: i32,
-    started: Instant,
-    timeout: Option<Duration>,
-    kill_grace: Duration,
+pub struct ExecHandle {
+    stdin: Option<Arc<StdinQueue>>,
+    acks: [Arc<Semaphore>; 2],
+    stop: Option<oneshot::Sender<()>>,
 }
 
-impl Running {
-    /// Start `spec`'s program.
-    pub fn spawn(spec: &Spec) -> Result<Self, ExecError> {
-        let program = &spec.argv[0];
-        let mut cmd = Command::new(program);
-        cmd.args(&spec.argv[1..])
-            .env_clear()
-            .envs(spec.env.iter().map(|(k, v)| (k, v)))
-            .current_dir(&spec.cwd)
-            .stdin(if spec.stdin {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(false);
-        if let Some(account) = &spec.run_as {
-            drop_privileges(&mut cmd, account)?;
+impl ExecHandle {
+    /// Queue bytes for the command's stdin (the session enforces the window).
+    pub fn push_stdin(&self, data: &[u8]) {
+        if let Some(q) = &self.stdin {
+            q.push(data);
         }
-        let child = cmd.spawn().map_err(|source| ExecError::Spawn {
-            program: program.clone(),
-            source,
-        })?;
-        let pgid = child.id().map_or(0, |p| p as i32);
-        if let Some(out) = &child.stdout {
-            grow_pipe(out);
-        }
-        if let Some(err) = &child.stderr {
-            grow_pipe(err);
-        }
-        if let Some(input) = &child.stdin {
-            grow_pipe(input);
-        }
-        Ok(Self {
-            child,
-            pgid,
-            started: Instant::now(),
-            timeout: spec.timeout,
-            kill_grace: spec.kill_grace,
-        })
     }
 
-    /// Stream the command's output as request `id` into `out`, feed it the
-    /// chunks from `stdin` (each written chunk is credited back with a
-    /// `window` frame), and return how it ended. Dropping or firing `cancel`
-    /// stops the process group.
-    pub async fn drive(
-        mut self,
-        id: u64,
+    /// No more stdin.
+    pub fn close_stdin(&self) {
+        if let Some(q) = &self.stdin {
+            q.close();
+        }
+    }
+
+    /// The session sent the last chunk read from `stream`: read the next.
+    pub fn output_taken(&self, stream: Stream) {
+        self.acks[index(stream)].add_permits(1);
+    }
+
+    /// Stop the process group: SIGTERM, then SIGKILL after the grace.
+    pub fn stop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+impl Drop for ExecHandle {
+    fn drop(&mut self) {
+        self.close_stdin();
+        for a in &self.acks {
+            a.close();
+        }
+        self.stop();
+    }
+}
+
+fn index(stream: Stream) -> usize {
+    match stream {
+        Stream::Stderr => 1,
+        _ => 0,
+    }
+}
+
+/// Spawn `spec` as request `id` and drive it on its own task, reporting to
+/// `events`. Call from a runtime worker thread: the parent-death signal is
+/// tied to the thread that forks, and worker threads live as long as the
+/// runtime.
+pub fn start(spec: &Spec, id: u64, events: Events) -> Result<ExecHandle, ExecError> {
+    let child = spawn(spec)?;
+    let stdin = spec.stdin.then(|| Arc::new(StdinQueue::new()));
+    let acks = [Arc::new(Semaphore::new(0)), Arc::new(Semaphore::new(0))];
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let job = Job {
+        id,
+        events,
+        grace: spec.kill_grace,
+    };
+    tokio::spawn(job.drive(child, stdin.clone(), acks.clone(), stop_rx));
+    Ok(ExecHandle {
+        stdin,
+        acks,
+        stop: Some(stop_tx),
+    })
+}
+
+fn spawn(spec: &Spec) -> Result<Child, ExecError> {
+    let program = &spec.argv[0];
+    let mut cmd = Command::new(program);
+    cmd.args(&spec.argv[1..])
+        .env_clear()
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .current_dir(&spec.cwd)
+        .stdin(if spec.stdin {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(false);
+    guard::prepare_child(&mut cmd, spec.run_as.as_ref());
+    let child = cmd.spawn().map_err(|source| ExecError::Spawn {
+        program: program.clone(),
+        source,
+    })?;
+    for fd in [
+        child.stdout.as_ref().map(|p| p as &dyn std::os::fd::AsFd),
+        child.stderr.as_ref().map(|p| p as &dyn std::os::fd::AsFd),
+        child.stdin.as_ref().map(|p| p as &dyn std::os::fd::AsFd),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        grow_pipe(&fd);
+    }
+    Ok(child)
+}
+
+struct Job {
+    id: u64,
+    events: Events,
+    grace: Duration,
+}
+
+impl Job {
+    async fn emit(&self, event: ExecEvent) {
+        let _ = self.events.send((self.id, event)).await;
+    }
+
+    async fn drive(
+        self,
+        mut child: Child,
         stdin: Option<Arc<StdinQueue>>,
-        out: mpsc::Sender<Outbound>,
-        mut cancel: oneshot::Receiver<()>,
-    ) -> Outcome {
-        let feeder = match (self.child.stdin.take(), stdin) {
-            (Some(pipe), Some(queue)) => {
-                Some(tokio::spawn(pump::feed(id, pipe, queue, out.clone())))
-            }
+        acks: [Arc<Semaphore>; 2],
+        mut stop_rx: oneshot::Receiver<()>,
+    ) {
+        let pgid = child.id().map_or(0, |p| p as i32);
+        let mut group = guard::GroupGuard::new(pgid);
+        let feeder = match (child.stdin.take(), stdin) {
+            (Some(pipe), Some(queue)) => Some(tokio::spawn(pump::feed(
+                self.id,
+                pipe,
+                queue,
+                self.events.clone(),
+            ))),
             _ => None,
         };
-        let stdout = self.child.stdout.take().expect("stdout piped");
-        let stderr = self.child.stderr.take().expect("stderr piped");
-        let pumps = async {
-            let (a, b) = tokio::join!(
-                pump::drain(id, Stream::Stdout, stdout, out.clone()),
-                pump::drain(id, Stream::Stderr, stderr, out.clone())
-            );
-            a.and(b)
-        };
-        tokio::pin!(pumps);
-        let deadline = self.timeout.map(|t| tokio::time::Instant::now() + t);
+        let (id, ev) = (self.id, &self.events);
+        let stdout = child.stdout.take().expect("stdout piped");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let out = pump::drain(id, Stream::Stdout, stdout, ev.clone(), acks[0].clone());
+        let err = pump::drain(id, Stream::Stderr, stderr, ev.clone(), acks[1].clone());
+        tokio::pin!(out, err);
+        let mut done = [false; 2];
         let mut status = None;
-        let mut pumps_done = false;
-        let mut stop: Option<(StopReason, tokio::task::JoinHandle<()>)> = None;
-        while status.is_none() || !pumps_done {
-            let reason = tokio::select! {
-                s = self.child.wait(), if status.is_none() => {
-                    status = Some(s);
-                    None
+        let mut killer: Option<tokio::task::JoinHandle<()>> = None;
+        let mut abandon_at: Option<tokio::time::Instant> = None;
+        loop {
+            if status.is_some() && done == [true; 2] {
+                break;
+            }
+            let stop_now = tokio::select! {
+                s = child.wait(), if status.is_none() => {
+                    status = Some(s.ok());
+                    if killer.is_some() {
+                        abandon_at = Some(tokio::time::Instant::now() + PIPE_BOUND);
+                    }
+                    false
                 }
-                r = &mut pumps, if !pumps_done => {
-                    pumps_done = true;
-                    r.err().map(|_| StopReason::PeerGone)
-                }
-                _ = &mut cancel, if stop.is_none() => Some(StopReason::Cancelled),
-                _ = sleep_until(deadline), if stop.is_none() && deadline.is_some() => {
-                    Some(StopReason::TimedOut)
-                }
+                r = &mut out, if !done[0] => { done[0] = true; r.is_err() }
+                r = &mut err, if !done[1] => { done[1] = true; r.is_err() }
+                _ = &mut stop_rx, if killer.is_none() => true,
+                _ = sleep_until(abandon_at), if abandon_at.is_some() => break,
             };
-            if let Some(reason) = reason {
-                if stop.is_none() {
-                    let killer = tokio::spawn(kill::stop_group(self.pgid, self.kill_grace));
-                    stop = Some((reason, killer));
+            if stop_now && killer.is_none() {
+                killer = Some(tokio::spawn(kill::stop_group(pgid, self.grace)));
+                if status.is_some() {
+                    abandon_at = Some(tokio::time::Instant::now() + PIPE_BOUND);
                 }
             }
         }
-        if let Some((_, killer)) = &stop {
-            killer.abort();
-            kill::kill_group_now(self.pgid);
+        if let Some(k) = killer {
+            k.abort();
+            kill::kill_group_now(pgid);
         }
-        // Nothing about this request may follow its exit frame.
+        group.disarm();
+        // Nothing about this request may follow its exit.
         if let Some(feeder) = feeder {
             feeder.abort();
             let _ = feeder.await;
         }
-        let status = status.and_then(Result::ok);
+        for (i, stream) in [Stream::Stdout, Stream::Stderr].into_iter().enumerate() {
+            if !done[i] {
+                self.emit(ExecEvent::Eof { stream }).await;
+            }
+        }
         use std::os::unix::process::ExitStatusExt;
-        Outcome {
+        let status = status.flatten();
+        self.emit(ExecEvent::Exited(ExitStatus {
             code: status.and_then(|s| s.code()),
             signal: status.and_then(|s| s.signal()),
-            timed_out: matches!(stop, Some((StopReason::TimedOut, _))),
-            duration: self.started.elapsed(),
-        }
+        }))
+        .await;
     }
 }
 
@@ -227,32 +277,4 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
     }
-}
-
-/// Arrange for the child to switch to `account` (groups, gid, uid) between
-/// fork and exec. The group list is read here, before the fork, so the child
-/// only makes async-signal-safe system calls.
-fn drop_privileges(cmd: &mut Command, account: &RunAs) -> Result<(), ExecError> {
-    use nix::unistd::{Gid, Uid};
-    let name = std::ffi::CString::new(account.name.as_str()).map_err(|_| ExecError::Groups {
-        user: account.name.clone(),
-        source: nix::Error::EINVAL,
-    })?;
-    let gid = Gid::from_raw(account.gid);
-    let groups = nix::unistd::getgrouplist(&name, gid).map_err(|source| ExecError::Groups {
-        user: account.name.clone(),
-        source,
-    })?;
-    let uid = Uid::from_raw(account.uid);
-    // SAFETY: the closure only calls setgroups, setgid and setuid, which are
-    // async-signal-safe system calls, on data prepared before the fork.
-    unsafe {
-        cmd.pre_exec(move || {
-            nix::unistd::setgroups(&groups)?;
-            nix::unistd::setgid(gid)?;
-            nix::unistd::setuid(uid)?;
-            Ok(())
-        });
-    }
-    Ok(())
 }

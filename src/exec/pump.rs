@@ -1,56 +1,54 @@
-//! Moving bytes between the child's pipes and the connection's queue.
-
-use bytes::Bytes;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::process::ChildStdin;
-use tokio::sync::mpsc;
+//! Moving bytes between the child's pipes and the session.
 
 use std::sync::Arc;
 
-use super::{Outbound, StdinQueue};
-use crate::bufpool::BufPool;
-use crate::proto::{Message, Stream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::process::ChildStdin;
+use tokio::sync::Semaphore;
 
-/// Bytes read from a pipe per `data` frame, at most.
-const CHUNK: usize = 256 * 1024;
-/// Spare read buffers kept per stream (frames in flight reuse them).
+use super::{Events, StdinQueue};
+use crate::bufpool::BufPool;
+use crate::proto::{Stream, DATA_CHUNK};
+use crate::session::ExecEvent;
+
+/// Spare read buffers kept per stream (chunks in flight reuse them).
 const POOLED: usize = 8;
 
-/// The connection's queue is gone: nobody will read more output.
+/// Nobody will take more output (connection gone or request stopped).
 #[derive(Debug)]
 pub struct PeerGone;
 
-/// Read `pipe` to its end, queueing `data` frames and a final `eof`.
-/// Blocks (and so stalls the child) while the queue is full.
+/// Read `pipe` to its end, one chunk at a time: after each chunk wait for
+/// the session's go-ahead on `ack` (so an unread request stalls its own
+/// command on its pipe and nothing else), then a final `Eof`.
 pub async fn drain(
     id: u64,
     stream: Stream,
     mut pipe: impl AsyncRead + Unpin,
-    out: mpsc::Sender<Outbound>,
+    events: Events,
+    ack: Arc<Semaphore>,
 ) -> Result<(), PeerGone> {
-    let pool = BufPool::new(CHUNK, POOLED);
+    let pool = BufPool::new(DATA_CHUNK, POOLED);
     loop {
         let mut buf = pool.take();
         // A read error ends the stream like EOF does.
         let n: usize = pipe.read(&mut buf).await.unwrap_or_default();
         if n == 0 {
-            let eof = Message::Eof { id, stream };
-            return out.send((eof, Bytes::new())).await.map_err(|_| PeerGone);
+            let eof = ExecEvent::Eof { stream };
+            return events.send((id, eof)).await.map_err(|_| PeerGone);
         }
         let data = pool.freeze(buf, n);
-        let header = Message::Data {
-            id,
-            stream,
-            len: n as u32,
-        };
-        out.send((header, data)).await.map_err(|_| PeerGone)?;
+        let output = ExecEvent::Output { stream, data };
+        events.send((id, output)).await.map_err(|_| PeerGone)?;
+        ack.acquire().await.map_err(|_| PeerGone)?.forget();
     }
 }
 
-/// Write the client's stdin bytes to the child, returning credit for each
-/// chunk written. After the child closes its stdin, later chunks are
-/// discarded (still credited); when the channel closes, the pipe is closed.
-pub async fn feed(id: u64, pipe: ChildStdin, queue: Arc<StdinQueue>, out: mpsc::Sender<Outbound>) {
+/// Write the client's stdin bytes to the child, reporting each chunk
+/// written (the session returns that much credit). After the child closes
+/// its stdin, later chunks are discarded (still reported); when the queue
+/// closes, the pipe is closed.
+pub async fn feed(id: u64, pipe: ChildStdin, queue: Arc<StdinQueue>, events: Events) {
     let mut pipe = Some(pipe);
     while let Some(chunk) = queue.next().await {
         if let Some(p) = pipe.as_mut() {
@@ -58,12 +56,8 @@ pub async fn feed(id: u64, pipe: ChildStdin, queue: Arc<StdinQueue>, out: mpsc::
                 pipe = None;
             }
         }
-        queue.credit(chunk.len() as u64);
-        let credit = Message::Window {
-            id,
-            bytes: chunk.len() as u64,
-        };
-        if out.send((credit, Bytes::new())).await.is_err() {
+        let written = ExecEvent::StdinWritten(chunk.len() as u64);
+        if events.send((id, written)).await.is_err() {
             return;
         }
     }

@@ -1,6 +1,6 @@
-//! A byte queue for one command's stdin, bounded by the flow-control
-//! window: the connection reader pushes without ever blocking, and a client
-//! that sends past its credit is refused instead of growing memory.
+//! A byte queue for one command's stdin. The session admits only what the
+//! flow-control window allows, so the queue never holds more than the
+//! window; the connection pushes without ever blocking.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -9,11 +9,6 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 
 use crate::bufpool::BufPool;
-
-/// The client sent more stdin than the window allows.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("stdin exceeds the flow-control window of {0} bytes")]
-pub struct WindowExceeded(pub u64);
 
 /// Size of the pooled buffers stdin is gathered in.
 const GATHER: usize = 256 * 1024;
@@ -24,7 +19,6 @@ struct State {
     /// about [`GATHER`] bytes (so bulk input reuses a few buffers instead of
     /// allocating per chunk, and credit flows back per buffer written).
     bufs: VecDeque<Vec<u8>>,
-    outstanding: u64,
     closed: bool,
 }
 
@@ -33,30 +27,31 @@ struct State {
 pub struct StdinQueue {
     state: Mutex<State>,
     notify: Notify,
-    window: u64,
     pool: Arc<BufPool>,
 }
 
+impl Default for StdinQueue {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl StdinQueue {
-    /// An empty, open queue granting `window` bytes of credit.
-    pub fn new(window: u64) -> Self {
+    /// An empty, open queue.
+    pub fn new() -> Self {
         Self {
             state: Mutex::default(),
             notify: Notify::new(),
-            window,
             pool: BufPool::new(GATHER, 8),
         }
     }
 
-    /// Append bytes from the client; fails if that overruns the window.
-    pub fn push(&self, data: &[u8]) -> Result<(), WindowExceeded> {
+    /// Append bytes from the client.
+    pub fn push(&self, mut data: &[u8]) {
         let mut s = self.state.lock().expect("stdin queue lock");
-        let outstanding = s.outstanding + data.len() as u64;
-        if outstanding > self.window {
-            return Err(WindowExceeded(self.window));
+        if s.closed {
+            return;
         }
-        s.outstanding = outstanding;
-        let mut data = data;
         while !data.is_empty() {
             if s.bufs.back().is_none_or(|b| b.len() >= GATHER) {
                 let fresh = self.pool.take_empty();
@@ -69,7 +64,6 @@ impl StdinQueue {
         }
         drop(s);
         self.notify.notify_one();
-        Ok(())
     }
 
     /// No more bytes will come (client `eof`, or the request ended).
@@ -95,12 +89,6 @@ impl StdinQueue {
             self.notify.notified().await;
         }
     }
-
-    /// `n` bytes were consumed: return them to the window.
-    pub fn credit(&self, n: u64) {
-        let mut s = self.state.lock().expect("stdin queue lock");
-        s.outstanding = s.outstanding.saturating_sub(n);
-    }
 }
 
 #[cfg(test)]
@@ -108,16 +96,14 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn window_is_enforced_and_credit_restores_it() {
-        let q = StdinQueue::new(10);
-        q.push(b"12345").unwrap();
-        q.push(b"67890").unwrap();
-        assert_eq!(q.push(b"x"), Err(WindowExceeded(10)));
+    async fn gathers_in_order_and_ends_after_close() {
+        let q = StdinQueue::new();
+        q.push(b"12345");
+        q.push(b"67890");
         assert_eq!(q.next().await.unwrap(), Bytes::from_static(b"1234567890"));
-        assert_eq!(q.push(b"x"), Err(WindowExceeded(10)), "not yet credited");
-        q.credit(10);
-        q.push(b"x").unwrap();
+        q.push(b"x");
         q.close();
+        q.push(b"ignored after close");
         assert_eq!(q.next().await.unwrap(), Bytes::from_static(b"x"));
         assert_eq!(q.next().await, None);
     }

@@ -105,24 +105,29 @@ pub enum Decision {
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
     rules: Vec<Rule>,
+    by_name: HashMap<String, usize>,
     grants: HashMap<String, Vec<usize>>,
 }
 
 impl Policy {
     /// A policy over `rules`, given in file order, with no grants yet.
     pub fn new(rules: Vec<Rule>) -> Self {
+        let mut by_name = HashMap::with_capacity(rules.len());
+        for (i, r) in rules.iter().enumerate() {
+            by_name.entry(r.name().to_string()).or_insert(i);
+        }
         Self {
             rules,
+            by_name,
             grants: HashMap::new(),
         }
     }
 
     /// Let `user` run the command named `command`.
     pub fn grant(&mut self, user: &str, command: &str) -> Result<(), PolicyError> {
-        let index = self
-            .rules
-            .iter()
-            .position(|r| r.name() == command)
+        let index = *self
+            .by_name
+            .get(command)
             .ok_or_else(|| PolicyError::UnknownCommand(command.to_string()))?;
         let list = self.grants.entry(user.to_string()).or_default();
         if let Err(pos) = list.binary_search(&index) {

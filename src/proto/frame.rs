@@ -26,12 +26,29 @@ pub enum FrameError {
     /// The header announces a body over [`MAX_BODY_LEN`].
     #[error("body length {0} exceeds the limit of {MAX_BODY_LEN} bytes")]
     BodyTooLarge(u64),
+    /// A body over the limit of the connection's current state (for
+    /// example before authentication).
+    #[error(
+        "body length {len} exceeds the limit of {limit} bytes at this point of the conversation"
+    )]
+    BodyOverStateLimit {
+        /// The announced length.
+        len: u64,
+        /// The limit in force.
+        limit: usize,
+    },
     /// The length prefix is zero.
     #[error("empty header")]
     EmptyHeader,
-    /// The header is not a JSON object with a string `type`.
-    #[error("malformed header: {0}")]
-    Malformed(String),
+    /// The header is not valid JSON.
+    #[error("header is not valid JSON")]
+    NotJson,
+    /// The header is JSON but not an object (an array, a string, ...).
+    #[error("header is not a JSON object")]
+    NotObject,
+    /// The header object has no string `type`.
+    #[error("header has no string \"type\"")]
+    NoType,
     /// The header's `type` is not a known message type.
     #[error("unknown message type {0:?}")]
     UnknownType(String),
@@ -40,34 +57,79 @@ pub enum FrameError {
     InvalidMessage {
         /// The message type.
         kind: String,
-        /// What serde said.
+        /// What serde said (for logs; never sent).
         detail: String,
     },
+    /// A message could not be encoded (sender side only).
+    #[error("cannot encode message: {0}")]
+    Encode(String),
 }
 
 impl FrameError {
     /// The error code to send to the peer for this failure.
     pub fn code(&self) -> ErrorCode {
         match self {
-            FrameError::HeaderTooLarge(_) | FrameError::BodyTooLarge(_) => ErrorCode::TooLarge,
+            FrameError::HeaderTooLarge(_)
+            | FrameError::BodyTooLarge(_)
+            | FrameError::BodyOverStateLimit { .. } => ErrorCode::TooLarge,
             FrameError::UnknownType(_) => ErrorCode::UnknownType,
             _ => ErrorCode::Protocol,
+        }
+    }
+
+    /// The stable text sent to the peer in the `error` frame (listed in
+    /// docs/PROTOCOL.md). It never carries the JSON parser's wording.
+    pub fn wire_message(&self) -> String {
+        match self {
+            FrameError::HeaderTooLarge(_) => {
+                format!("header length exceeds the limit of {MAX_HEADER_LEN} bytes")
+            }
+            FrameError::BodyTooLarge(_) => {
+                format!("body length exceeds the limit of {MAX_BODY_LEN} bytes")
+            }
+            FrameError::BodyOverStateLimit { limit, .. } => {
+                format!("body length exceeds the limit of {limit} bytes before authentication")
+            }
+            FrameError::EmptyHeader => "empty header".into(),
+            FrameError::NotJson => "header is not valid JSON".into(),
+            FrameError::NotObject => "header is not a JSON object".into(),
+            FrameError::NoType => "header has no string type".into(),
+            FrameError::UnknownType(_) => "unknown message type".into(),
+            FrameError::InvalidMessage { kind, .. } => format!("invalid {kind} message"),
+            FrameError::Encode(_) => "cannot encode message".into(),
         }
     }
 }
 
 /// Incremental decoder. Feed it a buffer that accumulates bytes from the
 /// stream; it takes whole frames off the front and leaves partial ones.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Decoder {
     /// A header already parsed whose body has not fully arrived.
     pending: Option<Message>,
+    /// Largest body accepted in the current state (at most [`MAX_BODY_LEN`]).
+    max_body: usize,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Self {
+            pending: None,
+            max_body: MAX_BODY_LEN,
+        }
+    }
 }
 
 impl Decoder {
     /// A decoder at a frame boundary.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Accept bodies of at most `limit` bytes (capped at [`MAX_BODY_LEN`])
+    /// from the next header on, e.g. a small limit before authentication.
+    pub fn set_max_body(&mut self, limit: usize) {
+        self.max_body = limit.min(MAX_BODY_LEN);
     }
 
     /// True when no partial frame has been consumed from the buffer.
@@ -95,6 +157,12 @@ impl Decoder {
                 return Ok(None);
             }
             let message = parse_header(&buf[PREFIX_LEN..total])?;
+            if message.body_len() > self.max_body {
+                return Err(FrameError::BodyOverStateLimit {
+                    len: message.body_len() as u64,
+                    limit: self.max_body,
+                });
+            }
             buf.advance(total);
             self.pending = Some(message);
         }
@@ -109,8 +177,18 @@ impl Decoder {
     }
 }
 
-/// Parse and check one JSON header.
+/// Parse and check one JSON header. It must be a JSON object: serde's
+/// derived decoder for a tagged enum would also take an array.
 pub fn parse_header(bytes: &[u8]) -> Result<Message, FrameError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                Ok(_) => FrameError::NotObject,
+                Err(_) => FrameError::NotJson,
+            },
+        );
+    }
     match serde_json::from_slice::<Message>(bytes) {
         Ok(message) => {
             let len = message.body_len();
@@ -127,13 +205,13 @@ pub fn parse_header(bytes: &[u8]) -> Result<Message, FrameError> {
 fn classify(bytes: &[u8], err: serde_json::Error) -> FrameError {
     let value: serde_json::Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
-        Err(e) => return FrameError::Malformed(e.to_string()),
+        Err(_) => return FrameError::NotJson,
     };
     let Some(obj) = value.as_object() else {
-        return FrameError::Malformed("header is not a JSON object".into());
+        return FrameError::NotObject;
     };
     let Some(kind) = obj.get("type").and_then(|t| t.as_str()) else {
-        return FrameError::Malformed("header has no string \"type\"".into());
+        return FrameError::NoType;
     };
     if let Some(len) = obj.get("len").and_then(|l| l.as_u64()) {
         if len > MAX_BODY_LEN as u64 {
@@ -158,7 +236,7 @@ fn truncate(s: &str, max: usize) -> String {
 pub fn encode_header(message: &Message, out: &mut Vec<u8>) -> Result<(), FrameError> {
     let start = out.len();
     out.extend_from_slice(&[0; PREFIX_LEN]);
-    serde_json::to_writer(&mut *out, message).map_err(|e| FrameError::Malformed(e.to_string()))?;
+    serde_json::to_writer(&mut *out, message).map_err(|e| FrameError::Encode(e.to_string()))?;
     let header_len = out.len() - start - PREFIX_LEN;
     if header_len > MAX_HEADER_LEN {
         out.truncate(start);

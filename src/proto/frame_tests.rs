@@ -134,6 +134,12 @@ fn malformed_headers() {
     let cases: &[(&[u8], ErrorCode)] = &[
         (b"not json", ErrorCode::Protocol),
         (b"[1,2]", ErrorCode::Protocol),
+        (
+            br#"["exec",1,["/bin/echo","hello"],false]"#,
+            ErrorCode::Protocol,
+        ),
+        (br#"  ["ping"]"#, ErrorCode::Protocol),
+        (br#""ping""#, ErrorCode::Protocol),
         (br#"{"id":1}"#, ErrorCode::Protocol),
         (br#"{"type":5}"#, ErrorCode::Protocol),
         (br#"{"type":"launch_missiles"}"#, ErrorCode::UnknownType),
@@ -178,6 +184,7 @@ fn encode_refuses_oversized_header() {
         argv: vec!["x".repeat(MAX_HEADER_LEN)],
         stdin: false,
         timeout_ms: None,
+        output_window: None,
     };
     let mut out = vec![9];
     assert!(matches!(
@@ -185,4 +192,48 @@ fn encode_refuses_oversized_header() {
         Err(FrameError::HeaderTooLarge(_))
     ));
     assert_eq!(out, vec![9]);
+}
+
+#[test]
+fn a_header_must_be_an_object_even_when_serde_would_take_an_array() {
+    let err = decode_header(br#"["exec",1,["/bin/echo","hello"],false]"#).unwrap_err();
+    assert_eq!(err, FrameError::NotObject);
+    assert_eq!(err.wire_message(), "header is not a JSON object");
+    assert_eq!(decode_header(b"{").unwrap_err(), FrameError::NotJson);
+}
+
+#[test]
+fn wire_messages_are_stable_and_free_of_parser_text() {
+    let err = decode_header(br#"{"type":"exec","id":"x"}"#).unwrap_err();
+    assert!(
+        matches!(&err, FrameError::InvalidMessage { detail, .. } if detail.contains("invalid type"))
+    );
+    assert_eq!(err.wire_message(), "invalid exec message");
+    assert_eq!(
+        decode_header(br#"{"type":"nope"}"#)
+            .unwrap_err()
+            .wire_message(),
+        "unknown message type"
+    );
+    assert_eq!(
+        decode_header(br#"{"id":1}"#).unwrap_err().wire_message(),
+        "header has no string type"
+    );
+}
+
+#[test]
+fn state_body_limit_is_checked_from_the_header() {
+    let bytes = encode(
+        &Message::Data {
+            id: 1,
+            stream: Stream::Stdin,
+            len: 1,
+        },
+        b"x",
+    );
+    let mut d = Decoder::new();
+    d.set_max_body(0);
+    let err = d.decode(&mut BytesMut::from(&bytes[..])).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::TooLarge);
+    assert!(err.wire_message().contains("before authentication"));
 }

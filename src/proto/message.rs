@@ -54,6 +54,11 @@ pub enum Message {
         /// Ask the server to kill the command after this many milliseconds.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         timeout_ms: Option<u64>,
+        /// Output credit (stdout and stderr together) the server may send
+        /// before it receives `window` frames for this id; 1..=MAX_WINDOW.
+        /// Absent: no per-request output flow control.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        output_window: Option<u64>,
     },
     /// Server: the command is running. The client may send up to
     /// `stdin_window` bytes of stdin before it receives `window` credit.
@@ -63,8 +68,9 @@ pub enum Message {
         /// Initial stdin credit in bytes (0 when the request has no stdin).
         stdin_window: u64,
     },
-    /// Server: the command consumed `bytes` more of stdin; the client may
-    /// send that many more.
+    /// Credit returned for request `id`. Server to client: `bytes` more of
+    /// stdin may be sent. Client to server: `bytes` more of output may be
+    /// sent (only for requests that set `output_window`).
     Window {
         /// Request id.
         id: u64,

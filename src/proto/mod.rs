@@ -25,3 +25,10 @@ pub const ALPN: &[u8] = b"secsh/1";
 /// Default stdin credit the server grants each request with stdin
 /// (configurable on the server as `limits.stdin_window_kib`).
 pub const STDIN_WINDOW: u64 = 16 * 1024 * 1024;
+/// Largest flow-control window either side may grant for one request: the
+/// initial window plus unused credit returned may never exceed it.
+pub const MAX_WINDOW: u64 = 1 << 30;
+/// Largest `data` body a secsh sender puts in one frame.
+pub const DATA_CHUNK: usize = 256 * 1024;
+/// TCP port used when none is given.
+pub const DEFAULT_PORT: u16 = 7022;

@@ -2,8 +2,8 @@
 //! connections within the configured limit, and hand each to a session.
 //! One misbehaving connection never affects the others.
 
+mod connection;
 mod request;
-mod session;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -80,7 +80,10 @@ pub struct Server {
 impl Server {
     /// Load the TLS material and bind every `listen` address.
     pub fn bind(config: ServerConfig) -> Result<Self, ServerError> {
-        let tls = crate::tls::server_config(&config.tls_cert, &config.tls_key)?;
+        let tls = match &config.tls {
+            Some(tls) => tls.clone(),
+            None => crate::tls::server_config(&config.tls_cert, &config.tls_key)?,
+        };
         let listeners = config
             .listen
             .iter()
@@ -182,5 +185,14 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, limit: Arc<Sema
 
 async fn serve(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     let _ = tcp.set_nodelay(true);
-    session::run(tcp, peer, shared).await;
+    if let Some(every) = shared.config.limits.keepalive {
+        // The kernel's probes find a peer that vanished without a FIN even
+        // when the protocol keepalive cannot be written (full send buffer).
+        let ka = socket2::TcpKeepalive::new()
+            .with_time(every)
+            .with_interval(every)
+            .with_retries(3);
+        let _ = socket2::SockRef::from(&tcp).set_tcp_keepalive(&ka);
+    }
+    connection::run(tcp, peer, shared).await;
 }

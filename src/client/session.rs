@@ -1,0 +1,390 @@
+//! The client library's connection: one authenticated TLS connection
+//! running any number of requests at once. A driver task owns the socket
+//! and a [`ClientSession`] state machine; the application holds a
+//! [`Session`] to start requests and a [`Request`] per command, with its
+//! own stdin sink, output events (each carrying the credit it holds) and
+//! exit status. A request whose output is not consumed stalls only itself.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::io::{ReadHalf, WriteHalf};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+use super::{ClientError, ClientStream, Connection, Identity};
+use crate::auth::signing_message;
+use crate::proto::{ErrorCode, Stream};
+use crate::session::{
+    ClientAction, ClientSession, ClientSettings, ConnEnd, ExecParams, RemoteExit,
+};
+use crate::transport::{write_queue, FrameReader, FrameWriter, Outbound, TransportError};
+
+/// Default output credit per request: what the client may have to buffer
+/// for a request whose output the application has not consumed yet.
+pub const OUTPUT_WINDOW: u64 = 4 * 1024 * 1024;
+/// Frames queued for the writer task.
+const OUT_QUEUE: usize = 64;
+/// Stdin chunks a request may have queued in the session at once.
+const STDIN_SLOTS: usize = 2;
+
+/// Timers of a session.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// How long to wait for `auth_ok` after the TLS handshake.
+    pub auth_timeout: Duration,
+    /// Ping after this much silence from the server; give up after 3.
+    pub keepalive: Option<Duration>,
+}
+
+/// What happens to a request, in order: `Started` (or `Denied`/`Failed`),
+/// then output and `Eof`s, then `Exit`.
+#[derive(Debug)]
+pub enum RequestEvent {
+    /// The command runs.
+    Started,
+    /// Output bytes. Drop `credit` once they are consumed: that lets the
+    /// server send more.
+    Output {
+        /// stdout or stderr.
+        stream: Stream,
+        /// The bytes, exactly as the command wrote them.
+        data: Bytes,
+        /// The flow-control credit these bytes hold.
+        credit: OutputCredit,
+    },
+    /// An output stream ended.
+    Eof(Stream),
+    /// The command ended.
+    Exit(RemoteExit),
+    /// The allowlist refused it; nothing ran.
+    Denied(String),
+    /// The request or the connection failed.
+    Failed(ClientError),
+}
+
+enum Cmd {
+    Exec {
+        params: ExecParams,
+        events: mpsc::UnboundedSender<RequestEvent>,
+        slots: Arc<Semaphore>,
+        reply: oneshot::Sender<u64>,
+    },
+    Stdin(u64, Bytes),
+    StdinEof(u64),
+    Cancel(u64),
+    Consumed(u64, u64),
+}
+
+/// Output credit held by one chunk; returned to the server when dropped.
+#[derive(Debug)]
+pub struct OutputCredit {
+    id: u64,
+    bytes: u64,
+    cmds: mpsc::UnboundedSender<Cmd>,
+}
+
+impl Drop for OutputCredit {
+    fn drop(&mut self) {
+        let _ = self.cmds.send(Cmd::Consumed(self.id, self.bytes));
+    }
+}
+
+impl std::fmt::Debug for Cmd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Cmd")
+    }
+}
+
+/// An authenticated (or authenticating) connection.
+#[derive(Debug, Clone)]
+pub struct Session {
+    cmds: mpsc::UnboundedSender<Cmd>,
+}
+
+/// One command on a [`Session`].
+#[derive(Debug)]
+pub struct Request {
+    id: u64,
+    events: mpsc::UnboundedReceiver<RequestEvent>,
+    stdin: Option<StdinSink>,
+    cmds: mpsc::UnboundedSender<Cmd>,
+}
+
+/// Where a request's stdin goes; the send waits while the server's
+/// window is closed.
+#[derive(Debug)]
+pub struct StdinSink {
+    id: u64,
+    slots: Arc<Semaphore>,
+    cmds: mpsc::UnboundedSender<Cmd>,
+}
+
+/// The request or connection is over: no more stdin is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the request has ended")]
+pub struct Ended;
+
+impl StdinSink {
+    /// Send one chunk (any size; it is split to fit the server's credit).
+    pub async fn send(&self, data: Bytes) -> Result<(), Ended> {
+        self.slots.acquire().await.map_err(|_| Ended)?.forget();
+        self.cmds.send(Cmd::Stdin(self.id, data)).map_err(|_| Ended)
+    }
+
+    /// End of stdin.
+    pub fn close(self) {
+        let _ = self.cmds.send(Cmd::StdinEof(self.id));
+    }
+}
+
+impl Request {
+    /// The request id on its connection.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The next event; `None` after the last one.
+    pub async fn next(&mut self) -> Option<RequestEvent> {
+        self.events.recv().await
+    }
+
+    /// The stdin sink (once), when the request was made with stdin.
+    pub fn take_stdin(&mut self) -> Option<StdinSink> {
+        self.stdin.take()
+    }
+
+    /// Ask the server to stop the command (its whole process group).
+    pub fn cancel(&self) {
+        let _ = self.cmds.send(Cmd::Cancel(self.id));
+    }
+}
+
+impl Session {
+    /// Authenticate as `user` on `conn` without waiting for the answer:
+    /// requests started right away travel in the same first flight.
+    pub fn start(
+        conn: Connection,
+        identity: &Identity,
+        user: &str,
+        options: &SessionOptions,
+    ) -> Result<Self, ClientError> {
+        let signature = identity.sign(&signing_message(user, &conn.exporter))?;
+        let now = Instant::now();
+        let settings = ClientSettings {
+            auth_deadline: now + options.auth_timeout,
+            keepalive: options.keepalive,
+        };
+        let machine = ClientSession::new(user.to_string(), signature, settings, now);
+        let (rd, wr) = tokio::io::split(conn.stream);
+        let (cmds, cmd_rx) = mpsc::unbounded_channel();
+        tokio::spawn(Driver::new(machine, rd, wr, cmds.clone()).run(cmd_rx));
+        Ok(Self { cmds })
+    }
+
+    /// Start a command.
+    pub async fn exec(&self, params: ExecParams) -> Result<Request, ClientError> {
+        let (events, rx) = mpsc::unbounded_channel();
+        let slots = Arc::new(Semaphore::new(STDIN_SLOTS));
+        let (reply, id) = oneshot::channel();
+        let stdin = params.stdin;
+        let gone = || ClientError::Protocol("the connection has ended".into());
+        self.cmds
+            .send(Cmd::Exec {
+                params,
+                events,
+                slots: slots.clone(),
+                reply,
+            })
+            .map_err(|_| gone())?;
+        let id = id.await.map_err(|_| gone())?;
+        let cmds = self.cmds.clone();
+        Ok(Request {
+            id,
+            events: rx,
+            stdin: stdin.then(|| StdinSink {
+                id,
+                slots,
+                cmds: cmds.clone(),
+            }),
+            cmds,
+        })
+    }
+}
+
+struct Live {
+    events: mpsc::UnboundedSender<RequestEvent>,
+    slots: Arc<Semaphore>,
+}
+
+struct Driver {
+    machine: ClientSession,
+    reader: FrameReader<ReadHalf<ClientStream>>,
+    out: mpsc::Sender<Outbound>,
+    writer: tokio::task::JoinHandle<()>,
+    cmds: mpsc::UnboundedSender<Cmd>,
+    live: HashMap<u64, Live>,
+}
+
+fn end_error(end: ConnEnd) -> ClientError {
+    match end {
+        ConnEnd::Server {
+            code: ErrorCode::AuthFailed,
+            ..
+        } => ClientError::AuthFailed,
+        ConnEnd::Server { code, message } => ClientError::Server { code, message },
+        ConnEnd::Protocol(m) | ConnEnd::Timeout(m) | ConnEnd::Closed(m) => ClientError::Protocol(m),
+    }
+}
+
+impl Driver {
+    fn new(
+        machine: ClientSession,
+        rd: ReadHalf<ClientStream>,
+        wr: WriteHalf<ClientStream>,
+        cmds: mpsc::UnboundedSender<Cmd>,
+    ) -> Self {
+        let (out, out_rx) = mpsc::channel(OUT_QUEUE);
+        Self {
+            machine,
+            reader: FrameReader::new(rd),
+            out,
+            writer: tokio::spawn(write_queue(FrameWriter::new(wr), out_rx)),
+            cmds,
+            live: HashMap::new(),
+        }
+    }
+
+    fn deliver(&mut self, id: u64, event: RequestEvent) {
+        if let Some(l) = self.live.get(&id) {
+            // A dropped Request: its credit comes back as the event drops.
+            let _ = l.events.send(event);
+        }
+    }
+
+    /// Carry out the machine's actions; false once the connection ended.
+    async fn act(&mut self) -> bool {
+        while let Some(action) = self.machine.poll_action() {
+            match action {
+                ClientAction::Send(m, body) => {
+                    if self.out.send((m, body)).await.is_err() {
+                        self.machine.handle_peer_closed();
+                    }
+                }
+                ClientAction::Authenticated { user } => tracing::info!(%user, "authenticated"),
+                ClientAction::Started { id } => self.deliver(id, RequestEvent::Started),
+                ClientAction::Output { id, stream, data } => {
+                    let credit = OutputCredit {
+                        id,
+                        bytes: data.len() as u64,
+                        cmds: self.cmds.clone(),
+                    };
+                    self.deliver(
+                        id,
+                        RequestEvent::Output {
+                            stream,
+                            data,
+                            credit,
+                        },
+                    );
+                }
+                ClientAction::Eof { id, stream } => self.deliver(id, RequestEvent::Eof(stream)),
+                ClientAction::Exited { id, exit } => {
+                    self.deliver(id, RequestEvent::Exit(exit));
+                    self.forget(id);
+                }
+                ClientAction::Denied { id, message } => {
+                    self.deliver(id, RequestEvent::Denied(message));
+                    self.forget(id);
+                }
+                ClientAction::Failed { id, code, message } => {
+                    let e = ClientError::Server { code, message };
+                    self.deliver(id, RequestEvent::Failed(e));
+                    self.forget(id);
+                }
+                ClientAction::StdinTaken { id } => {
+                    if let Some(l) = self.live.get(&id) {
+                        l.slots.add_permits(1);
+                    }
+                }
+                ClientAction::Closed(end) => {
+                    let message = end_error(end.clone()).to_string();
+                    tracing::debug!("connection ended: {message}");
+                    for (_, l) in self.live.drain() {
+                        l.slots.close();
+                        let _ = l.events.send(RequestEvent::Failed(end_error(end.clone())));
+                    }
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    fn forget(&mut self, id: u64) {
+        if let Some(l) = self.live.remove(&id) {
+            l.slots.close();
+        }
+    }
+
+    async fn run(mut self, mut cmd_rx: mpsc::UnboundedReceiver<Cmd>) {
+        let mut handles_open = true;
+        while self.act().await {
+            if !handles_open && self.machine.live_requests() == 0 {
+                break;
+            }
+            let wake = self
+                .machine
+                .poll_timeout()
+                .map(tokio::time::Instant::from_std);
+            tokio::select! {
+                frame = self.reader.read_frame() => match frame {
+                    Ok(Some(f)) => self.machine.handle_frame(f, Instant::now()),
+                    Ok(None) => self.machine.handle_peer_closed(),
+                    Err(TransportError::Frame(e)) => self.machine.handle_read_error(e.to_string()),
+                    Err(e) => self.machine.handle_read_error(e.to_string()),
+                },
+                cmd = cmd_rx.recv(), if handles_open => match cmd {
+                    Some(cmd) => self.command(cmd),
+                    None => handles_open = false,
+                },
+                _ = sleep_until(wake) => self.machine.handle_timeout(Instant::now()),
+            }
+        }
+        // Let the writer send close_notify, briefly.
+        drop(self.out);
+        let _ = tokio::time::timeout(Duration::from_millis(200), self.writer).await;
+    }
+
+    fn command(&mut self, cmd: Cmd) {
+        let m = &mut self.machine;
+        match cmd {
+            Cmd::Exec {
+                params,
+                events,
+                slots,
+                reply,
+            } => {
+                let id = m.exec(params);
+                self.live.insert(id, Live { events, slots });
+                let _ = reply.send(id);
+            }
+            Cmd::Stdin(id, data) => {
+                let _ = m.push_stdin(id, data);
+            }
+            Cmd::StdinEof(id) => {
+                let _ = m.close_stdin(id);
+            }
+            Cmd::Cancel(id) => m.cancel(id),
+            Cmd::Consumed(id, n) => m.consumed(id, n),
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,260 @@
+//! The driver of one connection: TLS handshake within the auth deadline,
+//! then a loop that feeds [`ServerSession`] with frames, process events and
+//! timer expiries, and carries out its actions (write frames, verify the
+//! proof, check and spawn commands, feed and stop them). Every protocol
+//! decision is the session's; this file only does I/O.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use super::request::{Checked, Requester};
+use super::Shared;
+use crate::auth::verify_key_auth;
+use crate::exec::ExecHandle;
+use crate::proto::{Message, ALPN, MAX_BODY_LEN};
+use crate::readahead::ReadAhead;
+use crate::session::{Action, AuthProof, CloseReason, ExecEvent, ServerSession, ServerSettings};
+use crate::transport::{FrameReader, FrameWriter, TransportError};
+
+/// Frames queued for the writer task. Data in it is bounded by the output
+/// windows the client granted.
+const OUT_QUEUE: usize = 64;
+/// Process events queued towards the session.
+const EVENT_QUEUE: usize = 64;
+/// How long a closing connection waits to flush its last frames.
+const FLUSH_GRACE: Duration = Duration::from_secs(2);
+
+/// Serve one accepted TCP connection to its end.
+pub(crate) async fn run(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+    let start = Instant::now();
+    let limits = &shared.config.limits;
+    let auth_deadline = start + limits.auth_timeout;
+    let handshake = shared.acceptor.accept(ReadAhead::new(tcp));
+    let tokio_deadline = tokio::time::Instant::from_std(auth_deadline);
+    let mut tls = match tokio::time::timeout_at(tokio_deadline, handshake).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => return tracing::info!(%peer, "TLS handshake failed: {e}"),
+        Err(_) => return tracing::info!(%peer, "TLS handshake timed out"),
+    };
+    // Up to 1 MiB of outgoing records, so bulk output leaves in large writes.
+    tls.get_mut().1.set_buffer_limit(Some(1 << 20));
+    let conn = tls.get_ref().1;
+    if conn.alpn_protocol() != Some(ALPN) {
+        tracing::info!(%peer, "client negotiated no ALPN secsh/1; closing");
+        let _ =
+            tokio::time::timeout(FLUSH_GRACE, tokio::io::AsyncWriteExt::shutdown(&mut tls)).await;
+        return;
+    }
+    let exporter = match crate::tls::auth_exporter(conn) {
+        Ok(e) => e,
+        Err(e) => return tracing::warn!(%peer, "TLS exporter failed: {e}"),
+    };
+    let (rd, wr) = tokio::io::split(tls);
+    let mut reader = FrameReader::new(rd);
+    // Before authentication no frame has a body.
+    reader.set_max_body(0);
+    let (out_tx, out_rx) = mpsc::channel(OUT_QUEUE);
+    let mut write_task = tokio::spawn(crate::transport::write_queue(FrameWriter::new(wr), out_rx));
+    let settings = ServerSettings {
+        auth_deadline,
+        max_requests: limits.max_requests_per_connection,
+        stdin_window: limits.stdin_window,
+        idle_timeout: limits.idle_timeout,
+        keepalive: limits.keepalive,
+    };
+    let mut session = ServerSession::new(settings, start);
+    let (ev_tx, mut ev_rx) = mpsc::channel::<(u64, ExecEvent)>(EVENT_QUEUE);
+    let mut procs: HashMap<u64, ExecHandle> = HashMap::new();
+    let mut checks: JoinSet<(u64, Checked)> = JoinSet::new();
+    let mut who: Option<Requester> = None;
+    let mut stop = shared.stop.clone();
+    let mut writer_done = false;
+    let reason = 'conn: loop {
+        while let Some(action) = session.poll_action() {
+            match action {
+                Action::Send(m, body) => {
+                    if let (
+                        Message::Exit {
+                            id,
+                            code,
+                            signal,
+                            timed_out,
+                            duration_ms,
+                        },
+                        Some(w),
+                    ) = (&m, &who)
+                    {
+                        tracing::info!(%peer, user = %w.user, id, ?code, ?signal, timed_out,
+                            ms = duration_ms, "exited");
+                    }
+                    if out_tx.send((m, body)).await.is_err() {
+                        session.handle_peer_closed();
+                    }
+                }
+                Action::Verify { user, proof } => {
+                    let AuthProof::Key { signature } = proof;
+                    let keys = shared.config.users.get(&user).map(|u| u.keys.as_slice());
+                    let verdict = match verify_key_auth(&user, keys, &exporter, &signature) {
+                        Ok(key) => {
+                            let fp = key.fingerprint(Default::default());
+                            tracing::info!(%peer, %user, key = %fp, "authenticated");
+                            Some(user)
+                        }
+                        Err(e) => {
+                            let shown: String = user.chars().take(64).collect();
+                            tracing::warn!(%peer, user = %shown.escape_debug(),
+                                "authentication failed: {e}");
+                            None
+                        }
+                    };
+                    session.handle_auth_result(verdict, Instant::now());
+                }
+                Action::Authenticated { user } => {
+                    reader.set_max_body(MAX_BODY_LEN);
+                    reader.release_idle();
+                    who = Some(Requester {
+                        shared: shared.clone(),
+                        user: user.into(),
+                        peer,
+                    });
+                }
+                Action::Exec {
+                    id,
+                    argv,
+                    stdin,
+                    timeout_ms,
+                } => {
+                    let w = who.clone().expect("exec only after authentication");
+                    checks.spawn_blocking(move || (id, w.check(argv, stdin, timeout_ms)));
+                }
+                Action::Stdin { id, data } => {
+                    if let Some(p) = procs.get(&id) {
+                        p.push_stdin(&data);
+                    }
+                }
+                Action::StdinEof { id } => {
+                    if let Some(p) = procs.get(&id) {
+                        p.close_stdin();
+                    }
+                }
+                Action::OutputTaken { id, stream } => {
+                    if let Some(p) = procs.get(&id) {
+                        p.output_taken(stream);
+                    }
+                }
+                Action::Stop { id, reason } => {
+                    if let Some(p) = procs.get_mut(&id) {
+                        tracing::info!(%peer, id, ?reason, "stopping command");
+                        p.stop();
+                    }
+                }
+                Action::Close(reason) => break 'conn reason,
+            }
+        }
+        let wake = session.poll_timeout().map(tokio::time::Instant::from_std);
+        tokio::select! {
+            frame = reader.read_frame() => match frame {
+                Ok(Some(frame)) => session.handle_frame(frame, Instant::now()),
+                Ok(None) => session.handle_peer_closed(),
+                Err(TransportError::Frame(e)) => session.handle_decode_error(&e),
+                Err(e) => {
+                    tracing::debug!(%peer, "connection lost: {e}");
+                    session.handle_peer_closed();
+                }
+            },
+            Some((id, event)) = ev_rx.recv() => {
+                if matches!(event, ExecEvent::Exited(_)) {
+                    procs.remove(&id);
+                }
+                session.handle_exec_event(id, event, Instant::now());
+            }
+            Some(done) = checks.join_next() => {
+                let (id, checked) = match done {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        tracing::error!(%peer, "allowlist check failed: {e}");
+                        continue;
+                    }
+                };
+                let event = spawn(checked, id, &ev_tx, &mut procs, &who);
+                session.handle_exec_event(id, event, Instant::now());
+            }
+            _ = sleep_until(wake) => session.handle_timeout(Instant::now()),
+            _ = stopped(&mut stop) => session.shutdown(),
+            _ = &mut write_task => {
+                writer_done = true;
+                session.handle_peer_closed();
+            }
+        }
+    };
+    // Stop every command still running (dropping a handle stops it), then
+    // let the writer flush what is queued, the fatal error last.
+    drop(procs);
+    drop(ev_rx);
+    drop(out_tx);
+    if !writer_done
+        && tokio::time::timeout(FLUSH_GRACE, &mut write_task)
+            .await
+            .is_err()
+    {
+        write_task.abort();
+    }
+    let user = who.map(|w| w.user);
+    match reason {
+        CloseReason::PeerClosed => tracing::debug!(%peer, ?user, "connection closed"),
+        other => tracing::info!(%peer, ?user, reason = ?other, "connection closed"),
+    }
+}
+
+/// Start an allowed command; the event to give the session.
+fn spawn(
+    checked: Checked,
+    id: u64,
+    events: &mpsc::Sender<(u64, ExecEvent)>,
+    procs: &mut HashMap<u64, ExecHandle>,
+    who: &Option<Requester>,
+) -> ExecEvent {
+    let (peer, user) = who.as_ref().map(|w| (w.peer, w.user.clone())).unzip();
+    let Checked::Allowed {
+        rule,
+        spec,
+        timeout,
+    } = checked
+    else {
+        return ExecEvent::Denied {
+            message: "no rule in the server's allowlist permits this command".into(),
+        };
+    };
+    match crate::exec::start(&spec, id, events.clone()) {
+        Ok(handle) => {
+            tracing::info!(?peer, ?user, id, %rule, argv = ?spec.argv, "started");
+            procs.insert(id, handle);
+            ExecEvent::Started { timeout }
+        }
+        Err(e) => {
+            tracing::error!(?peer, ?user, %rule, "exec failed: {e}");
+            ExecEvent::Failed
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Completes once the server's drain period is over.
+async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    if stop.wait_for(|s| *s).await.is_err() {
+        // The server is gone without asking us to stop: keep serving.
+        std::future::pending::<()>().await;
+    }
+}

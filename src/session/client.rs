@@ -1,0 +1,487 @@
+//! The client's connection state machine: the pipelined `auth`, any number
+//! of concurrent requests, stdin split to fit the server's credit, output
+//! credit returned as the application consumes output, keepalive and the
+//! deadline for `auth_ok`. Frames and application calls go in; frames to
+//! send and per-request events come out of [`ClientSession::poll_action`].
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::{out_index, Credit, Due, Keepalive};
+use crate::proto::{AuthMethod, ErrorCode, Frame, Message, Stream, DATA_CHUNK, MAX_WINDOW};
+
+/// Timers of one client connection.
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    /// `auth_ok` must arrive before this instant.
+    pub auth_deadline: Instant,
+    /// Ping after this much silence from the server (`None`: never).
+    pub keepalive: Option<Duration>,
+}
+
+/// One command to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecParams {
+    /// The exact argv.
+    pub argv: Vec<String>,
+    /// The client will send stdin.
+    pub stdin: bool,
+    /// Ask the server to stop the command after this long.
+    pub timeout_ms: Option<u64>,
+    /// Output credit granted up front (1..=MAX_WINDOW).
+    pub output_window: u64,
+}
+
+/// How a remote command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoteExit {
+    /// It exited with this code.
+    Code(i32),
+    /// A signal killed it.
+    Signal(i32),
+    /// The server stopped it at its time limit.
+    TimedOut,
+}
+
+/// Why a connection ended before its work was done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnEnd {
+    /// The server sent a fatal `error`.
+    Server {
+        /// Its code.
+        code: ErrorCode,
+        /// Its text.
+        message: String,
+    },
+    /// The server broke the protocol (we sent a fatal `error`).
+    Protocol(String),
+    /// The server stopped answering.
+    Timeout(String),
+    /// The server closed the connection with work outstanding.
+    Closed(String),
+}
+
+/// Frames to send and events for the application.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientAction {
+    /// Write this frame.
+    Send(Message, Bytes),
+    /// `auth_ok` arrived.
+    Authenticated {
+        /// The account.
+        user: String,
+    },
+    /// The command runs.
+    Started {
+        /// Request id.
+        id: u64,
+    },
+    /// The allowlist refused it.
+    Denied {
+        /// Request id.
+        id: u64,
+        /// The server's text.
+        message: String,
+    },
+    /// The request failed (`error` with its id).
+    Failed {
+        /// Request id.
+        id: u64,
+        /// Code.
+        code: ErrorCode,
+        /// Text.
+        message: String,
+    },
+    /// Output bytes; hand the count back with [`ClientSession::consumed`].
+    Output {
+        /// Request id.
+        id: u64,
+        /// stdout or stderr.
+        stream: Stream,
+        /// The bytes.
+        data: Bytes,
+    },
+    /// An output stream ended.
+    Eof {
+        /// Request id.
+        id: u64,
+        /// Which.
+        stream: Stream,
+    },
+    /// The last event of a request.
+    Exited {
+        /// Request id.
+        id: u64,
+        /// How it ended.
+        exit: RemoteExit,
+    },
+    /// The stdin chunk given to [`ClientSession::push_stdin`] is all sent.
+    StdinTaken {
+        /// Request id.
+        id: u64,
+    },
+    /// The connection is over; every request still open failed with it.
+    Closed(ConnEnd),
+}
+
+/// Errors in the application's use of the session (not the peer's).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UsageError {
+    /// No such live request, or it has no stdin.
+    #[error("request {0} has no open stdin")]
+    NoStdin(u64),
+}
+
+#[derive(Debug)]
+struct Stdin {
+    credit: Credit,
+    pending: VecDeque<Bytes>,
+    eof_queued: bool,
+    closed: bool,
+}
+
+#[derive(Debug)]
+struct Req {
+    started: bool,
+    stdin: Option<Stdin>,
+    /// What the server may still send us.
+    out_credit: Credit,
+    eof: [bool; 2],
+}
+
+/// One connection, client side.
+#[derive(Debug)]
+pub struct ClientSession {
+    settings: ClientSettings,
+    authenticated: bool,
+    closed: bool,
+    next_id: u64,
+    requests: HashMap<u64, Req>,
+    actions: VecDeque<ClientAction>,
+    keepalive: Keepalive,
+}
+
+fn send(actions: &mut VecDeque<ClientAction>, m: Message) {
+    actions.push_back(ClientAction::Send(m, Bytes::new()));
+}
+
+impl ClientSession {
+    /// A session that authenticates as `user` with an SSHSIG `signature`
+    /// (the first frame is queued at once).
+    pub fn new(user: String, signature: String, settings: ClientSettings, now: Instant) -> Self {
+        let mut s = Self {
+            keepalive: Keepalive::new(settings.keepalive, now),
+            settings,
+            authenticated: false,
+            closed: false,
+            next_id: 1,
+            requests: HashMap::new(),
+            actions: VecDeque::new(),
+        };
+        let auth = Message::Auth {
+            user,
+            method: AuthMethod::Key,
+            signature,
+        };
+        send(&mut s.actions, auth);
+        s
+    }
+
+    /// The next frame to send or event to deliver.
+    pub fn poll_action(&mut self) -> Option<ClientAction> {
+        self.actions.pop_front()
+    }
+
+    /// True once [`ClientAction::Closed`] was emitted.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Requests not yet ended.
+    pub fn live_requests(&self) -> usize {
+        self.requests.len()
+    }
+
+    /// Start a request (pipelined: it may be sent before `auth_ok`).
+    /// Ids are never reused on one connection.
+    pub fn exec(&mut self, params: ExecParams) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        let window = params.output_window.clamp(1, MAX_WINDOW);
+        self.requests.insert(
+            id,
+            Req {
+                started: false,
+                stdin: params.stdin.then(|| Stdin {
+                    credit: Credit::new(0).expect("zero window"),
+                    pending: VecDeque::new(),
+                    eof_queued: false,
+                    closed: false,
+                }),
+                out_credit: Credit::new(window).expect("clamped window"),
+                eof: [false; 2],
+            },
+        );
+        let exec = Message::Exec {
+            id,
+            argv: params.argv,
+            stdin: params.stdin,
+            timeout_ms: params.timeout_ms,
+            output_window: Some(window),
+        };
+        send(&mut self.actions, exec);
+        id
+    }
+
+    /// Queue one chunk of stdin; it leaves in frames that fit the server's
+    /// credit. [`ClientAction::StdinTaken`] says when each chunk is all
+    /// sent; the caller bounds how many it queues.
+    pub fn push_stdin(&mut self, id: u64, data: Bytes) -> Result<(), UsageError> {
+        self.stdin_mut(id)?.pending.push_back(data);
+        self.flush_stdin(id);
+        Ok(())
+    }
+
+    /// No more stdin for `id` (sent after any queued chunk).
+    pub fn close_stdin(&mut self, id: u64) -> Result<(), UsageError> {
+        self.stdin_mut(id)?.eof_queued = true;
+        self.flush_stdin(id);
+        Ok(())
+    }
+
+    fn stdin_mut(&mut self, id: u64) -> Result<&mut Stdin, UsageError> {
+        self.requests
+            .get_mut(&id)
+            .and_then(|r| r.stdin.as_mut())
+            .filter(|s| !s.closed && !s.eof_queued)
+            .ok_or(UsageError::NoStdin(id))
+    }
+
+    fn flush_stdin(&mut self, id: u64) {
+        let Some(req) = self.requests.get_mut(&id) else {
+            return;
+        };
+        let (true, Some(stdin)) = (req.started, req.stdin.as_mut()) else {
+            return;
+        };
+        while let Some(chunk) = stdin.pending.front_mut() {
+            let n = (stdin.credit.available().min(DATA_CHUNK as u64) as usize).min(chunk.len());
+            if n == 0 && !chunk.is_empty() {
+                return;
+            }
+            let body = chunk.split_to(n);
+            let _ = stdin.credit.spend(n as u64);
+            if n > 0 {
+                let stream = Stream::Stdin;
+                let m = Message::Data {
+                    id,
+                    stream,
+                    len: n as u32,
+                };
+                self.actions.push_back(ClientAction::Send(m, body));
+            }
+            if chunk.is_empty() {
+                stdin.pending.pop_front();
+                self.actions.push_back(ClientAction::StdinTaken { id });
+            }
+        }
+        if stdin.eof_queued && !stdin.closed {
+            stdin.closed = true;
+            let stream = Stream::Stdin;
+            send(&mut self.actions, Message::Eof { id, stream });
+        }
+    }
+
+    /// The application has consumed `n` output bytes of `id`: the server
+    /// may send that many more.
+    pub fn consumed(&mut self, id: u64, n: u64) {
+        if self.closed || n == 0 {
+            return;
+        }
+        if let Some(req) = self.requests.get_mut(&id) {
+            if req.out_credit.grant(n).is_ok() {
+                send(&mut self.actions, Message::Window { id, bytes: n });
+            }
+        }
+    }
+
+    /// Ask the server to stop `id`'s command.
+    pub fn cancel(&mut self, id: u64) {
+        if !self.closed && self.requests.contains_key(&id) {
+            send(&mut self.actions, Message::Cancel { id });
+        }
+    }
+
+    fn fail(&mut self, end: ConnEnd) {
+        if !self.closed {
+            self.closed = true;
+            self.requests.clear();
+            self.actions.push_back(ClientAction::Closed(end));
+        }
+    }
+
+    fn protocol(&mut self, message: String) {
+        if !self.closed {
+            let m = Message::Error {
+                id: None,
+                code: ErrorCode::Protocol,
+                message: message.clone(),
+            };
+            send(&mut self.actions, m);
+            self.fail(ConnEnd::Protocol(message));
+        }
+    }
+
+    /// The server closed the connection.
+    pub fn handle_peer_closed(&mut self) {
+        let what = if !self.authenticated {
+            "server closed the connection during authentication"
+        } else if !self.requests.is_empty() {
+            "server closed the connection before the command finished"
+        } else {
+            "server closed the connection"
+        };
+        self.fail(ConnEnd::Closed(what.into()));
+    }
+
+    /// Reading from the server failed (bad frame, I/O error).
+    pub fn handle_read_error(&mut self, message: String) {
+        self.fail(ConnEnd::Protocol(message));
+    }
+
+    /// A frame arrived from the server.
+    pub fn handle_frame(&mut self, frame: Frame, now: Instant) {
+        if self.closed {
+            return;
+        }
+        self.keepalive.received(now);
+        let acts = &mut self.actions;
+        match frame.message {
+            Message::AuthOk { user } if !self.authenticated => {
+                self.authenticated = true;
+                acts.push_back(ClientAction::Authenticated { user });
+            }
+            Message::Started { id, stdin_window } => {
+                let Some(req) = self.requests.get_mut(&id).filter(|r| !r.started) else {
+                    return self.protocol(format!("started for unknown request {id}"));
+                };
+                req.started = true;
+                if let Some(stdin) = &mut req.stdin {
+                    match Credit::new(stdin_window) {
+                        Ok(c) => stdin.credit = c,
+                        Err(e) => return self.protocol(format!("stdin_window: {e}")),
+                    }
+                }
+                acts.push_back(ClientAction::Started { id });
+                self.flush_stdin(id);
+            }
+            Message::Window { id, bytes } => {
+                let stdin = self.requests.get_mut(&id).and_then(|r| r.stdin.as_mut());
+                if let Some(stdin) = stdin {
+                    if let Err(e) = stdin.credit.grant(bytes) {
+                        return self.protocol(format!("stdin window: {e}"));
+                    }
+                    self.flush_stdin(id);
+                }
+            }
+            Message::Data { id, stream, len } if stream != Stream::Stdin => {
+                let Some(req) = self.requests.get_mut(&id).filter(|r| r.started) else {
+                    return self.protocol(format!("data for unknown request {id}"));
+                };
+                if req.eof[out_index(stream)] {
+                    return self.protocol(format!("data after eof on request {id}"));
+                }
+                if let Err(e) = req.out_credit.spend(len as u64) {
+                    return self.protocol(format!("output past the window: {e}"));
+                }
+                let data = frame.body;
+                acts.push_back(ClientAction::Output { id, stream, data });
+            }
+            Message::Eof { id, stream } if stream != Stream::Stdin => {
+                if let Some(req) = self.requests.get_mut(&id) {
+                    req.eof[out_index(stream)] = true;
+                    acts.push_back(ClientAction::Eof { id, stream });
+                }
+            }
+            Message::Exit {
+                id,
+                code,
+                signal,
+                timed_out,
+                ..
+            } => {
+                let exit = match (timed_out, signal, code) {
+                    (true, _, _) => RemoteExit::TimedOut,
+                    (_, Some(s), _) => RemoteExit::Signal(s),
+                    (_, _, Some(c)) => RemoteExit::Code(c),
+                    _ => return self.protocol("exit without code or signal".into()),
+                };
+                if self.requests.remove(&id).is_none() {
+                    return self.protocol(format!("exit for unknown request {id}"));
+                }
+                acts.push_back(ClientAction::Exited { id, exit });
+            }
+            Message::Denied { id, message } => {
+                if self.requests.remove(&id).is_none() {
+                    return self.protocol(format!("denied for unknown request {id}"));
+                }
+                acts.push_back(ClientAction::Denied { id, message });
+            }
+            Message::Error {
+                id: Some(id),
+                code,
+                message,
+            } => {
+                if self.requests.remove(&id).is_some() {
+                    acts.push_back(ClientAction::Failed { id, code, message });
+                }
+            }
+            Message::Error {
+                id: None,
+                code,
+                message,
+            } => self.fail(ConnEnd::Server { code, message }),
+            Message::Ping => send(acts, Message::Pong),
+            Message::Pong => {}
+            other => self.protocol(format!(
+                "unexpected {} message from the server",
+                other.type_name()
+            )),
+        }
+    }
+
+    /// Advance timers to `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.closed {
+            return;
+        }
+        if !self.authenticated {
+            if now >= self.settings.auth_deadline {
+                self.fail(ConnEnd::Timeout(
+                    "the server did not answer the authentication in time".into(),
+                ));
+            }
+            return;
+        }
+        match self.keepalive.due(now) {
+            Due::Nothing => {}
+            Due::Ping => send(&mut self.actions, Message::Ping),
+            Due::Dead => self.fail(ConnEnd::Timeout(
+                "the server stopped answering keepalives".into(),
+            )),
+        }
+    }
+
+    /// The next instant [`ClientSession::handle_timeout`] has work.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.closed {
+            None
+        } else if !self.authenticated {
+            Some(self.settings.auth_deadline)
+        } else {
+            self.keepalive.deadline()
+        }
+    }
+}

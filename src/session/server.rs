@@ -1,0 +1,660 @@
+//! The server's connection state machine: authentication, then requests.
+//! Frames, process events and the clock go in; frames to send and work for
+//! the process layer come out of [`ServerSession::poll_action`].
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::server_request::{OutEof, Phase, Request, Running, StdinSide};
+use super::{
+    out_index, Credit, Due, ExecEvent, Keepalive, StopReason, OUT_STREAMS, PRE_AUTH_BUFFER,
+};
+use crate::proto::{ErrorCode, Frame, FrameError, Message, Stream, DATA_CHUNK, MAX_WINDOW};
+
+/// Limits and timers of one server connection.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// `auth_ok` must be earned before this instant.
+    pub auth_deadline: Instant,
+    /// Requests running at once.
+    pub max_requests: usize,
+    /// Stdin credit granted to each request with stdin.
+    pub stdin_window: u64,
+    /// Close an authenticated connection with nothing running after this.
+    pub idle_timeout: Option<Duration>,
+    /// Ping after this much silence from the client.
+    pub keepalive: Option<Duration>,
+}
+
+/// The proof in an `auth` message, for the verifier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthProof {
+    /// An armored SSHSIG over the session's signing message.
+    Key {
+        /// The signature.
+        signature: String,
+    },
+}
+
+/// Why a connection ends (for the server's log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The client closed the connection.
+    PeerClosed,
+    /// The client sent a fatal `error`.
+    PeerError(String),
+    /// A protocol violation by the client (sent as a fatal error).
+    Protocol(String),
+    /// Authentication failed.
+    AuthFailed,
+    /// No authentication before the deadline.
+    AuthTimeout,
+    /// Authenticated but idle past `idle_timeout`.
+    Idle,
+    /// The client stopped answering keepalives.
+    Unresponsive,
+    /// The server's drain period is over.
+    Shutdown,
+}
+
+/// Work for the driver.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Write this frame.
+    Send(Message, Bytes),
+    /// Check this proof and call [`ServerSession::handle_auth_result`].
+    Verify {
+        /// The claimed user.
+        user: String,
+        /// The proof.
+        proof: AuthProof,
+    },
+    /// The connection is authenticated as `user`.
+    Authenticated {
+        /// The account.
+        user: String,
+    },
+    /// Check `argv` against the allowlist and spawn it; report with
+    /// `ExecEvent::Started`, `Denied` or `Failed`.
+    Exec {
+        /// Request id.
+        id: u64,
+        /// The exact argv.
+        argv: Vec<String>,
+        /// Give the command a stdin pipe.
+        stdin: bool,
+        /// The client's requested time limit.
+        timeout_ms: Option<u64>,
+    },
+    /// Write these bytes to the command's stdin.
+    Stdin {
+        /// Request id.
+        id: u64,
+        /// The bytes.
+        data: Bytes,
+    },
+    /// Close the command's stdin.
+    StdinEof {
+        /// Request id.
+        id: u64,
+    },
+    /// The last `Output` chunk of `stream` is gone: read the next.
+    OutputTaken {
+        /// Request id.
+        id: u64,
+        /// Which stream.
+        stream: Stream,
+    },
+    /// Stop the command's process group (TERM, grace, KILL).
+    Stop {
+        /// Request id.
+        id: u64,
+        /// Why.
+        reason: StopReason,
+    },
+    /// Flush what was sent, close the connection and stop every command.
+    Close(CloseReason),
+}
+
+#[derive(Debug)]
+enum State {
+    AwaitAuth,
+    Verifying {
+        queued: VecDeque<Frame>,
+        bytes: usize,
+    },
+    Open {
+        idle_since: Option<Instant>,
+    },
+    Closed,
+}
+
+/// One connection, server side.
+#[derive(Debug)]
+pub struct ServerSession {
+    settings: ServerSettings,
+    state: State,
+    requests: HashMap<u64, Request>,
+    actions: VecDeque<Action>,
+    keepalive: Keepalive,
+}
+
+fn send(actions: &mut VecDeque<Action>, m: Message) {
+    actions.push_back(Action::Send(m, Bytes::new()));
+}
+
+fn error(id: Option<u64>, code: ErrorCode, message: impl Into<String>) -> Message {
+    Message::Error {
+        id,
+        code,
+        message: message.into(),
+    }
+}
+
+/// What an unauthenticated frame costs in the pre-auth queue.
+fn queued_cost(m: &Message, body: usize) -> usize {
+    let argv = match m {
+        Message::Exec { argv, .. } => argv.iter().map(|a| a.len() + 4).sum(),
+        Message::Auth {
+            user, signature, ..
+        } => user.len() + signature.len(),
+        _ => 0,
+    };
+    64 + argv + body
+}
+
+impl ServerSession {
+    /// A connection accepted at `now`, waiting for `auth`.
+    pub fn new(settings: ServerSettings, now: Instant) -> Self {
+        let keepalive = Keepalive::new(settings.keepalive, now);
+        Self {
+            settings,
+            state: State::AwaitAuth,
+            requests: HashMap::new(),
+            actions: VecDeque::new(),
+            keepalive,
+        }
+    }
+
+    /// The next thing for the driver to do.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// True once the connection has ended (after `Action::Close`).
+    pub fn is_closed(&self) -> bool {
+        matches!(self.state, State::Closed)
+    }
+
+    /// Requests currently live (checking or running).
+    pub fn live_requests(&self) -> usize {
+        self.requests.len()
+    }
+
+    fn fatal(&mut self, code: ErrorCode, message: impl Into<String>, reason: CloseReason) {
+        if self.is_closed() {
+            return;
+        }
+        send(&mut self.actions, error(None, code, message));
+        self.close(reason);
+    }
+
+    fn close(&mut self, reason: CloseReason) {
+        if !self.is_closed() {
+            self.state = State::Closed;
+            self.requests.clear();
+            self.actions.push_back(Action::Close(reason));
+        }
+    }
+
+    fn protocol(&mut self, code: ErrorCode, message: String) {
+        self.fatal(code, message.clone(), CloseReason::Protocol(message));
+    }
+
+    /// The bytes from the client could not be decoded.
+    pub fn handle_decode_error(&mut self, err: &FrameError) {
+        self.fatal(
+            err.code(),
+            err.wire_message(),
+            CloseReason::Protocol(err.to_string()),
+        );
+    }
+
+    /// The client closed its side of the connection.
+    pub fn handle_peer_closed(&mut self) {
+        self.close(CloseReason::PeerClosed);
+    }
+
+    /// The drain period is over: stop every command and close.
+    pub fn shutdown(&mut self) {
+        let ids: Vec<u64> = self.requests.keys().copied().collect();
+        for id in ids {
+            self.actions.push_back(Action::Stop {
+                id,
+                reason: StopReason::Shutdown,
+            });
+        }
+        self.fatal(
+            ErrorCode::ShuttingDown,
+            "the server is shutting down",
+            CloseReason::Shutdown,
+        );
+    }
+
+    /// A frame arrived from the client.
+    pub fn handle_frame(&mut self, frame: Frame, now: Instant) {
+        self.keepalive.received(now);
+        match &mut self.state {
+            State::Closed => {}
+            State::AwaitAuth => match frame.message {
+                Message::Auth {
+                    user, signature, ..
+                } => {
+                    self.state = State::Verifying {
+                        queued: VecDeque::new(),
+                        bytes: 0,
+                    };
+                    let proof = AuthProof::Key { signature };
+                    self.actions.push_back(Action::Verify { user, proof });
+                }
+                other => self.protocol(
+                    ErrorCode::UnexpectedMessage,
+                    format!("the first message must be auth, not {}", other.type_name()),
+                ),
+            },
+            State::Verifying { queued, bytes } => {
+                *bytes += queued_cost(&frame.message, frame.body.len());
+                if *bytes > PRE_AUTH_BUFFER {
+                    self.protocol(
+                        ErrorCode::TooLarge,
+                        "too much data before authentication".into(),
+                    );
+                } else {
+                    queued.push_back(frame);
+                }
+            }
+            State::Open { .. } => self.request_frame(frame, now),
+        }
+    }
+
+    /// The verdict on the `auth` proof: the user name, or a failure.
+    pub fn handle_auth_result(&mut self, user: Option<String>, now: Instant) {
+        let State::Verifying { queued, .. } = &mut self.state else {
+            return;
+        };
+        let queued = std::mem::take(queued);
+        let Some(user) = user else {
+            return self.fatal(
+                ErrorCode::AuthFailed,
+                "authentication failed",
+                CloseReason::AuthFailed,
+            );
+        };
+        self.state = State::Open {
+            idle_since: Some(now),
+        };
+        send(&mut self.actions, Message::AuthOk { user: user.clone() });
+        self.actions.push_back(Action::Authenticated { user });
+        for frame in queued {
+            self.request_frame(frame, now);
+        }
+    }
+
+    fn set_idle(&mut self, now: Instant) {
+        // Only the transitions count: pings and pongs do not make an idle
+        // connection busy.
+        if let State::Open { idle_since } = &mut self.state {
+            if !self.requests.is_empty() {
+                *idle_since = None;
+            } else if idle_since.is_none() {
+                *idle_since = Some(now);
+            }
+        }
+    }
+
+    fn request_frame(&mut self, frame: Frame, now: Instant) {
+        if self.is_closed() {
+            return;
+        }
+        match frame.message {
+            Message::Exec {
+                id,
+                argv,
+                stdin,
+                timeout_ms,
+                output_window,
+            } => self.exec(id, argv, stdin, timeout_ms, output_window),
+            Message::Data {
+                id,
+                stream: Stream::Stdin,
+                len,
+            } => self.stdin_data(id, len, frame.body),
+            Message::Eof {
+                id,
+                stream: Stream::Stdin,
+            } => self.stdin_eof(id),
+            Message::Window { id, bytes } => self.output_credit(id, bytes, now),
+            Message::Cancel { id } => self.cancel(id, now),
+            Message::Ping => send(&mut self.actions, Message::Pong),
+            Message::Pong => {}
+            Message::Error {
+                id: None, message, ..
+            } => self.close(CloseReason::PeerError(message.chars().take(200).collect())),
+            other => self.protocol(
+                ErrorCode::UnexpectedMessage,
+                format!("unexpected {} message from a client", other.type_name()),
+            ),
+        }
+        self.set_idle(now);
+    }
+
+    fn exec(
+        &mut self,
+        id: u64,
+        argv: Vec<String>,
+        stdin: bool,
+        timeout_ms: Option<u64>,
+        output_window: Option<u64>,
+    ) {
+        let out_credit = match output_window {
+            None => Credit::unlimited(),
+            Some(w) if w >= 1 => match Credit::new(w) {
+                Ok(c) => c,
+                Err(_) => return self.window_error(),
+            },
+            Some(_) => return self.window_error(),
+        };
+        let reply = if self.requests.contains_key(&id) {
+            error(Some(id), ErrorCode::BadRequest, "request id already in use")
+        } else if self.requests.len() >= self.settings.max_requests {
+            error(
+                Some(id),
+                ErrorCode::Busy,
+                "too many requests on this connection",
+            )
+        } else {
+            self.requests.insert(id, Request::new(stdin, out_credit));
+            self.actions.push_back(Action::Exec {
+                id,
+                argv,
+                stdin,
+                timeout_ms,
+            });
+            return;
+        };
+        send(&mut self.actions, reply);
+    }
+
+    fn window_error(&mut self) {
+        self.protocol(
+            ErrorCode::Protocol,
+            format!("output_window must be between 1 and {MAX_WINDOW}"),
+        );
+    }
+
+    fn stdin_data(&mut self, id: u64, len: u32, body: Bytes) {
+        // Stdin for a request that already ended is a normal race.
+        let Some(req) = self.requests.get_mut(&id) else {
+            return;
+        };
+        let problem = match (&mut req.phase, &mut req.stdin) {
+            (Phase::Checking { .. }, _) => "stdin before started (no window yet)",
+            (_, StdinSide::None) => "stdin for a request that declared none",
+            (_, StdinSide::Closed) => "stdin after eof",
+            (_, StdinSide::Open(credit)) => match credit.spend(len as u64) {
+                Ok(()) => {
+                    self.actions.push_back(Action::Stdin { id, data: body });
+                    return;
+                }
+                Err(_) => "stdin exceeds the flow-control window",
+            },
+        };
+        self.protocol(ErrorCode::Protocol, problem.into());
+    }
+
+    fn stdin_eof(&mut self, id: u64) {
+        let Some(req) = self.requests.get_mut(&id) else {
+            return;
+        };
+        if let StdinSide::Open(_) = req.stdin {
+            req.stdin = StdinSide::Closed;
+            match req.phase {
+                Phase::Checking { .. } => req.early_eof = true,
+                Phase::Running(_) => self.actions.push_back(Action::StdinEof { id }),
+            }
+        }
+    }
+
+    fn output_credit(&mut self, id: u64, bytes: u64, now: Instant) {
+        let Some(req) = self.requests.get_mut(&id) else {
+            return;
+        };
+        if req.out_credit.is_unlimited() {
+            return self.protocol(
+                ErrorCode::Protocol,
+                "window for a request without output_window".into(),
+            );
+        }
+        if let Err(e) = req.out_credit.grant(bytes) {
+            return self.protocol(ErrorCode::Protocol, e.to_string());
+        }
+        self.flush(id, now);
+    }
+
+    fn cancel(&mut self, id: u64, now: Instant) {
+        let Some(req) = self.requests.get_mut(&id) else {
+            return;
+        };
+        match &mut req.phase {
+            Phase::Checking { cancelled } => *cancelled = true,
+            Phase::Running(run) => {
+                if run.stop.is_none() {
+                    run.stop = Some(StopReason::Cancelled);
+                    self.actions.push_back(Action::Stop {
+                        id,
+                        reason: StopReason::Cancelled,
+                    });
+                }
+                // The client asked to stop: output not yet sent is dropped.
+                for stream in OUT_STREAMS {
+                    if run.pending_mut(stream).take().is_some() {
+                        self.actions.push_back(Action::OutputTaken { id, stream });
+                    }
+                }
+                self.flush(id, now);
+            }
+        }
+    }
+
+    /// The process layer reports on request `id`.
+    pub fn handle_exec_event(&mut self, id: u64, event: ExecEvent, now: Instant) {
+        if self.is_closed() {
+            return;
+        }
+        let Some(req) = self.requests.get_mut(&id) else {
+            return;
+        };
+        match event {
+            ExecEvent::Started { timeout } => {
+                let Phase::Checking { cancelled } = req.phase else {
+                    return;
+                };
+                let deadline = timeout.and_then(|t| now.checked_add(t));
+                req.phase = Phase::Running(Box::new(Running::new(now, deadline)));
+                let window = match &mut req.stdin {
+                    StdinSide::Open(c) => {
+                        *c = Credit::new(self.settings.stdin_window.min(MAX_WINDOW))
+                            .unwrap_or_else(|_| Credit::unlimited());
+                        self.settings.stdin_window
+                    }
+                    _ => 0,
+                };
+                send(
+                    &mut self.actions,
+                    Message::Started {
+                        id,
+                        stdin_window: window,
+                    },
+                );
+                if req.early_eof {
+                    self.actions.push_back(Action::StdinEof { id });
+                }
+                if cancelled {
+                    self.cancel(id, now);
+                }
+            }
+            ExecEvent::Denied { message } => {
+                self.requests.remove(&id);
+                send(&mut self.actions, Message::Denied { id, message });
+            }
+            ExecEvent::Failed => {
+                self.requests.remove(&id);
+                send(
+                    &mut self.actions,
+                    error(
+                        Some(id),
+                        ErrorCode::ExecFailed,
+                        "the command could not be started",
+                    ),
+                );
+            }
+            ExecEvent::Output { stream, data } => {
+                let Some(run) = req.running_mut() else { return };
+                if run.stop == Some(StopReason::Cancelled) {
+                    self.actions.push_back(Action::OutputTaken { id, stream });
+                } else {
+                    *run.pending_mut(stream) = Some(data);
+                }
+            }
+            ExecEvent::Eof { stream } => {
+                let Some(run) = req.running_mut() else { return };
+                if run.eof[out_index(stream)] == OutEof::Open {
+                    run.eof[out_index(stream)] = OutEof::Seen;
+                }
+            }
+            ExecEvent::StdinWritten(n) => {
+                if let StdinSide::Open(credit) = &mut req.stdin {
+                    if credit.grant(n).is_ok() {
+                        send(&mut self.actions, Message::Window { id, bytes: n });
+                    }
+                }
+            }
+            ExecEvent::Exited(status) => {
+                let Some(run) = req.running_mut() else { return };
+                run.exited = Some(status);
+            }
+        }
+        self.flush(id, now);
+        self.set_idle(now);
+    }
+
+    /// Send what credit allows of `id`'s output, its `eof`s, and its
+    /// `exit` once everything before it is out. The id is free after that.
+    fn flush(&mut self, id: u64, now: Instant) {
+        let Some(req) = self.requests.get_mut(&id) else {
+            return;
+        };
+        let credit = &mut req.out_credit;
+        let Phase::Running(run) = &mut req.phase else {
+            return;
+        };
+        for stream in OUT_STREAMS {
+            let i = out_index(stream);
+            while let Some(chunk) = &mut run.pending[i] {
+                let n = (credit.available().min(DATA_CHUNK as u64) as usize).min(chunk.len());
+                if n == 0 {
+                    break;
+                }
+                let body = chunk.split_to(n);
+                let _ = credit.spend(n as u64);
+                let len = n as u32;
+                let m = Message::Data { id, stream, len };
+                self.actions.push_back(Action::Send(m, body));
+                if chunk.is_empty() {
+                    run.pending[i] = None;
+                    self.actions.push_back(Action::OutputTaken { id, stream });
+                }
+            }
+            if run.pending[i].is_none() && run.eof[i] == OutEof::Seen {
+                run.eof[i] = OutEof::Sent;
+                send(&mut self.actions, Message::Eof { id, stream });
+            }
+        }
+        if !run.finished() {
+            return;
+        }
+        let status = run.exited.unwrap_or(super::ExitStatus {
+            code: None,
+            signal: None,
+        });
+        let exit = Message::Exit {
+            id,
+            code: status.code,
+            signal: status.signal,
+            timed_out: run.stop == Some(StopReason::TimedOut),
+            duration_ms: now.saturating_duration_since(run.started_at).as_millis() as u64,
+        };
+        self.requests.remove(&id);
+        send(&mut self.actions, exit);
+    }
+
+    /// Advance timers to `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self.state {
+            State::Closed => return,
+            State::AwaitAuth | State::Verifying { .. } => {
+                if now >= self.settings.auth_deadline {
+                    self.fatal(
+                        ErrorCode::Timeout,
+                        "authentication deadline passed",
+                        CloseReason::AuthTimeout,
+                    );
+                }
+                return;
+            }
+            State::Open { idle_since } => {
+                if let (Some(since), Some(idle)) = (idle_since, self.settings.idle_timeout) {
+                    if now >= since + idle {
+                        return self.fatal(ErrorCode::Timeout, "idle timeout", CloseReason::Idle);
+                    }
+                }
+            }
+        }
+        for (&id, req) in self.requests.iter_mut() {
+            if let Some(run) = req.running_mut() {
+                if run.stop.is_none() && run.deadline.is_some_and(|d| now >= d) {
+                    run.stop = Some(StopReason::TimedOut);
+                    let reason = StopReason::TimedOut;
+                    self.actions.push_back(Action::Stop { id, reason });
+                }
+            }
+        }
+        match self.keepalive.due(now) {
+            Due::Nothing => {}
+            Due::Ping => send(&mut self.actions, Message::Ping),
+            Due::Dead => self.fatal(
+                ErrorCode::Timeout,
+                "no answer to keepalive",
+                CloseReason::Unresponsive,
+            ),
+        }
+    }
+
+    /// The next instant [`ServerSession::handle_timeout`] has work.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            State::Closed => None,
+            State::AwaitAuth | State::Verifying { .. } => Some(self.settings.auth_deadline),
+            State::Open { idle_since } => {
+                let idle = idle_since
+                    .zip(self.settings.idle_timeout)
+                    .map(|(s, i)| s + i);
+                let runs = self.requests.values().filter_map(|r| r.running());
+                let deadlines = runs.filter(|r| r.stop.is_none()).filter_map(|r| r.deadline);
+                deadlines.chain(idle).chain(self.keepalive.deadline()).min()
+            }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! One request on the server side: its typed lifecycle, stdin credit,
+//! output credit and the output chunks waiting for that credit.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::{out_index, Credit, ExitStatus, StopReason};
+
+/// The stdin side of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum StdinSide {
+    /// `exec` said `stdin: false`: the command reads /dev/null.
+    None,
+    /// Open, with the credit the client has left.
+    Open(Credit),
+    /// The client sent `eof`.
+    Closed,
+}
+
+/// Where an output stream is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum OutEof {
+    /// More bytes may come.
+    Open,
+    /// The process layer reported the end; `eof` not sent yet.
+    Seen,
+    /// `eof` sent.
+    Sent,
+}
+
+/// A request's lifecycle.
+#[derive(Debug)]
+pub(super) enum Phase {
+    /// `exec` handed to the process layer (policy check, spawn).
+    Checking {
+        /// The client cancelled before the verdict.
+        cancelled: bool,
+    },
+    /// The command runs (or ran and its output is still being sent).
+    Running(Box<Running>),
+}
+
+/// State of a started command.
+#[derive(Debug)]
+pub(super) struct Running {
+    pub started_at: Instant,
+    pub deadline: Option<Instant>,
+    pub stop: Option<StopReason>,
+    /// Output read but not yet sent, one chunk per stream at most.
+    pub pending: [Option<Bytes>; 2],
+    pub eof: [OutEof; 2],
+    pub exited: Option<ExitStatus>,
+}
+
+impl Running {
+    pub fn new(now: Instant, deadline: Option<Instant>) -> Self {
+        Self {
+            started_at: now,
+            deadline,
+            stop: None,
+            pending: [None, None],
+            eof: [OutEof::Open; 2],
+            exited: None,
+        }
+    }
+
+    /// Both streams ended and are sent, and the command was reaped.
+    pub fn finished(&self) -> bool {
+        self.exited.is_some() && self.eof.iter().all(|e| *e == OutEof::Sent)
+    }
+
+    pub fn pending_mut(&mut self, stream: crate::proto::Stream) -> &mut Option<Bytes> {
+        &mut self.pending[out_index(stream)]
+    }
+}
+
+/// One live request.
+#[derive(Debug)]
+pub(super) struct Request {
+    pub phase: Phase,
+    pub stdin: StdinSide,
+    /// The client sent `eof` on stdin before `started`.
+    pub early_eof: bool,
+    /// What the server may still send of stdout and stderr together.
+    pub out_credit: Credit,
+}
+
+impl Request {
+    pub fn new(stdin: bool, out_credit: Credit) -> Self {
+        Self {
+            phase: Phase::Checking { cancelled: false },
+            stdin: if stdin {
+                StdinSide::Open(Credit::unlimited())
+            } else {
+                StdinSide::None
+            },
+            early_eof: false,
+            out_credit,
+        }
+    }
+
+    pub fn running_mut(&mut self) -> Option<&mut Running> {
+        match &mut self.phase {
+            Phase::Running(r) => Some(r),
+            Phase::Checking { .. } => None,
+        }
+    }
+
+    pub fn running(&self) -> Option<&Running> {
+        match &self.phase {
+            Phase::Running(r) => Some(r),
+            Phase::Checking { .. } => None,
+        }
+    }
+}
