@@ -207,7 +207,7 @@ fn run_as_switches_account_when_root() {
     let text = std::fs::read_to_string(&config)
         .unwrap()
         .replace("[users.bob]", "run_as = \"nobody\"\n\n[users.bob]");
-    std::fs::write(&config, text).unwrap();
+    common::write_config(&config, &text);
     let d = env.start(&config);
     let (code, out, err) = run(env.secsh(&d, "alice").args(["--", "id", "-u"]));
     assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&err));

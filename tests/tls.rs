@@ -56,7 +56,7 @@ fn wrong_host_name_fails_with_255() {
         .unwrap()
         .replace("pki/server.pem", "web1/server.pem")
         .replace("pki/server.key", "web1/server.key");
-    std::fs::write(&config, text).unwrap();
+    common::write_config(&config, &text);
     let d = env.start(&config);
     // 127.0.0.1 is not in the certificate's SANs.
     let (code, _, err) = run(env.secsh(&d, "alice").args(["--", "true"]));

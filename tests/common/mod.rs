@@ -153,7 +153,7 @@ slots.p = {{ path_under = "{jail}/logs" }}
             bob = self.public_key(2),
         );
         let path = self.path("secshd.toml");
-        std::fs::write(&path, text).unwrap();
+        write_config(&path, &text);
         path
     }
 
@@ -294,8 +294,96 @@ pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     f()
 }
 
+/// Write a config file with mode 0600 whatever the umask: the daemon
+/// (rightly) refuses group- or world-writable configs.
+pub fn write_config(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+/// Longest any client run may take before the test fails.
+pub const RUN_LIMIT: Duration = Duration::from_secs(120);
+
 /// Run a command with no stdin and return (status code, stdout, stderr).
+/// A run that takes longer than [`RUN_LIMIT`] is killed and fails the test.
 pub fn run(cmd: &mut Command) -> (Option<i32>, Vec<u8>, Vec<u8>) {
-    let out = cmd.stdin(Stdio::null()).output().expect("run secsh");
-    (out.status.code(), out.stdout, out.stderr)
+    run_with_stdin(cmd, Stdio::null())
+}
+
+/// [`run`] with `stdin` as the child's standard input.
+pub fn run_with_stdin(
+    cmd: &mut Command,
+    stdin: impl Into<Stdio>,
+) -> (Option<i32>, Vec<u8>, Vec<u8>) {
+    use std::io::Read;
+    let mut child = cmd
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run secsh");
+    let mut out_pipe = child.stdout.take().unwrap();
+    let mut err_pipe = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out_pipe.read_to_end(&mut v);
+        v
+    });
+    let err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err_pipe.read_to_end(&mut v);
+        v
+    });
+    let code = wait_timeout(&mut child, RUN_LIMIT);
+    (code, out.join().unwrap(), err.join().unwrap())
+}
+
+/// Wait for `child` at most `limit`; kill it and fail the test after that.
+pub fn wait_timeout(child: &mut Child, limit: Duration) -> Option<i32> {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("process {} still running after {limit:?}", child.id());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The pids whose parent is `pid`.
+pub fn children_of(pid: i32) -> Vec<i32> {
+    let mut kids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+        let ppid = stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().nth(1));
+        if ppid.and_then(|p| p.parse::<i32>().ok()) == Some(pid) {
+            kids.push(child);
+        }
+    }
+    kids
+}
+
+/// The pids whose command line is exactly `cmdline` (NUL-separated).
+pub fn pids_with_cmdline(cmdline: &[u8]) -> Vec<i32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == cmdline) {
+            pids.push(pid);
+        }
+    }
+    pids
 }
