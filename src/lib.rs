@@ -12,10 +12,12 @@
 //! - [`exec`]: spawning without a shell, streaming, process-group kill
 //! - [`server`]: accept loop and per-connection sessions
 //! - [`client`]: connect, authenticate, run a command
-//! - [`cli`]: clap definitions and `run()` for both binaries
+//! - `cli` (feature `cli`, on by default): clap definitions and `main()` for
+//!   both binaries; the library itself does not link clap
 
 pub mod auth;
 pub mod bufpool;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod client;
 pub mod config;

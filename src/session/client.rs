@@ -5,134 +5,15 @@
 //! send and per-request events come out of [`ClientSession::poll_action`].
 
 use std::collections::{HashMap, VecDeque};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 
+pub use super::client_types::{
+    ClientAction, ClientSettings, ConnEnd, ExecParams, RemoteExit, UsageError,
+};
 use super::{out_index, Credit, Due, Keepalive};
 use crate::proto::{AuthMethod, ErrorCode, Frame, Message, Stream, DATA_CHUNK, MAX_WINDOW};
-
-/// Timers of one client connection.
-#[derive(Debug, Clone)]
-pub struct ClientSettings {
-    /// `auth_ok` must arrive before this instant.
-    pub auth_deadline: Instant,
-    /// Ping after this much silence from the server (`None`: never).
-    pub keepalive: Option<Duration>,
-}
-
-/// One command to run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExecParams {
-    /// The exact argv.
-    pub argv: Vec<String>,
-    /// The client will send stdin.
-    pub stdin: bool,
-    /// Ask the server to stop the command after this long.
-    pub timeout_ms: Option<u64>,
-    /// Output credit granted up front (1..=MAX_WINDOW).
-    pub output_window: u64,
-}
-
-/// How a remote command ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RemoteExit {
-    /// It exited with this code.
-    Code(i32),
-    /// A signal killed it.
-    Signal(i32),
-    /// The server stopped it at its time limit.
-    TimedOut,
-}
-
-/// Why a connection ended before its work was done.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConnEnd {
-    /// The server sent a fatal `error`.
-    Server {
-        /// Its code.
-        code: ErrorCode,
-        /// Its text.
-        message: String,
-    },
-    /// The server broke the protocol (we sent a fatal `error`).
-    Protocol(String),
-    /// The server stopped answering.
-    Timeout(String),
-    /// The server closed the connection with work outstanding.
-    Closed(String),
-}
-
-/// Frames to send and events for the application.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ClientAction {
-    /// Write this frame.
-    Send(Message, Bytes),
-    /// `auth_ok` arrived.
-    Authenticated {
-        /// The account.
-        user: String,
-    },
-    /// The command runs.
-    Started {
-        /// Request id.
-        id: u64,
-    },
-    /// The allowlist refused it.
-    Denied {
-        /// Request id.
-        id: u64,
-        /// The server's text.
-        message: String,
-    },
-    /// The request failed (`error` with its id).
-    Failed {
-        /// Request id.
-        id: u64,
-        /// Code.
-        code: ErrorCode,
-        /// Text.
-        message: String,
-    },
-    /// Output bytes; hand the count back with [`ClientSession::consumed`].
-    Output {
-        /// Request id.
-        id: u64,
-        /// stdout or stderr.
-        stream: Stream,
-        /// The bytes.
-        data: Bytes,
-    },
-    /// An output stream ended.
-    Eof {
-        /// Request id.
-        id: u64,
-        /// Which.
-        stream: Stream,
-    },
-    /// The last event of a request.
-    Exited {
-        /// Request id.
-        id: u64,
-        /// How it ended.
-        exit: RemoteExit,
-    },
-    /// The stdin chunk given to [`ClientSession::push_stdin`] is all sent.
-    StdinTaken {
-        /// Request id.
-        id: u64,
-    },
-    /// The connection is over; every request still open failed with it.
-    Closed(ConnEnd),
-}
-
-/// Errors in the application's use of the session (not the peer's).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum UsageError {
-    /// No such live request, or it has no stdin.
-    #[error("request {0} has no open stdin")]
-    NoStdin(u64),
-}
 
 #[derive(Debug)]
 struct Stdin {

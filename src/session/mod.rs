@@ -12,9 +12,11 @@
 //!   requests, driven by `client/`.
 
 mod client;
+mod client_types;
 mod credit;
 mod liveness;
 mod server;
+mod server_flow;
 mod server_request;
 
 pub use client::{ClientAction, ClientSession, ClientSettings, ConnEnd, ExecParams, RemoteExit};

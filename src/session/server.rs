@@ -7,11 +7,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::server_request::{OutEof, Phase, Request, Running, StdinSide};
-use super::{
-    out_index, Credit, Due, ExecEvent, Keepalive, StopReason, OUT_STREAMS, PRE_AUTH_BUFFER,
-};
-use crate::proto::{ErrorCode, Frame, FrameError, Message, Stream, DATA_CHUNK, MAX_WINDOW};
+use super::server_request::Request;
+use super::{Due, Keepalive, StopReason, PRE_AUTH_BUFFER};
+use crate::proto::{ErrorCode, Frame, FrameError, Message, Stream};
 
 /// Limits and timers of one server connection.
 #[derive(Debug, Clone)]
@@ -134,18 +132,18 @@ enum State {
 /// One connection, server side.
 #[derive(Debug)]
 pub struct ServerSession {
-    settings: ServerSettings,
+    pub(super) settings: ServerSettings,
     state: State,
-    requests: HashMap<u64, Request>,
-    actions: VecDeque<Action>,
+    pub(super) requests: HashMap<u64, Request>,
+    pub(super) actions: VecDeque<Action>,
     keepalive: Keepalive,
 }
 
-fn send(actions: &mut VecDeque<Action>, m: Message) {
+pub(super) fn send(actions: &mut VecDeque<Action>, m: Message) {
     actions.push_back(Action::Send(m, Bytes::new()));
 }
 
-fn error(id: Option<u64>, code: ErrorCode, message: impl Into<String>) -> Message {
+pub(super) fn error(id: Option<u64>, code: ErrorCode, message: impl Into<String>) -> Message {
     Message::Error {
         id,
         code,
@@ -201,7 +199,7 @@ impl ServerSession {
         self.close(reason);
     }
 
-    fn close(&mut self, reason: CloseReason) {
+    pub(super) fn close(&mut self, reason: CloseReason) {
         if !self.is_closed() {
             self.state = State::Closed;
             self.requests.clear();
@@ -209,7 +207,7 @@ impl ServerSession {
         }
     }
 
-    fn protocol(&mut self, code: ErrorCode, message: String) {
+    pub(super) fn protocol(&mut self, code: ErrorCode, message: String) {
         self.fatal(code, message.clone(), CloseReason::Protocol(message));
     }
 
@@ -302,7 +300,7 @@ impl ServerSession {
         }
     }
 
-    fn set_idle(&mut self, now: Instant) {
+    pub(super) fn set_idle(&mut self, now: Instant) {
         // Only the transitions count: pings and pongs do not make an idle
         // connection busy.
         if let State::Open { idle_since } = &mut self.state {
@@ -312,292 +310,6 @@ impl ServerSession {
                 *idle_since = Some(now);
             }
         }
-    }
-
-    fn request_frame(&mut self, frame: Frame, now: Instant) {
-        if self.is_closed() {
-            return;
-        }
-        match frame.message {
-            Message::Exec {
-                id,
-                argv,
-                stdin,
-                timeout_ms,
-                output_window,
-            } => self.exec(id, argv, stdin, timeout_ms, output_window),
-            Message::Data {
-                id,
-                stream: Stream::Stdin,
-                len,
-            } => self.stdin_data(id, len, frame.body),
-            Message::Eof {
-                id,
-                stream: Stream::Stdin,
-            } => self.stdin_eof(id),
-            Message::Window { id, bytes } => self.output_credit(id, bytes, now),
-            Message::Cancel { id } => self.cancel(id, now),
-            Message::Ping => send(&mut self.actions, Message::Pong),
-            Message::Pong => {}
-            Message::Error {
-                id: None, message, ..
-            } => self.close(CloseReason::PeerError(message.chars().take(200).collect())),
-            other => self.protocol(
-                ErrorCode::UnexpectedMessage,
-                format!("unexpected {} message from a client", other.type_name()),
-            ),
-        }
-        self.set_idle(now);
-    }
-
-    fn exec(
-        &mut self,
-        id: u64,
-        argv: Vec<String>,
-        stdin: bool,
-        timeout_ms: Option<u64>,
-        output_window: Option<u64>,
-    ) {
-        let out_credit = match output_window {
-            None => Credit::unlimited(),
-            Some(w) if w >= 1 => match Credit::new(w) {
-                Ok(c) => c,
-                Err(_) => return self.window_error(),
-            },
-            Some(_) => return self.window_error(),
-        };
-        let reply = if self.requests.contains_key(&id) {
-            error(Some(id), ErrorCode::BadRequest, "request id already in use")
-        } else if self.requests.len() >= self.settings.max_requests {
-            error(
-                Some(id),
-                ErrorCode::Busy,
-                "too many requests on this connection",
-            )
-        } else {
-            self.requests.insert(id, Request::new(stdin, out_credit));
-            self.actions.push_back(Action::Exec {
-                id,
-                argv,
-                stdin,
-                timeout_ms,
-            });
-            return;
-        };
-        send(&mut self.actions, reply);
-    }
-
-    fn window_error(&mut self) {
-        self.protocol(
-            ErrorCode::Protocol,
-            format!("output_window must be between 1 and {MAX_WINDOW}"),
-        );
-    }
-
-    fn stdin_data(&mut self, id: u64, len: u32, body: Bytes) {
-        // Stdin for a request that already ended is a normal race.
-        let Some(req) = self.requests.get_mut(&id) else {
-            return;
-        };
-        let problem = match (&mut req.phase, &mut req.stdin) {
-            (Phase::Checking { .. }, _) => "stdin before started (no window yet)",
-            (_, StdinSide::None) => "stdin for a request that declared none",
-            (_, StdinSide::Closed) => "stdin after eof",
-            (_, StdinSide::Open(credit)) => match credit.spend(len as u64) {
-                Ok(()) => {
-                    self.actions.push_back(Action::Stdin { id, data: body });
-                    return;
-                }
-                Err(_) => "stdin exceeds the flow-control window",
-            },
-        };
-        self.protocol(ErrorCode::Protocol, problem.into());
-    }
-
-    fn stdin_eof(&mut self, id: u64) {
-        let Some(req) = self.requests.get_mut(&id) else {
-            return;
-        };
-        if let StdinSide::Open(_) = req.stdin {
-            req.stdin = StdinSide::Closed;
-            match req.phase {
-                Phase::Checking { .. } => req.early_eof = true,
-                Phase::Running(_) => self.actions.push_back(Action::StdinEof { id }),
-            }
-        }
-    }
-
-    fn output_credit(&mut self, id: u64, bytes: u64, now: Instant) {
-        let Some(req) = self.requests.get_mut(&id) else {
-            return;
-        };
-        if req.out_credit.is_unlimited() {
-            return self.protocol(
-                ErrorCode::Protocol,
-                "window for a request without output_window".into(),
-            );
-        }
-        if let Err(e) = req.out_credit.grant(bytes) {
-            return self.protocol(ErrorCode::Protocol, e.to_string());
-        }
-        self.flush(id, now);
-    }
-
-    fn cancel(&mut self, id: u64, now: Instant) {
-        let Some(req) = self.requests.get_mut(&id) else {
-            return;
-        };
-        match &mut req.phase {
-            Phase::Checking { cancelled } => *cancelled = true,
-            Phase::Running(run) => {
-                if run.stop.is_none() {
-                    run.stop = Some(StopReason::Cancelled);
-                    self.actions.push_back(Action::Stop {
-                        id,
-                        reason: StopReason::Cancelled,
-                    });
-                }
-                // The client asked to stop: output not yet sent is dropped.
-                for stream in OUT_STREAMS {
-                    if run.pending_mut(stream).take().is_some() {
-                        self.actions.push_back(Action::OutputTaken { id, stream });
-                    }
-                }
-                self.flush(id, now);
-            }
-        }
-    }
-
-    /// The process layer reports on request `id`.
-    pub fn handle_exec_event(&mut self, id: u64, event: ExecEvent, now: Instant) {
-        if self.is_closed() {
-            return;
-        }
-        let Some(req) = self.requests.get_mut(&id) else {
-            return;
-        };
-        match event {
-            ExecEvent::Started { timeout } => {
-                let Phase::Checking { cancelled } = req.phase else {
-                    return;
-                };
-                let deadline = timeout.and_then(|t| now.checked_add(t));
-                req.phase = Phase::Running(Box::new(Running::new(now, deadline)));
-                let window = match &mut req.stdin {
-                    StdinSide::Open(c) => {
-                        *c = Credit::new(self.settings.stdin_window.min(MAX_WINDOW))
-                            .unwrap_or_else(|_| Credit::unlimited());
-                        self.settings.stdin_window
-                    }
-                    _ => 0,
-                };
-                send(
-                    &mut self.actions,
-                    Message::Started {
-                        id,
-                        stdin_window: window,
-                    },
-                );
-                if req.early_eof {
-                    self.actions.push_back(Action::StdinEof { id });
-                }
-                if cancelled {
-                    self.cancel(id, now);
-                }
-            }
-            ExecEvent::Denied { message } => {
-                self.requests.remove(&id);
-                send(&mut self.actions, Message::Denied { id, message });
-            }
-            ExecEvent::Failed => {
-                self.requests.remove(&id);
-                send(
-                    &mut self.actions,
-                    error(
-                        Some(id),
-                        ErrorCode::ExecFailed,
-                        "the command could not be started",
-                    ),
-                );
-            }
-            ExecEvent::Output { stream, data } => {
-                let Some(run) = req.running_mut() else { return };
-                if run.stop == Some(StopReason::Cancelled) {
-                    self.actions.push_back(Action::OutputTaken { id, stream });
-                } else {
-                    *run.pending_mut(stream) = Some(data);
-                }
-            }
-            ExecEvent::Eof { stream } => {
-                let Some(run) = req.running_mut() else { return };
-                if run.eof[out_index(stream)] == OutEof::Open {
-                    run.eof[out_index(stream)] = OutEof::Seen;
-                }
-            }
-            ExecEvent::StdinWritten(n) => {
-                if let StdinSide::Open(credit) = &mut req.stdin {
-                    if credit.grant(n).is_ok() {
-                        send(&mut self.actions, Message::Window { id, bytes: n });
-                    }
-                }
-            }
-            ExecEvent::Exited(status) => {
-                let Some(run) = req.running_mut() else { return };
-                run.exited = Some(status);
-            }
-        }
-        self.flush(id, now);
-        self.set_idle(now);
-    }
-
-    /// Send what credit allows of `id`'s output, its `eof`s, and its
-    /// `exit` once everything before it is out. The id is free after that.
-    fn flush(&mut self, id: u64, now: Instant) {
-        let Some(req) = self.requests.get_mut(&id) else {
-            return;
-        };
-        let credit = &mut req.out_credit;
-        let Phase::Running(run) = &mut req.phase else {
-            return;
-        };
-        for stream in OUT_STREAMS {
-            let i = out_index(stream);
-            while let Some(chunk) = &mut run.pending[i] {
-                let n = (credit.available().min(DATA_CHUNK as u64) as usize).min(chunk.len());
-                if n == 0 {
-                    break;
-                }
-                let body = chunk.split_to(n);
-                let _ = credit.spend(n as u64);
-                let len = n as u32;
-                let m = Message::Data { id, stream, len };
-                self.actions.push_back(Action::Send(m, body));
-                if chunk.is_empty() {
-                    run.pending[i] = None;
-                    self.actions.push_back(Action::OutputTaken { id, stream });
-                }
-            }
-            if run.pending[i].is_none() && run.eof[i] == OutEof::Seen {
-                run.eof[i] = OutEof::Sent;
-                send(&mut self.actions, Message::Eof { id, stream });
-            }
-        }
-        if !run.finished() {
-            return;
-        }
-        let status = run.exited.unwrap_or(super::ExitStatus {
-            code: None,
-            signal: None,
-        });
-        let exit = Message::Exit {
-            id,
-            code: status.code,
-            signal: status.signal,
-            timed_out: run.stop == Some(StopReason::TimedOut),
-            duration_ms: now.saturating_duration_since(run.started_at).as_millis() as u64,
-        };
-        self.requests.remove(&id);
-        send(&mut self.actions, exit);
     }
 
     /// Advance timers to `now`.
