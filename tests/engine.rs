@@ -7,21 +7,14 @@ mod common;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::raw::{sign, Raw};
-use common::{alive, key_from_seed, wait_until, Env};
+use common::raw::Raw;
+use common::{alive, wait_until, Env};
 use secsh::client::{connect, Identity, RequestEvent, Session, SessionOptions, Target};
 use secsh::proto::{ErrorCode, Message};
 use secsh::session::{ExecParams, RemoteExit};
 
 async fn authed(env: &Env, d: &common::Daemon) -> Raw {
-    let mut c = Raw::connect(d.addr, &env.ca()).await;
-    let sig = sign(&key_from_seed(1), "alice", &c.exporter);
-    c.auth("alice", sig).await;
-    assert!(matches!(
-        c.next().await.map(|f| f.message),
-        Some(Message::AuthOk { .. })
-    ));
-    c
+    Raw::signed_in(d.addr, &env.ca(), "alice", 1).await
 }
 
 fn params(argv: &[&str], window: u64) -> ExecParams {
@@ -236,15 +229,7 @@ async fn a_peer_that_stops_answering_pings_has_its_command_stopped() {
         output_window: None,
     })
     .await;
-    let pid_file = jail.join("pid");
-    assert!(wait_until(Duration::from_secs(10), || {
-        std::fs::read_to_string(&pid_file).is_ok_and(|s| s.ends_with('\n'))
-    }));
-    let pid: i32 = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = common::wait_for_pid(&jail.join("pid"));
     assert!(alive(pid));
     // From now on the client reads nothing and answers nothing.
     let started = Instant::now();
@@ -303,15 +288,7 @@ fn first_sigterm_cancels_even_while_stdout_is_stalled() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let pid_file = jail.join("ypid");
-    assert!(wait_until(Duration::from_secs(10), || {
-        std::fs::read_to_string(&pid_file).is_ok_and(|s| s.ends_with('\n'))
-    }));
-    let remote: i32 = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let remote = common::wait_for_pid(&jail.join("ypid"));
     std::thread::sleep(Duration::from_millis(500));
     let me = nix::unistd::Pid::from_raw(client.id() as i32);
     nix::sys::signal::kill(me, nix::sys::signal::SIGTERM).unwrap();

@@ -7,19 +7,12 @@ mod common;
 
 use std::process::Stdio;
 
-use common::raw::{sign, Raw};
-use common::{key_from_seed, Env};
+use common::raw::Raw;
+use common::Env;
 use secsh::proto::{ErrorCode, Message, Stream};
 
 async fn authed(env: &Env, d: &common::Daemon) -> Raw {
-    let mut c = Raw::connect(d.addr, &env.ca()).await;
-    let sig = sign(&key_from_seed(1), "alice", &c.exporter);
-    c.auth("alice", sig).await;
-    assert!(matches!(
-        c.next().await.map(|f| f.message),
-        Some(Message::AuthOk { .. })
-    ));
-    c
+    Raw::signed_in(d.addr, &env.ca(), "alice", 1).await
 }
 
 async fn expect_error(c: &mut Raw, want: ErrorCode) -> String {

@@ -22,19 +22,7 @@ fn start_grandchild(env: &Env, d: &common::Daemon) -> (Child, i32) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let pid_file = env.jail().join("pid");
-    assert!(
-        wait_until(Duration::from_secs(10), || std::fs::read_to_string(
-            &pid_file
-        )
-        .is_ok_and(|s| s.ends_with('\n'))),
-        "the remote command did not start"
-    );
-    let pid: i32 = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = common::wait_for_pid(&env.jail().join("pid"));
     assert!(alive(pid));
     (client, pid)
 }

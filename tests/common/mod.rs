@@ -387,3 +387,19 @@ pub fn pids_with_cmdline(cmdline: &[u8]) -> Vec<i32> {
     }
     pids
 }
+
+/// Wait (at most 10 s) for a command to write its pid and a newline to
+/// `file`, and return the pid.
+pub fn wait_for_pid(file: &Path) -> i32 {
+    assert!(
+        wait_until(Duration::from_secs(10), || std::fs::read_to_string(file)
+            .is_ok_and(|s| s.ends_with('\n'))),
+        "the remote command did not write {}",
+        file.display()
+    );
+    std::fs::read_to_string(file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}

@@ -36,6 +36,18 @@ impl Raw {
         self.writer.flush().await.unwrap();
     }
 
+    /// Connect and sign in as `user` with the key of `seed`; panics
+    /// unless `auth_ok` comes back.
+    pub async fn signed_in(addr: SocketAddr, ca: &Path, user: &str, seed: u8) -> Self {
+        let mut c = Self::connect(addr, ca).await;
+        let sig = sign(&crate::common::key_from_seed(seed), user, &c.exporter);
+        c.auth(user, sig).await;
+        match c.next().await.map(|f| f.message) {
+            Some(secsh::proto::Message::AuthOk { .. }) => c,
+            other => panic!("expected auth_ok, got {other:?}"),
+        }
+    }
+
     /// Write raw bytes into the TLS stream, bypassing the frame encoder.
     pub async fn send_raw(&mut self, bytes: &[u8]) {
         self.writer.flush().await.unwrap();
