@@ -23,7 +23,7 @@ use crate::transport::{write_queue, FrameReader, FrameWriter, Outbound, Transpor
 
 /// Default output credit per request: what the client may have to buffer
 /// for a request whose output the application has not consumed yet.
-pub const OUTPUT_WINDOW: u64 = 4 * 1024 * 1024;
+pub const OUTPUT_WINDOW: u64 = 16 * 1024 * 1024;
 /// Frames queued for the writer task.
 const OUT_QUEUE: usize = 64;
 /// Stdin chunks a request may have queued in the session at once.
