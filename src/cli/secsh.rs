@@ -141,8 +141,10 @@ async fn run(args: Args, mut target: Target) -> Result<client::Outcome, ClientEr
         argv: args.command,
         stdin: !args.no_stdin,
         timeout: args.timeout.map(|t| seconds(t, "--timeout")).transpose()?,
-        auth_timeout: connect_timeout,
-        keepalive: Some(seconds(args.keepalive, "--keepalive")?).filter(|k| !k.is_zero()),
+        session: client::SessionOptions {
+            auth_timeout: connect_timeout,
+            keepalive: Some(seconds(args.keepalive, "--keepalive")?).filter(|k| !k.is_zero()),
+        },
     };
     let io = LocalIo {
         stdout: raw_fd_writer(1),

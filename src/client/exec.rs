@@ -30,10 +30,8 @@ pub struct ExecRequest {
     pub stdin: bool,
     /// Ask the server to kill the command after this long.
     pub timeout: Option<Duration>,
-    /// How long to wait for the server's answer to `auth`.
-    pub auth_timeout: Duration,
-    /// Keepalive interval while the command runs (`None`: off).
-    pub keepalive: Option<Duration>,
+    /// The connection's timers (answer to `auth`, keepalive).
+    pub session: SessionOptions,
 }
 
 /// The local ends of the command's streams.
@@ -86,11 +84,7 @@ pub async fn run_exec(
     req: &ExecRequest,
     mut io: LocalIo,
 ) -> Result<Outcome, ClientError> {
-    let options = SessionOptions {
-        auth_timeout: req.auth_timeout,
-        keepalive: req.keepalive,
-    };
-    let session = Session::start(conn, identity, &req.user, &options)?;
+    let session = Session::start(conn, identity, &req.user, &req.session)?;
     let mut request = session
         .exec(ExecParams {
             argv: req.argv.clone(),

@@ -91,12 +91,6 @@ impl Drop for OutputCredit {
     }
 }
 
-impl std::fmt::Debug for Cmd {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Cmd")
-    }
-}
-
 /// An authenticated (or authenticating) connection.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -349,7 +343,9 @@ impl Driver {
                     Some(cmd) => self.command(cmd),
                     None => handles_open = false,
                 },
-                _ = sleep_until(wake) => self.machine.handle_timeout(Instant::now()),
+                // Disabled (never polled) while there is no deadline.
+                _ = tokio::time::sleep_until(wake.unwrap_or_else(tokio::time::Instant::now)),
+                    if wake.is_some() => self.machine.handle_timeout(Instant::now()),
             }
         }
         // Let the writer send close_notify, briefly.
@@ -379,12 +375,5 @@ impl Driver {
             Cmd::Cancel(id) => m.cancel(id),
             Cmd::Consumed(id, n) => m.consumed(id, n),
         }
-    }
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
     }
 }

@@ -26,7 +26,7 @@ pub use stdin::StdinQueue;
 
 use crate::config::RunAs;
 use crate::proto::Stream;
-use crate::session::{ExecEvent, ExitStatus};
+use crate::session::{out_index, ExecEvent, ExitStatus};
 
 /// Events of one connection's commands, tagged with the request id.
 pub type Events = mpsc::Sender<(u64, ExecEvent)>;
@@ -93,7 +93,7 @@ impl ExecHandle {
 
     /// The session sent the last chunk read from `stream`: read the next.
     pub fn output_taken(&self, stream: Stream) {
-        self.acks[index(stream)].add_permits(1);
+        self.acks[out_index(stream)].add_permits(1);
     }
 
     /// Stop the process group: SIGTERM, then SIGKILL after the grace.
@@ -111,13 +111,6 @@ impl Drop for ExecHandle {
             a.close();
         }
         self.stop();
-    }
-}
-
-fn index(stream: Stream) -> usize {
-    match stream {
-        Stream::Stderr => 1,
-        _ => 0,
     }
 }
 
@@ -164,15 +157,14 @@ fn spawn(spec: &Spec) -> Result<Child, ExecError> {
         program: program.clone(),
         source,
     })?;
-    for fd in [
-        child.stdout.as_ref().map(|p| p as &dyn std::os::fd::AsFd),
-        child.stderr.as_ref().map(|p| p as &dyn std::os::fd::AsFd),
-        child.stdin.as_ref().map(|p| p as &dyn std::os::fd::AsFd),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        grow_pipe(&fd);
+    if let Some(out) = &child.stdout {
+        grow_pipe(out);
+    }
+    if let Some(err) = &child.stderr {
+        grow_pipe(err);
+    }
+    if let Some(input) = &child.stdin {
+        grow_pipe(input);
     }
     Ok(child)
 }
@@ -231,7 +223,9 @@ impl Job {
                 r = &mut out, if !done[0] => { done[0] = true; r.is_err() }
                 r = &mut err, if !done[1] => { done[1] = true; r.is_err() }
                 _ = &mut stop_rx, if killer.is_none() => true,
-                _ = sleep_until(abandon_at), if abandon_at.is_some() => break,
+                // Disabled (never polled) while there is no deadline.
+                _ = tokio::time::sleep_until(abandon_at.unwrap_or_else(tokio::time::Instant::now)),
+                    if abandon_at.is_some() => break,
             };
             if stop_now && killer.is_none() {
                 killer = Some(tokio::spawn(kill::stop_group(pgid, self.grace)));
@@ -270,11 +264,4 @@ impl Job {
 /// lower system limit) only costs speed.
 pub fn grow_pipe(fd: &impl std::os::fd::AsFd) {
     let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETPIPE_SZ(1 << 20));
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
 }

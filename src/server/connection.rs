@@ -182,10 +182,12 @@ pub(crate) async fn run(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
                         continue;
                     }
                 };
-                let event = spawn(checked, id, &ev_tx, &mut procs, &who);
+                let event = spawn(checked, id, &ev_tx, &mut procs, peer);
                 session.handle_exec_event(id, event, Instant::now());
             }
-            _ = sleep_until(wake) => session.handle_timeout(Instant::now()),
+            // Disabled (never polled) while there is no deadline.
+            _ = tokio::time::sleep_until(wake.unwrap_or_else(tokio::time::Instant::now)),
+                if wake.is_some() => session.handle_timeout(Instant::now()),
             _ = stopped(&mut stop) => session.shutdown(),
             _ = &mut write_task => {
                 writer_done = true;
@@ -218,9 +220,8 @@ fn spawn(
     id: u64,
     events: &mpsc::Sender<(u64, ExecEvent)>,
     procs: &mut HashMap<u64, ExecHandle>,
-    who: &Option<Requester>,
+    peer: SocketAddr,
 ) -> ExecEvent {
-    let (peer, user) = who.as_ref().map(|w| (w.peer, w.user.clone())).unzip();
     let Checked::Allowed {
         rule,
         spec,
@@ -233,21 +234,14 @@ fn spawn(
     };
     match crate::exec::start(&spec, id, events.clone()) {
         Ok(handle) => {
-            tracing::info!(?peer, ?user, id, %rule, argv = ?spec.argv, "started");
+            tracing::info!(%peer, id, %rule, argv = ?spec.argv, "started");
             procs.insert(id, handle);
             ExecEvent::Started { timeout }
         }
         Err(e) => {
-            tracing::error!(?peer, ?user, %rule, "exec failed: {e}");
+            tracing::error!(%peer, id, %rule, "exec failed: {e}");
             ExecEvent::Failed
         }
-    }
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
     }
 }
 

@@ -87,8 +87,8 @@ pub enum ExecEvent {
     Exited(ExitStatus),
 }
 
-/// Index of an output stream in per-stream arrays.
-fn out_index(stream: Stream) -> usize {
+/// Index of an output stream in per-stream arrays (stdout 0, stderr 1).
+pub fn out_index(stream: Stream) -> usize {
     match stream {
         Stream::Stderr => 1,
         _ => 0,
