@@ -164,24 +164,43 @@ argv = ["/bin/sh", "-c", "setsid /bin/sleep 97 & /bin/sleep 97"]
 #[test]
 fn kill_9_of_the_daemon_takes_its_commands() {
     let env = Env::new();
-    let mut d = env.start(&env.config(""));
+    let extra = r#"
+[commands.family]
+argv = ["/bin/sh", "-c", "/bin/sleep 296 & /bin/sleep 296"]
+"#;
+    let path = env.config(extra);
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "commands = [\"true\", \"echo\"",
+        "commands = [\"family\", \"true\", \"echo\"",
+    );
+    common::write_config(&path, &text);
+    let mut d = env.start(&path);
+    let sentinel = common::children_of(d.pid() as i32);
+    assert_eq!(sentinel.len(), 1, "one sentinel process: {sentinel:?}");
     let mut client = env
         .secsh(&d, "alice")
-        .args(["--", "sleep", "300"])
+        .args(["--", "/bin/sh", "-c", "/bin/sleep 296 & /bin/sleep 296"])
         .stdin(Stdio::null())
         .spawn()
         .unwrap();
-    let mut kids = Vec::new();
+    // The shell (a direct child) and both sleeps, one of them a grandchild.
+    let sleep = b"/bin/sleep\x00296\x00";
     assert!(wait_until(Duration::from_secs(10), || {
-        kids = common::children_of(d.pid() as i32);
-        !kids.is_empty()
+        common::pids_with_cmdline(sleep).len() == 2
     }));
+    let mut doomed = common::children_of(d.pid() as i32);
+    doomed.extend(common::pids_with_cmdline(sleep));
+    assert!(
+        doomed.len() >= 4,
+        "sentinel, shell and two sleeps: {doomed:?}"
+    );
     d.child.kill().unwrap();
     d.child.wait().unwrap();
-    assert!(
-        wait_until(Duration::from_secs(5), || kids.iter().all(|k| !alive(*k))),
-        "children {kids:?} survived the daemon"
-    );
+    let gone = wait_until(Duration::from_secs(5), || doomed.iter().all(|k| !alive(*k)));
+    for pid in common::pids_with_cmdline(sleep) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+    }
+    assert!(gone, "processes {doomed:?} survived the daemon");
     let _ = client.kill();
     let _ = client.wait();
 }

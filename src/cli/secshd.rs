@@ -149,6 +149,11 @@ fn raise_nofile_limit() {
 
 fn serve(config_path: &Path, listen: &[SocketAddr], drain: u64, dev: bool) -> i32 {
     raise_nofile_limit();
+    // First, while single-threaded and before the configuration (keys) is
+    // in memory or any socket is open.
+    if let Err(e) = crate::exec::sentinel::start() {
+        tracing::warn!("{e}; commands fall back to a parent-death signal");
+    }
     let mut config = match ServerConfig::load(config_path, &LoadOptions::default()) {
         Ok(c) => c,
         Err(e) => {

@@ -1,5 +1,6 @@
 //! Running allowed commands: spawn the resolved argv with no shell, a
-//! cleared environment, its own process group and a parent-death signal;
+//! cleared environment and its own process group, registered with the
+//! sentinel that kills it if the daemon dies;
 //! read stdout and stderr one chunk at a time (the next read waits until
 //! the session has sent the last chunk, so a client that does not grant
 //! output credit stalls only this command); feed stdin; stop the whole
@@ -11,6 +12,7 @@ mod fs;
 mod guard;
 mod kill;
 mod pump;
+pub mod sentinel;
 mod stdin;
 
 use std::path::PathBuf;
@@ -115,9 +117,9 @@ impl Drop for ExecHandle {
 }
 
 /// Spawn `spec` as request `id` and drive it on its own task, reporting to
-/// `events`. Call from a runtime worker thread: the parent-death signal is
-/// tied to the thread that forks, and worker threads live as long as the
-/// runtime.
+/// `events`. Call from a runtime worker thread: without a sentinel, the
+/// parent-death signal is tied to the thread that forks, and worker
+/// threads live as long as the runtime.
 pub fn start(spec: &Spec, id: u64, events: Events) -> Result<ExecHandle, ExecError> {
     let child = spawn(spec)?;
     let stdin = spec.stdin.then(|| Arc::new(StdinQueue::new()));
