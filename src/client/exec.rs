@@ -105,8 +105,8 @@ pub async fn run_exec(
         });
     }
     let (broken_tx, mut broken) = mpsc::unbounded_channel();
-    let out = Sink::spawn(io.stdout, broken_tx.clone());
-    let err = Sink::spawn(io.stderr, broken_tx);
+    let mut out = Sink::new(io.stdout, broken_tx.clone());
+    let mut err = Sink::new(io.stderr, broken_tx);
     let mut started = false;
     let mut cancelled = false;
     let outcome = loop {
@@ -114,7 +114,7 @@ pub async fn run_exec(
             event = request.next() => match event {
                 Some(RequestEvent::Started) => started = true,
                 Some(RequestEvent::Output { stream, data, credit }) => {
-                    let sink = if stream == Stream::Stderr { &err } else { &out };
+                    let sink = if stream == Stream::Stderr { &mut err } else { &mut out };
                     sink.write(data, credit);
                 }
                 Some(RequestEvent::Eof(_)) => {}
@@ -150,14 +150,27 @@ pub async fn run_exec(
     Ok(outcome)
 }
 
-/// A local output stream written on its own thread.
+/// A local output stream, written on a thread of its own that starts with
+/// the first chunk (a command with no output costs no thread).
 struct Sink {
+    idle: Option<(Box<dyn Write + Send>, mpsc::UnboundedSender<()>)>,
+    thread: Option<SinkThread>,
+}
+
+struct SinkThread {
     tx: std::sync::mpsc::Sender<(Bytes, OutputCredit)>,
     done: oneshot::Receiver<()>,
 }
 
 impl Sink {
-    fn spawn(mut w: Box<dyn Write + Send>, broken: mpsc::UnboundedSender<()>) -> Self {
+    fn new(w: Box<dyn Write + Send>, broken: mpsc::UnboundedSender<()>) -> Self {
+        Self {
+            idle: Some((w, broken)),
+            thread: None,
+        }
+    }
+
+    fn start(mut w: Box<dyn Write + Send>, broken: mpsc::UnboundedSender<()>) -> SinkThread {
         let (tx, rx) = std::sync::mpsc::channel::<(Bytes, OutputCredit)>();
         let (done_tx, done) = oneshot::channel();
         std::thread::spawn(move || {
@@ -174,16 +187,25 @@ impl Sink {
             let _ = w.flush();
             let _ = done_tx.send(());
         });
-        Self { tx, done }
+        SinkThread { tx, done }
     }
 
-    fn write(&self, data: Bytes, credit: OutputCredit) {
-        let _ = self.tx.send((data, credit));
+    fn write(&mut self, data: Bytes, credit: OutputCredit) {
+        if let Some((w, broken)) = self.idle.take() {
+            self.thread = Some(Self::start(w, broken));
+        }
+        if let Some(t) = &self.thread {
+            let _ = t.tx.send((data, credit));
+        }
     }
 
     async fn finish(self) {
-        drop(self.tx);
-        let _ = self.done.await;
+        if let Some(t) = self.thread {
+            drop(t.tx);
+            let _ = t.done.await;
+        } else if let Some((mut w, _)) = self.idle {
+            let _ = w.flush();
+        }
     }
 }
 

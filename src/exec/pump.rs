@@ -30,9 +30,11 @@ pub async fn drain(
 ) -> Result<(), PeerGone> {
     let pool = BufPool::new(DATA_CHUNK, POOLED);
     loop {
-        let mut buf = pool.take();
+        // Read into spare capacity: no zeroing, and only the pages a read
+        // touches are faulted in (most commands print a few bytes).
+        let mut buf = pool.take_empty();
         // A read error ends the stream like EOF does.
-        let n: usize = pipe.read(&mut buf).await.unwrap_or_default();
+        let n: usize = pipe.read_buf(&mut buf).await.unwrap_or_default();
         if n == 0 {
             let eof = ExecEvent::Eof { stream };
             return events.send((id, eof)).await.map_err(|_| PeerGone);
