@@ -42,12 +42,23 @@ async fn signature_replayed_on_another_connection_fails() {
     let sig_a = sign(&alice, "alice", &a.exporter);
     b.auth("alice", sig_a.clone()).await;
     match b.next().await.map(|f| f.message) {
-        Some(Message::Error { code, .. }) => assert_eq!(code, ErrorCode::AuthFailed),
+        Some(Message::AuthContinue { partial, .. }) => assert!(!partial),
         other => panic!("replay accepted: {other:?}"),
+    }
+    // Two more tries (max_auth_tries = 3), then the connection closes.
+    b.auth("alice", sig_a.clone()).await;
+    assert!(matches!(
+        b.next().await.map(|f| f.message),
+        Some(Message::AuthContinue { .. })
+    ));
+    b.auth("alice", sig_a.clone()).await;
+    match b.next().await.map(|f| f.message) {
+        Some(Message::Error { code, .. }) => assert_eq!(code, ErrorCode::AuthFailed),
+        other => panic!("third failure not fatal: {other:?}"),
     }
     assert!(
         b.next().await.is_none(),
-        "connection should close after auth failure"
+        "connection should close after the last failed attempt"
     );
     // The same signature on its own connection is fine.
     a.auth("alice", sig_a).await;

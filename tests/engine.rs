@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use common::raw::Raw;
 use common::{alive, wait_until, Env};
-use secsh::client::{connect, Identity, RequestEvent, Session, SessionOptions, Target};
+use secsh::client::{
+    connect, Credentials, Identity, RequestEvent, Session, SessionOptions, Target,
+};
 use secsh::proto::{ErrorCode, Message};
 use secsh::session::{ExecParams, RemoteExit};
 
@@ -39,7 +41,13 @@ async fn an_unread_request_stalls_only_itself() {
         auth_timeout: Duration::from_secs(10),
         keepalive: None,
     };
-    let session = Session::start(conn, &identity, "alice", &options).unwrap();
+    let session = Session::start(
+        conn,
+        Credentials::new(Some(identity), None, false, "alice".into()),
+        "alice",
+        &options,
+    )
+    .unwrap();
     // `yes` writes forever; its events are never read, so its 64 KiB of
     // credit is never returned.
     let mut flood = session.exec(params(&["yes"], 64 * 1024)).await.unwrap();
@@ -223,6 +231,7 @@ async fn a_header_sent_as_a_json_array_runs_nothing() {
             id: None,
             code: ErrorCode::Protocol,
             message,
+            ..
         }) => {
             assert_eq!(message, "header is not a JSON object")
         }
@@ -275,6 +284,7 @@ async fn idle_connections_are_closed() {
             id: None,
             code: ErrorCode::Timeout,
             message,
+            ..
         }) => {
             assert_eq!(message, "idle timeout")
         }

@@ -22,6 +22,7 @@ async fn expect_error(c: &mut Raw, want: ErrorCode) -> String {
                 id: None,
                 code,
                 message,
+                ..
             }) => {
                 assert_eq!(code, want, "{message}");
                 assert!(

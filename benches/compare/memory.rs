@@ -59,7 +59,8 @@ async fn open(target: &Target, server: &Secshd) -> Option<Held> {
     let auth = Message::Auth {
         user: USER.into(),
         method: AuthMethod::Key,
-        signature: sig,
+        signature: Some(sig),
+        password: None,
     };
     writer.send(&auth, &[]).await.ok()?;
     writer.flush().await.ok()?;

@@ -1,10 +1,17 @@
 //! Authentication. Key auth: the client signs, as an OpenSSH SSHSIG with
 //! namespace `secsh-auth`, a message binding the user name to this TLS
 //! session's exporter, so a captured signature is useless elsewhere.
+//! Password auth: argon2id PHC strings, verified with constant work for
+//! unknown users.
 
 mod key;
+mod password;
 
 pub use key::verify_key_auth;
+pub use password::{
+    hash as hash_password, verify as verify_password, HashError, StoredHash, Verified,
+    MAX_PASSWORD_LEN,
+};
 
 /// SSHSIG namespace of auth signatures.
 pub const NAMESPACE: &str = "secsh-auth";

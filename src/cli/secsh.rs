@@ -22,8 +22,9 @@ use crate::client::{self, ClientError, ExecRequest, Identity, LocalIo, Target};
     version,
     about = "Run an allowlisted command on a secshd host over TLS 1.3",
     after_help = "Exit status: the remote command's code; 128+N if signal N killed it; \
-                  252 timed out; 253 denied by the server's allowlist; 254 authentication \
-                  failed; 255 connection, TLS or protocol failure; 2 usage."
+                  250 server busy (a budget); 251 rate limited; 252 timed out; 253 denied by \
+                  the server's allowlist; 254 authentication failed; 255 connection, TLS or \
+                  protocol failure; 2 usage."
 )]
 pub struct Args {
     /// CA bundle (PEM) that must have issued the server's certificate.
@@ -41,9 +42,13 @@ pub struct Args {
     /// Send no stdin; the command reads /dev/null.
     #[arg(short = 'n')]
     pub no_stdin: bool,
-    /// Never prompt (for a key passphrase).
+    /// Never prompt (for a key passphrase or a password).
     #[arg(long)]
     pub batch: bool,
+    /// Read the password from the first line of FILE (mode 0600) when the
+    /// server asks for one. Weaker than a key: prefer keys for automation.
+    #[arg(long, value_name = "FILE", env = "SECSH_PASSWORD_FILE")]
+    pub password_file: Option<PathBuf>,
     /// Seconds allowed for TCP connect plus TLS handshake, and again for
     /// the server's answer to authentication.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
@@ -131,8 +136,26 @@ async fn run(args: Args, mut target: Target) -> Result<client::Outcome, ClientEr
         .or_else(|| std::env::var("USER").ok())
         .filter(|u| !u.is_empty())
         .ok_or_else(|| ClientError::Usage("no user: give USER@HOST or -l USER".into()))?;
-    let identity = Identity::load(args.identity.as_deref(), !args.batch)?;
-    tracing::info!(source = ?identity.source(), "identity loaded");
+    let password = args
+        .password_file
+        .as_deref()
+        .map(client::read_password_file)
+        .transpose()?;
+    let can_prompt = !args.batch && client::has_terminal();
+    let key = match Identity::load(args.identity.as_deref(), !args.batch) {
+        Ok(key) => {
+            tracing::info!(source = ?key.source(), "identity loaded");
+            Some(key)
+        }
+        // No key anywhere, but a password to offer instead.
+        Err(e) if args.identity.is_none() && (password.is_some() || can_prompt) => {
+            tracing::info!("no key: {e}; signing in with a password");
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    let label = format!("{user}@{}", target.host);
+    let creds = client::Credentials::new(key, password, can_prompt, label);
     let connect_timeout = seconds(args.connect_timeout, "--connect-timeout")?;
     let conn = client::connect(&target, &args.cert, connect_timeout).await?;
     tracing::info!(host = %target.host, port = target.port_or_default(), "connected");
@@ -156,7 +179,7 @@ async fn run(args: Args, mut target: Target) -> Result<client::Outcome, ClientEr
         }),
         interrupts: interrupts(),
     };
-    client::run_exec(conn, &identity, &req, io).await
+    client::run_exec(conn, creds, &req, io).await
 }
 
 /// An unbuffered writer on an inherited descriptor: remote bytes are passed

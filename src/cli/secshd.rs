@@ -55,6 +55,10 @@ pub enum Command {
     /// Certificates for secshd.
     #[command(subcommand)]
     Pki(Pki),
+    /// Print an argon2id hash (m=19456 KiB, t=2, p=1) of a password for
+    /// `[users.NAME] password`. Asks twice on a terminal, without echo;
+    /// reads one line from stdin when it is piped.
+    HashPassword,
 }
 
 /// Certificate subcommands.
@@ -96,6 +100,7 @@ pub fn main() -> i32 {
     crate::cli::init_logging("info");
     match args.command {
         Some(Command::Pki(pki)) => report(run_pki(pki)),
+        Some(Command::HashPassword) => report(hash_password()),
         None if args.dev => match super::dev::prepare(&args.state_dir) {
             Ok(config) => serve(&config, &args.listen, args.drain, true),
             Err(e) => report(Err(e)),
@@ -112,6 +117,32 @@ fn report(r: anyhow::Result<()>) -> i32 {
             1
         }
     }
+}
+
+fn hash_password() -> anyhow::Result<()> {
+    use std::io::{BufRead, IsTerminal};
+    use zeroize::Zeroizing;
+    let password = if std::io::stdin().is_terminal() {
+        let first = Zeroizing::new(rpassword::prompt_password("Password: ")?);
+        let again = Zeroizing::new(rpassword::prompt_password("Again: ")?);
+        anyhow::ensure!(*first == *again, "the passwords differ");
+        first
+    } else {
+        let mut line = Zeroizing::new(String::new());
+        std::io::stdin().lock().read_line(&mut line)?;
+        let trimmed = line.trim_end_matches(['\r', '\n']).to_string();
+        Zeroizing::new(trimmed)
+    };
+    anyhow::ensure!(!password.is_empty(), "empty password");
+    anyhow::ensure!(
+        password.len() <= crate::auth::MAX_PASSWORD_LEN,
+        "longer than {} bytes",
+        crate::auth::MAX_PASSWORD_LEN
+    );
+    let phc = crate::auth::hash_password(password.as_bytes())
+        .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?;
+    println!("{phc}");
+    Ok(())
 }
 
 fn run_pki(pki: Pki) -> anyhow::Result<()> {

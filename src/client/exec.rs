@@ -11,7 +11,7 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
 use super::session::{OutputCredit, RequestEvent, Session, SessionOptions, OUTPUT_WINDOW};
-use super::{ClientError, Connection, Identity, EXIT_DENIED, EXIT_TIMED_OUT};
+use super::{ClientError, Connection, Credentials, EXIT_DENIED, EXIT_TIMED_OUT};
 use crate::bufpool::BufPool;
 use crate::proto::{Stream, DATA_CHUNK};
 use crate::session::{ExecParams, RemoteExit};
@@ -80,11 +80,11 @@ impl Outcome {
 /// Authenticate and run `req` over `conn`, streaming to/from `io`.
 pub async fn run_exec(
     conn: Connection,
-    identity: &Identity,
+    creds: Credentials,
     req: &ExecRequest,
     mut io: LocalIo,
 ) -> Result<Outcome, ClientError> {
-    let session = Session::start(conn, identity, &req.user, &req.session)?;
+    let session = Session::start(conn, creds, &req.user, &req.session)?;
     let mut request = session
         .exec(ExecParams {
             argv: req.argv.clone(),

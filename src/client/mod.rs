@@ -4,12 +4,14 @@
 //! any number at once; [`run_exec`] runs the CLI's one command.
 
 mod connect;
+mod credentials;
 mod exec;
 mod identity;
 mod session;
 mod target;
 
 pub use connect::{connect, ClientStream, Connection};
+pub use credentials::{has_terminal, read_password_file, Credentials};
 pub use exec::{run_exec, stdin_reader, ExecRequest, LocalIo, Outcome, STDIN_CHUNK};
 pub use identity::{Identity, IdentitySource};
 pub use session::{
@@ -19,6 +21,10 @@ pub use target::Target;
 
 use crate::proto::ErrorCode;
 
+/// Exit status: the server is at a limit (budget); retry later.
+pub const EXIT_BUSY: i32 = 250;
+/// Exit status: the server refuses this source for a while (penalty).
+pub const EXIT_RATE_LIMITED: i32 = 251;
 /// Exit status: the server killed the command at its time limit.
 pub const EXIT_TIMED_OUT: i32 = 252;
 /// Exit status: the allowlist refused the command.
@@ -72,6 +78,12 @@ pub enum ClientError {
     /// The server refused the authentication.
     #[error("authentication failed")]
     AuthFailed,
+    /// The server refuses connections from this source for a while.
+    #[error("rate limited by the server after repeated failures from this address; retry in {} s", retry_after.as_secs().max(1))]
+    RateLimited {
+        /// When to try again.
+        retry_after: std::time::Duration,
+    },
     /// The server reported an error.
     #[error("server error ({code}): {message}")]
     Server {
@@ -95,6 +107,11 @@ impl ClientError {
                 code: ErrorCode::AuthFailed,
                 ..
             } => EXIT_AUTH_FAILED,
+            ClientError::RateLimited { .. } => EXIT_RATE_LIMITED,
+            ClientError::Server {
+                code: ErrorCode::Busy,
+                ..
+            } => EXIT_BUSY,
             _ => EXIT_CONNECTION,
         }
     }

@@ -13,11 +13,10 @@ use bytes::Bytes;
 use tokio::io::{ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-use super::{ClientError, ClientStream, Connection, Identity};
-use crate::auth::signing_message;
-use crate::proto::{ErrorCode, Stream};
+use super::{ClientError, ClientStream, Connection, Credentials};
+use crate::proto::{AuthMethod, ErrorCode, Secret, Stream};
 use crate::session::{
-    ClientAction, ClientSession, ClientSettings, ConnEnd, ExecParams, RemoteExit,
+    AuthProof, ClientAction, ClientSession, ClientSettings, ConnEnd, ExecParams, RemoteExit,
 };
 use crate::transport::{write_queue, FrameReader, FrameWriter, Outbound, TransportError};
 
@@ -157,23 +156,26 @@ impl Request {
 
 impl Session {
     /// Authenticate as `user` on `conn` without waiting for the answer:
-    /// requests started right away travel in the same first flight.
+    /// requests started right away travel in the same first flight. If the
+    /// server asks for more (a password after the key, or another try),
+    /// `creds` answers it.
     pub fn start(
         conn: Connection,
-        identity: &Identity,
+        mut creds: Credentials,
         user: &str,
         options: &SessionOptions,
     ) -> Result<Self, ClientError> {
-        let signature = identity.sign(&signing_message(user, &conn.exporter))?;
+        let proof = creds.first_proof(user, &conn.exporter)?;
         let now = Instant::now();
         let settings = ClientSettings {
             auth_deadline: now + options.auth_timeout,
             keepalive: options.keepalive,
         };
-        let machine = ClientSession::new(user.to_string(), signature, settings, now);
+        let machine = ClientSession::new(user.to_string(), proof, settings, now);
         let (rd, wr) = tokio::io::split(conn.stream);
         let (cmds, cmd_rx) = mpsc::unbounded_channel();
-        tokio::spawn(Driver::new(machine, rd, wr, cmds.clone()).run(cmd_rx));
+        let driver = Driver::new(machine, rd, wr, cmds.clone(), creds, options.auth_timeout);
+        tokio::spawn(driver.run(cmd_rx));
         Ok(Self { cmds })
     }
 
@@ -219,6 +221,10 @@ struct Driver {
     writer: tokio::task::JoinHandle<()>,
     cmds: mpsc::UnboundedSender<Cmd>,
     live: HashMap<u64, Live>,
+    /// Taken while a password is being read on a blocking thread.
+    creds: Option<Credentials>,
+    asking: Option<tokio::task::JoinHandle<(Credentials, Option<Secret>)>>,
+    auth_timeout: Duration,
 }
 
 fn end_error(end: ConnEnd) -> ClientError {
@@ -227,7 +233,14 @@ fn end_error(end: ConnEnd) -> ClientError {
             code: ErrorCode::AuthFailed,
             ..
         } => ClientError::AuthFailed,
-        ConnEnd::Server { code, message } => ClientError::Server { code, message },
+        ConnEnd::Server {
+            code: ErrorCode::RateLimited,
+            retry_after_ms,
+            ..
+        } => ClientError::RateLimited {
+            retry_after: Duration::from_millis(retry_after_ms.unwrap_or(0)),
+        },
+        ConnEnd::Server { code, message, .. } => ClientError::Server { code, message },
         ConnEnd::Protocol(m) | ConnEnd::Timeout(m) | ConnEnd::Closed(m) => ClientError::Protocol(m),
     }
 }
@@ -238,6 +251,8 @@ impl Driver {
         rd: ReadHalf<ClientStream>,
         wr: WriteHalf<ClientStream>,
         cmds: mpsc::UnboundedSender<Cmd>,
+        creds: Credentials,
+        auth_timeout: Duration,
     ) -> Self {
         let (out, out_rx) = mpsc::channel(OUT_QUEUE);
         Self {
@@ -247,7 +262,25 @@ impl Driver {
             writer: tokio::spawn(write_queue(FrameWriter::new(wr), out_rx)),
             cmds,
             live: HashMap::new(),
+            creds: Some(creds),
+            asking: None,
+            auth_timeout,
         }
+    }
+
+    /// The server wants another proof: read a password off the runtime
+    /// (a prompt blocks), or give up when there is none to give.
+    fn auth_continue(&mut self, methods: Vec<AuthMethod>, partial: bool) {
+        let Some(mut creds) = self.creds.take().filter(|c| c.can_answer(&methods)) else {
+            if partial {
+                tracing::info!("the server also requires a password; none available");
+            }
+            return self.machine.give_up_auth();
+        };
+        self.asking = Some(tokio::task::spawn_blocking(move || {
+            let p = creds.next_password(&methods);
+            (creds, p)
+        }));
     }
 
     fn deliver(&mut self, id: u64, event: RequestEvent) {
@@ -267,6 +300,9 @@ impl Driver {
                     }
                 }
                 ClientAction::Authenticated { user } => tracing::info!(%user, "authenticated"),
+                ClientAction::AuthContinue { methods, partial } => {
+                    self.auth_continue(methods, partial)
+                }
                 ClientAction::Started { id } => self.deliver(id, RequestEvent::Started),
                 ClientAction::Output { id, stream, data } => {
                     let credit = OutputCredit {
@@ -339,6 +375,18 @@ impl Driver {
                     Err(TransportError::Frame(e)) => self.machine.handle_read_error(e.to_string()),
                     Err(e) => self.machine.handle_read_error(e.to_string()),
                 },
+                asked = async { self.asking.as_mut().expect("guarded").await },
+                    if self.asking.is_some() => {
+                    self.asking = None;
+                    match asked {
+                        Ok((creds, Some(password))) => {
+                            self.creds = Some(creds);
+                            let deadline = Instant::now() + self.auth_timeout;
+                            self.machine.retry_auth(AuthProof::Password { password }, deadline);
+                        }
+                        _ => self.machine.give_up_auth(),
+                    }
+                }
                 cmd = cmd_rx.recv(), if handles_open => match cmd {
                     Some(cmd) => self.command(cmd),
                     None => handles_open = false,

@@ -5,6 +5,7 @@
 mod error;
 mod raw;
 mod server;
+mod user;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -47,8 +48,43 @@ pub struct ServerConfig {
 pub struct User {
     /// Public keys that may sign in as this user.
     pub keys: Vec<ssh_key::PublicKey>,
+    /// The argon2id hash of the user's password, if they have one.
+    pub password: Option<crate::auth::StoredHash>,
+    /// Methods that must all be proven (`auth = [...]`); empty: any one
+    /// configured method suffices.
+    pub require: Vec<crate::proto::AuthMethod>,
     /// The local account commands run as (root daemon only).
     pub run_as: Option<RunAs>,
+}
+
+impl User {
+    /// After proving `proven`, what is still missing: `None` when
+    /// authenticated, else the methods still required.
+    pub fn missing(
+        &self,
+        proven: &[crate::proto::AuthMethod],
+    ) -> Option<Vec<crate::proto::AuthMethod>> {
+        if self.require.is_empty() {
+            return None;
+        }
+        let rest: Vec<_> = self
+            .require
+            .iter()
+            .filter(|m| !proven.contains(m))
+            .copied()
+            .collect();
+        (!rest.is_empty()).then_some(rest)
+    }
+
+    /// Whether the user may sign in with `method` at all.
+    pub fn allows(&self, method: crate::proto::AuthMethod) -> bool {
+        use crate::proto::AuthMethod;
+        let configured = match method {
+            AuthMethod::Key => !self.keys.is_empty(),
+            AuthMethod::Password => self.password.is_some(),
+        };
+        configured && (self.require.is_empty() || self.require.contains(&method))
+    }
 }
 
 /// A local account resolved when the configuration loads.
@@ -92,6 +128,8 @@ pub struct Limits {
     pub max_connections: usize,
     /// Commands running at once on one connection.
     pub max_requests_per_connection: usize,
+    /// Failed `auth` attempts allowed on one connection.
+    pub max_auth_tries: u32,
     /// Stdin bytes a request may have in flight (the flow-control window);
     /// also the most stdin the server buffers for one command.
     pub stdin_window: u64,

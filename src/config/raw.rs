@@ -47,6 +47,7 @@ pub struct RawLimits {
     pub auth_timeout_secs: Option<Spanned<u64>>,
     pub max_connections: Option<Spanned<u64>>,
     pub max_requests_per_connection: Option<Spanned<u64>>,
+    pub max_auth_tries: Option<Spanned<u64>>,
     pub stdin_window_kib: Option<Spanned<u64>>,
     pub idle_timeout_secs: Option<Spanned<u64>>,
     pub keepalive_secs: Option<Spanned<u64>>,
@@ -57,6 +58,8 @@ pub struct RawLimits {
 pub struct RawUser {
     #[serde(default)]
     pub keys: Vec<Spanned<String>>,
+    pub password: Option<Spanned<String>>,
+    pub auth: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     pub commands: Vec<Spanned<String>>,
     pub run_as: Option<Spanned<String>>,

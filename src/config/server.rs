@@ -9,7 +9,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::raw::{RawCommand, RawServer, RawSlot};
-use super::{ConfigError, ExecSettings, Limits, Location, RunAs, ServerConfig, User};
+use super::{ConfigError, ExecSettings, Limits, Location, RunAs, ServerConfig};
 use crate::policy::{Policy, Rule, Slot};
 use crate::proto::{DEFAULT_PORT, STDIN_WINDOW};
 
@@ -88,7 +88,7 @@ fn check_file_safety(path: &Path, meta: &std::fs::Metadata) -> Result<(), Config
     Ok(())
 }
 
-struct Cx<'a> {
+pub(super) struct Cx<'a> {
     path: &'a Path,
     text: &'a str,
 }
@@ -101,7 +101,7 @@ impl Cx<'_> {
         }
     }
 
-    fn at<T>(&self, spanned: &Spanned<T>, message: impl Into<String>) -> ConfigError {
+    pub(super) fn at<T>(&self, spanned: &Spanned<T>, message: impl Into<String>) -> ConfigError {
         self.err(spanned.span().start, message)
     }
 
@@ -174,6 +174,9 @@ impl Cx<'_> {
                     1024,
                 )?
                 .unwrap_or(16) as usize,
+            max_auth_tries: self
+                .ranged(&l.max_auth_tries, "max_auth_tries", 1, 20)?
+                .unwrap_or(3) as u32,
             stdin_window: self
                 .ranged(&l.stdin_window_kib, "stdin_window_kib", 64, 1 << 20)?
                 .map_or(STDIN_WINDOW, |k| k * 1024),
@@ -205,33 +208,13 @@ impl Cx<'_> {
         for (name, user) in &raw.users {
             check_name(self, name, "user")?;
             let u = user.get_ref();
-            if u.keys.is_empty() {
-                return Err(self.at(
-                    user,
-                    format!(
-                        "user {:?} has no keys and could never sign in",
-                        name.get_ref()
-                    ),
-                ));
-            }
-            let keys = u
-                .keys
-                .iter()
-                .map(|k| parse_key(k.get_ref()).map_err(|m| self.at(k, m)))
-                .collect::<Result<Vec<_>, _>>()?;
             for c in &u.commands {
                 policy
                     .grant(name.get_ref(), c.get_ref())
                     .map_err(|e| self.at(c, e.to_string()))?;
             }
-            let run_as = match &u.run_as {
-                None => None,
-                Some(r) if !options.is_root => {
-                    return Err(self.at(r, "run_as needs secshd to run as root"));
-                }
-                Some(r) => Some(lookup_account(r.get_ref()).map_err(|m| self.at(r, m))?),
-            };
-            users.insert(name.get_ref().clone(), User { keys, run_as });
+            let account = super::user::build(self, name, user, options)?;
+            users.insert(name.get_ref().clone(), account);
         }
         for (name, group) in &raw.groups {
             check_name(self, name, "group")?;
@@ -343,7 +326,11 @@ impl Cx<'_> {
     }
 }
 
-fn check_name(cx: &Cx<'_>, name: &Spanned<String>, what: &str) -> Result<(), ConfigError> {
+pub(super) fn check_name(
+    cx: &Cx<'_>,
+    name: &Spanned<String>,
+    what: &str,
+) -> Result<(), ConfigError> {
     let n = name.get_ref();
     let ok = !n.is_empty()
         && n.len() <= 64
@@ -367,7 +354,7 @@ fn parse_listen(s: &str) -> Option<SocketAddr> {
     })
 }
 
-fn parse_key(line: &str) -> Result<ssh_key::PublicKey, String> {
+pub(super) fn parse_key(line: &str) -> Result<ssh_key::PublicKey, String> {
     let key = ssh_key::PublicKey::from_openssh(line.trim())
         .map_err(|e| format!("invalid OpenSSH public key: {e}"))?;
     match key.algorithm() {
@@ -419,7 +406,7 @@ pub fn resolve_program(name: &str, search: &str) -> Option<PathBuf> {
         })
 }
 
-fn lookup_account(name: &str) -> Result<RunAs, String> {
+pub(super) fn lookup_account(name: &str) -> Result<RunAs, String> {
     match nix::unistd::User::from_name(name) {
         Ok(Some(u)) => {
             let cname = std::ffi::CString::new(u.name.as_str())

@@ -27,6 +27,9 @@ pub enum ErrorCode {
     Busy,
     /// The server is shutting down and stopped this connection's commands.
     ShuttingDown,
+    /// The client's source address is penalised (repeated failures); the
+    /// `error` carries `retry_after_ms`.
+    RateLimited,
     /// Something went wrong inside the server; details are in its log only.
     Internal,
 }
@@ -45,6 +48,7 @@ impl ErrorCode {
             ErrorCode::ExecFailed => "exec_failed",
             ErrorCode::Busy => "busy",
             ErrorCode::ShuttingDown => "shutting_down",
+            ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Internal => "internal",
         }
     }

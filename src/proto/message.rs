@@ -22,6 +22,38 @@ pub enum Stream {
 pub enum AuthMethod {
     /// An SSHSIG signature over the session-bound signing message.
     Key,
+    /// The account's password, checked against an argon2id hash.
+    Password,
+}
+
+/// A secret string on the wire (a password): never shown by `Debug`,
+/// overwritten with zeros when dropped.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wrap `s`.
+    pub fn new(s: String) -> Self {
+        Self(s)
+    }
+
+    /// The secret bytes.
+    pub fn expose(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
 }
 
 /// One frame header. Unknown fields are ignored so that later versions can
@@ -35,8 +67,23 @@ pub enum Message {
         user: String,
         /// Proof method.
         method: AuthMethod,
-        /// Armored SSHSIG (`-----BEGIN SSH SIGNATURE-----`) for `method = key`.
-        signature: String,
+        /// Armored SSHSIG (`-----BEGIN SSH SIGNATURE-----`); required for
+        /// `method = key`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signature: Option<String>,
+        /// The password; required for `method = password`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        password: Option<Secret>,
+    },
+    /// Server: that `auth` did not complete authentication, but the client
+    /// may try again with one of `methods`. Requests sent before this
+    /// message were discarded and must be sent again after `auth_ok`.
+    AuthContinue {
+        /// Methods the client may offer next.
+        methods: Vec<AuthMethod>,
+        /// The last proof was accepted, and one of `methods` is also
+        /// required (the user's `auth` lists several).
+        partial: bool,
     },
     /// Server: the connection is authenticated as `user`.
     AuthOk {
@@ -134,14 +181,29 @@ pub enum Message {
         code: ErrorCode,
         /// Human-readable text; never contains server paths or OS errors.
         message: String,
+        /// With `rate_limited`: milliseconds until the source may try again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
     },
 }
 
 impl Message {
     /// Every message type's wire name.
     pub const TYPE_NAMES: &'static [&'static str] = &[
-        "auth", "auth_ok", "exec", "started", "window", "denied", "data", "eof", "cancel", "exit",
-        "ping", "pong", "error",
+        "auth",
+        "auth_ok",
+        "auth_continue",
+        "exec",
+        "started",
+        "window",
+        "denied",
+        "data",
+        "eof",
+        "cancel",
+        "exit",
+        "ping",
+        "pong",
+        "error",
     ];
 
     /// The body length this header announces (0 for messages without a body).
@@ -157,6 +219,7 @@ impl Message {
         match self {
             Message::Auth { .. } => "auth",
             Message::AuthOk { .. } => "auth_ok",
+            Message::AuthContinue { .. } => "auth_continue",
             Message::Exec { .. } => "exec",
             Message::Started { .. } => "started",
             Message::Window { .. } => "window",

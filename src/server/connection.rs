@@ -15,11 +15,12 @@ use tokio::task::JoinSet;
 
 use super::request::{Checked, Requester};
 use super::Shared;
-use crate::auth::verify_key_auth;
 use crate::exec::ExecHandle;
 use crate::proto::{Message, ALPN, MAX_BODY_LEN};
 use crate::readahead::ReadAhead;
-use crate::session::{Action, AuthProof, CloseReason, ExecEvent, ServerSession, ServerSettings};
+use crate::session::{
+    Action, AuthProof, AuthVerdict, CloseReason, ExecEvent, ServerSession, ServerSettings,
+};
 use crate::transport::{FrameReader, FrameWriter, TransportError};
 
 /// Frames queued for the writer task. Data in it is bounded by the output
@@ -67,12 +68,16 @@ pub(crate) async fn run(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
         stdin_window: limits.stdin_window,
         idle_timeout: limits.idle_timeout,
         keepalive: limits.keepalive,
+        auth_methods: shared.auth_methods.clone(),
+        max_auth_tries: limits.max_auth_tries,
     };
     let mut session = ServerSession::new(settings, start);
     let (ev_tx, mut ev_rx) = mpsc::channel::<(u64, ExecEvent)>(EVENT_QUEUE);
     let mut procs: HashMap<u64, ExecHandle> = HashMap::new();
     let mut checks: JoinSet<(u64, Checked)> = JoinSet::new();
     let mut who: Option<Requester> = None;
+    // A password being verified on the pool: (user, verdict).
+    let mut checking: Option<tokio::task::JoinHandle<(String, AuthVerdict)>> = None;
     let mut stop = shared.stop.clone();
     let mut writer_done = false;
     let reason = 'conn: loop {
@@ -97,24 +102,26 @@ pub(crate) async fn run(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
                         session.handle_peer_closed();
                     }
                 }
-                Action::Verify { user, proof } => {
-                    let AuthProof::Key { signature } = proof;
-                    let keys = shared.config.users.get(&user).map(|u| u.keys.as_slice());
-                    let verdict = match verify_key_auth(&user, keys, &exporter, &signature) {
-                        Ok(key) => {
-                            let fp = key.fingerprint(Default::default());
-                            tracing::info!(%peer, %user, key = %fp, "authenticated");
-                            Some(user)
-                        }
-                        Err(e) => {
-                            let shown: String = user.chars().take(64).collect();
-                            tracing::warn!(%peer, user = %shown.escape_debug(),
-                                "authentication failed: {e}");
-                            None
-                        }
-                    };
-                    session.handle_auth_result(verdict, Instant::now());
-                }
+                Action::Verify {
+                    user,
+                    proof,
+                    proven,
+                } => match proof {
+                    AuthProof::Key { signature } => {
+                        let v =
+                            super::auth::key(&shared, peer, &user, &signature, &exporter, &proven);
+                        session.handle_auth_result(&user, v, Instant::now());
+                    }
+                    AuthProof::Password { password } => {
+                        let shared = shared.clone();
+                        checking = Some(tokio::spawn(async move {
+                            let v =
+                                super::auth::password(shared, peer, user.clone(), password, proven)
+                                    .await;
+                            (user, v)
+                        }));
+                    }
+                },
                 Action::Authenticated { user } => {
                     reader.set_max_body(MAX_BODY_LEN);
                     reader.release_idle();
@@ -168,6 +175,11 @@ pub(crate) async fn run(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
                     session.handle_peer_closed();
                 }
             },
+            done = async { checking.as_mut().expect("guarded").await }, if checking.is_some() => {
+                checking = None;
+                let (user, v) = done.unwrap_or_else(|_| (String::new(), AuthVerdict::Failed));
+                session.handle_auth_result(&user, v, Instant::now());
+            }
             Some((id, event)) = ev_rx.recv() => {
                 if matches!(event, ExecEvent::Exited(_)) {
                     procs.remove(&id);
@@ -197,6 +209,9 @@ pub(crate) async fn run(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     };
     // Stop every command still running (dropping a handle stops it), then
     // let the writer flush what is queued, the fatal error last.
+    if let Some(c) = checking {
+        c.abort();
+    }
     drop(procs);
     drop(ev_rx);
     drop(out_tx);

@@ -2,6 +2,7 @@
 //! connections within the configured limit, and hand each to a session.
 //! One misbehaving connection never affects the others.
 
+mod auth;
 mod connection;
 mod request;
 
@@ -65,6 +66,11 @@ pub(crate) struct Shared {
     pub config: ServerConfig,
     pub acceptor: TlsAcceptor,
     pub daemon: DaemonAccount,
+    /// Methods offered to a client whose attempt failed: the same whoever
+    /// it claimed to be.
+    pub auth_methods: Vec<crate::proto::AuthMethod>,
+    /// Password verifications running at once.
+    pub passwords: Arc<Semaphore>,
     /// Becomes true when the drain period is over: sessions stop their
     /// commands and close.
     pub stop: watch::Receiver<bool>,
@@ -97,9 +103,11 @@ impl Server {
         let (stop, stop_rx) = watch::channel(false);
         Ok(Self {
             shared: Arc::new(Shared {
+                auth_methods: offered_methods(&config),
                 config,
                 acceptor: TlsAcceptor::from(tls),
                 daemon: DaemonAccount::current(),
+                passwords: auth::password_pool(),
                 stop: stop_rx,
             }),
             listeners,
@@ -144,6 +152,16 @@ impl Server {
             tracing::warn!("connections still open at exit");
         }
     }
+}
+
+/// Key always; password when some user has one.
+fn offered_methods(config: &ServerConfig) -> Vec<crate::proto::AuthMethod> {
+    use crate::proto::AuthMethod;
+    let mut methods = vec![AuthMethod::Key];
+    if config.users.values().any(|u| u.password.is_some()) {
+        methods.push(AuthMethod::Password);
+    }
+    methods
 }
 
 fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {

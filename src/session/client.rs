@@ -12,6 +12,7 @@ use bytes::Bytes;
 pub use super::client_types::{
     ClientAction, ClientSettings, ConnEnd, ExecParams, RemoteExit, UsageError,
 };
+use super::AuthProof;
 use super::{out_index, Credit, Due, Keepalive};
 use crate::proto::{AuthMethod, ErrorCode, Frame, Message, Stream, DATA_CHUNK, MAX_WINDOW};
 
@@ -36,7 +37,11 @@ struct Req {
 #[derive(Debug)]
 pub struct ClientSession {
     settings: ClientSettings,
+    user: String,
     authenticated: bool,
+    /// `exec`s sent before `auth_ok`: the server drops them when it
+    /// answers `auth_continue`, so they go again after the next `auth`.
+    pipelined: Vec<Message>,
     closed: bool,
     next_id: u64,
     requests: HashMap<u64, Req>,
@@ -49,25 +54,63 @@ fn send(actions: &mut VecDeque<ClientAction>, m: Message) {
 }
 
 impl ClientSession {
-    /// A session that authenticates as `user` with an SSHSIG `signature`
-    /// (the first frame is queued at once).
-    pub fn new(user: String, signature: String, settings: ClientSettings, now: Instant) -> Self {
+    /// A session that authenticates as `user` with `proof` (the first
+    /// frame is queued at once).
+    pub fn new(user: String, proof: AuthProof, settings: ClientSettings, now: Instant) -> Self {
         let mut s = Self {
             keepalive: Keepalive::new(settings.keepalive, now),
             settings,
+            user,
             authenticated: false,
+            pipelined: Vec::new(),
             closed: false,
             next_id: 1,
             requests: HashMap::new(),
             actions: VecDeque::new(),
         };
-        let auth = Message::Auth {
-            user,
-            method: AuthMethod::Key,
-            signature,
-        };
-        send(&mut s.actions, auth);
+        s.send_auth(proof);
         s
+    }
+
+    fn send_auth(&mut self, proof: AuthProof) {
+        let user = self.user.clone();
+        let auth = match proof {
+            AuthProof::Key { signature } => Message::Auth {
+                user,
+                method: AuthMethod::Key,
+                signature: Some(signature),
+                password: None,
+            },
+            AuthProof::Password { password } => Message::Auth {
+                user,
+                method: AuthMethod::Password,
+                signature: None,
+                password: Some(password),
+            },
+        };
+        send(&mut self.actions, auth);
+    }
+
+    /// Answer [`ClientAction::AuthContinue`] with another proof, valid
+    /// until `deadline`; requests already started are sent again after it.
+    pub fn retry_auth(&mut self, proof: AuthProof, deadline: Instant) {
+        if self.closed || self.authenticated {
+            return;
+        }
+        self.settings.auth_deadline = deadline;
+        self.send_auth(proof);
+        for m in self.pipelined.clone() {
+            send(&mut self.actions, m);
+        }
+    }
+
+    /// Nothing more to offer after [`ClientAction::AuthContinue`].
+    pub fn give_up_auth(&mut self) {
+        self.fail(ConnEnd::Server {
+            code: ErrorCode::AuthFailed,
+            message: "authentication failed".into(),
+            retry_after_ms: None,
+        });
     }
 
     /// The next frame to send or event to deliver.
@@ -112,6 +155,9 @@ impl ClientSession {
             timeout_ms: params.timeout_ms,
             output_window: Some(window),
         };
+        if !self.authenticated {
+            self.pipelined.push(exec.clone());
+        }
         send(&mut self.actions, exec);
         id
     }
@@ -209,6 +255,7 @@ impl ClientSession {
                 id: None,
                 code: ErrorCode::Protocol,
                 message: message.clone(),
+                retry_after_ms: None,
             };
             send(&mut self.actions, m);
             self.fail(ConnEnd::Protocol(message));
@@ -242,7 +289,11 @@ impl ClientSession {
         match frame.message {
             Message::AuthOk { user } if !self.authenticated => {
                 self.authenticated = true;
+                self.pipelined.clear();
                 acts.push_back(ClientAction::Authenticated { user });
+            }
+            Message::AuthContinue { methods, partial } if !self.authenticated => {
+                acts.push_back(ClientAction::AuthContinue { methods, partial });
             }
             Message::Started { id, stdin_window } => {
                 let Some(req) = self.requests.get_mut(&id).filter(|r| !r.started) else {
@@ -314,6 +365,7 @@ impl ClientSession {
                 id: Some(id),
                 code,
                 message,
+                ..
             } => {
                 if self.requests.remove(&id).is_some() {
                     acts.push_back(ClientAction::Failed { id, code, message });
@@ -323,7 +375,12 @@ impl ClientSession {
                 id: None,
                 code,
                 message,
-            } => self.fail(ConnEnd::Server { code, message }),
+                retry_after_ms,
+            } => self.fail(ConnEnd::Server {
+                code,
+                message,
+                retry_after_ms,
+            }),
             Message::Ping => send(acts, Message::Pong),
             Message::Pong => {}
             other => self.protocol(format!(

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::*;
-use crate::proto::{ErrorCode, Frame, Message, Stream, DATA_CHUNK, MAX_WINDOW};
+use crate::proto::{AuthMethod, ErrorCode, Frame, Message, Secret, Stream, DATA_CHUNK, MAX_WINDOW};
 
 const S: Duration = Duration::from_secs(1);
 
@@ -31,7 +31,14 @@ impl T {
             keepalive: Some(15 * S),
         };
         Self {
-            c: ClientSession::new("alice".into(), "sig".into(), settings, t0),
+            c: ClientSession::new(
+                "alice".into(),
+                AuthProof::Key {
+                    signature: "sig".into(),
+                },
+                settings,
+                t0,
+            ),
             t0,
         }
     }
@@ -280,6 +287,7 @@ fn request_lifecycle_events() {
         id: Some(id),
         code: ErrorCode::Busy,
         message: "busy".into(),
+        retry_after_ms: None,
     });
     assert!(matches!(
         t.actions().last(),
@@ -311,6 +319,7 @@ fn fatal_server_errors_and_stray_frames() {
         id: None,
         code: ErrorCode::AuthFailed,
         message: "authentication failed".into(),
+        retry_after_ms: None,
     });
     assert!(matches!(
         closed(&t.actions()),
@@ -329,4 +338,61 @@ fn fatal_server_errors_and_stray_frames() {
     let mut t = T::authed();
     t.recv(Message::Cancel { id: 1 });
     assert!(matches!(closed(&t.actions()), Some(ConnEnd::Protocol(_))));
+}
+
+#[test]
+fn auth_continue_resends_the_pipelined_requests_after_the_new_proof() {
+    let mut t = T::new();
+    let id = t.c.exec(ExecParams {
+        argv: vec!["true".into()],
+        stdin: false,
+        timeout_ms: None,
+        output_window: 1024,
+    });
+    t.sent();
+    t.recv(Message::AuthContinue {
+        methods: vec![AuthMethod::Password],
+        partial: true,
+    });
+    assert!(matches!(
+        &t.actions()[..],
+        [ClientAction::AuthContinue { partial: true, .. }]
+    ));
+    let password = Secret::new("pw".into());
+    t.c.retry_auth(AuthProof::Password { password }, t.t0 + 30 * S);
+    let sent = t.sent();
+    assert!(
+        matches!(&sent[..], [Message::Auth { method: AuthMethod::Password, password: Some(_), .. }, Message::Exec { id: again, .. }] if *again == id),
+        "{sent:?}"
+    );
+    t.recv(Message::AuthOk {
+        user: "alice".into(),
+    });
+    t.actions();
+    // Once signed in, nothing is resent.
+    t.c.retry_auth(
+        AuthProof::Password {
+            password: Secret::new("x".into()),
+        },
+        t.t0,
+    );
+    assert_eq!(t.sent(), vec![]);
+}
+
+#[test]
+fn giving_up_ends_the_connection_as_auth_failed() {
+    let mut t = T::new();
+    t.recv(Message::AuthContinue {
+        methods: vec![AuthMethod::Key],
+        partial: false,
+    });
+    t.actions();
+    t.c.give_up_auth();
+    assert!(matches!(
+        closed(&t.actions()),
+        Some(ConnEnd::Server {
+            code: ErrorCode::AuthFailed,
+            ..
+        })
+    ));
 }

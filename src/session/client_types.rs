@@ -49,6 +49,8 @@ pub enum ConnEnd {
         code: ErrorCode,
         /// Its text.
         message: String,
+        /// With `rate_limited`: when the source may try again.
+        retry_after_ms: Option<u64>,
     },
     /// The server broke the protocol (we sent a fatal `error`).
     Protocol(String),
@@ -63,6 +65,15 @@ pub enum ConnEnd {
 pub enum ClientAction {
     /// Write this frame.
     Send(Message, Bytes),
+    /// The server wants another proof: answer with
+    /// [`ClientSession::retry_auth`](super::ClientSession::retry_auth) or
+    /// [`give_up_auth`](super::ClientSession::give_up_auth).
+    AuthContinue {
+        /// Methods it accepts next.
+        methods: Vec<crate::proto::AuthMethod>,
+        /// The last proof held and one more is required.
+        partial: bool,
+    },
     /// `auth_ok` arrived.
     Authenticated {
         /// The account.

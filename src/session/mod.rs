@@ -22,7 +22,7 @@ mod server_request;
 pub use client::{ClientAction, ClientSession, ClientSettings, ConnEnd, ExecParams, RemoteExit};
 pub use credit::{Credit, CreditError};
 pub use liveness::{Due, Keepalive, MAX_MISSED};
-pub use server::{Action, AuthProof, CloseReason, ServerSession, ServerSettings};
+pub use server::{Action, AuthProof, AuthVerdict, CloseReason, ServerSession, ServerSettings};
 
 use std::time::Duration;
 

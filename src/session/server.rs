@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::server_request::Request;
 use super::{Due, Keepalive, StopReason, PRE_AUTH_BUFFER};
-use crate::proto::{ErrorCode, Frame, FrameError, Message, Stream};
+use crate::proto::{AuthMethod, ErrorCode, Frame, FrameError, Message, Secret, Stream};
 
 /// Limits and timers of one server connection.
 #[derive(Debug, Clone)]
@@ -24,6 +24,11 @@ pub struct ServerSettings {
     pub idle_timeout: Option<Duration>,
     /// Ping after this much silence from the client.
     pub keepalive: Option<Duration>,
+    /// Methods offered after a failed attempt (the same for every user, so
+    /// the answer says nothing about the account).
+    pub auth_methods: Vec<AuthMethod>,
+    /// Failed `auth` attempts before the connection is closed.
+    pub max_auth_tries: u32,
 }
 
 /// The proof in an `auth` message, for the verifier.
@@ -34,6 +39,40 @@ pub enum AuthProof {
         /// The signature.
         signature: String,
     },
+    /// A password.
+    Password {
+        /// The password.
+        password: Secret,
+    },
+}
+
+impl AuthProof {
+    /// The method this proof uses.
+    pub fn method(&self) -> AuthMethod {
+        match self {
+            AuthProof::Key { .. } => AuthMethod::Key,
+            AuthProof::Password { .. } => AuthMethod::Password,
+        }
+    }
+}
+
+/// The verifier's answer to one proof.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthVerdict {
+    /// Authenticated as `user`.
+    Ok {
+        /// The account.
+        user: String,
+    },
+    /// The proof held, but the user also needs one of `remaining`.
+    Partial {
+        /// The method just proven.
+        method: AuthMethod,
+        /// Methods still required.
+        remaining: Vec<AuthMethod>,
+    },
+    /// The proof failed (or the user does not exist).
+    Failed,
 }
 
 /// Why a connection ends (for the server's log).
@@ -45,7 +84,7 @@ pub enum CloseReason {
     PeerError(String),
     /// A protocol violation by the client (sent as a fatal error).
     Protocol(String),
-    /// Authentication failed.
+    /// Authentication failed (too many failed attempts).
     AuthFailed,
     /// No authentication before the deadline.
     AuthTimeout,
@@ -68,6 +107,8 @@ pub enum Action {
         user: String,
         /// The proof.
         proof: AuthProof,
+        /// Methods this user already proved on this connection.
+        proven: Vec<AuthMethod>,
     },
     /// The connection is authenticated as `user`.
     Authenticated {
@@ -129,11 +170,23 @@ enum State {
     Closed,
 }
 
+/// What earlier `auth` attempts on this connection established.
+#[derive(Debug, Default)]
+struct AuthProgress {
+    failures: u32,
+    /// Some attempt was answered: frames the client pipelined behind it
+    /// are discarded until its next `auth`.
+    answered: bool,
+    /// A user and the methods they proved (partial success).
+    proven: Option<(String, Vec<AuthMethod>)>,
+}
+
 /// One connection, server side.
 #[derive(Debug)]
 pub struct ServerSession {
     pub(super) settings: ServerSettings,
     state: State,
+    auth: AuthProgress,
     pub(super) requests: HashMap<u64, Request>,
     pub(super) actions: VecDeque<Action>,
     keepalive: Keepalive,
@@ -148,6 +201,7 @@ pub(super) fn error(id: Option<u64>, code: ErrorCode, message: impl Into<String>
         id,
         code,
         message: message.into(),
+        retry_after_ms: None,
     }
 }
 
@@ -156,8 +210,15 @@ fn queued_cost(m: &Message, body: usize) -> usize {
     let argv = match m {
         Message::Exec { argv, .. } => argv.iter().map(|a| a.len() + 4).sum(),
         Message::Auth {
-            user, signature, ..
-        } => user.len() + signature.len(),
+            user,
+            signature,
+            password,
+            ..
+        } => {
+            user.len()
+                + signature.as_ref().map_or(0, String::len)
+                + password.as_ref().map_or(0, |p| p.expose().len())
+        }
         _ => 0,
     };
     64 + argv + body
@@ -170,6 +231,7 @@ impl ServerSession {
         Self {
             settings,
             state: State::AwaitAuth,
+            auth: AuthProgress::default(),
             requests: HashMap::new(),
             actions: VecDeque::new(),
             keepalive,
@@ -248,15 +310,45 @@ impl ServerSession {
             State::Closed => {}
             State::AwaitAuth => match frame.message {
                 Message::Auth {
-                    user, signature, ..
+                    user,
+                    method,
+                    signature,
+                    password,
                 } => {
+                    let proof = match (method, signature, password) {
+                        (AuthMethod::Key, Some(signature), _) => AuthProof::Key { signature },
+                        (AuthMethod::Password, _, Some(password)) => {
+                            AuthProof::Password { password }
+                        }
+                        (m, ..) => {
+                            let field = if m == AuthMethod::Key {
+                                "signature"
+                            } else {
+                                "password"
+                            };
+                            return self.protocol(
+                                ErrorCode::Protocol,
+                                format!("auth with method {m:?} needs a {field}").to_lowercase(),
+                            );
+                        }
+                    };
                     self.state = State::Verifying {
                         queued: VecDeque::new(),
                         bytes: 0,
                     };
-                    let proof = AuthProof::Key { signature };
-                    self.actions.push_back(Action::Verify { user, proof });
+                    let proven = match &self.auth.proven {
+                        Some((u, methods)) if *u == user => methods.clone(),
+                        _ => Vec::new(),
+                    };
+                    self.actions.push_back(Action::Verify {
+                        user,
+                        proof,
+                        proven,
+                    });
                 }
+                // Pipelined behind an attempt that was answered: dropped,
+                // the client sends it again after `auth_ok`.
+                _ if self.auth.answered => {}
                 other => self.protocol(
                     ErrorCode::UnexpectedMessage,
                     format!("the first message must be auth, not {}", other.type_name()),
@@ -277,27 +369,62 @@ impl ServerSession {
         }
     }
 
-    /// The verdict on the `auth` proof: the user name, or a failure.
-    pub fn handle_auth_result(&mut self, user: Option<String>, now: Instant) {
+    /// The verdict on the last `auth` proof for `user`.
+    pub fn handle_auth_result(&mut self, user: &str, verdict: AuthVerdict, now: Instant) {
         let State::Verifying { queued, .. } = &mut self.state else {
             return;
         };
         let queued = std::mem::take(queued);
-        let Some(user) = user else {
-            return self.fatal(
-                ErrorCode::AuthFailed,
-                "authentication failed",
-                CloseReason::AuthFailed,
-            );
+        let (methods, partial) = match verdict {
+            AuthVerdict::Ok { user } => {
+                self.state = State::Open {
+                    idle_since: Some(now),
+                };
+                self.auth.proven = None;
+                send(&mut self.actions, Message::AuthOk { user: user.clone() });
+                self.actions.push_back(Action::Authenticated { user });
+                for frame in queued {
+                    self.request_frame(frame, now);
+                }
+                return;
+            }
+            AuthVerdict::Partial { method, remaining } => {
+                let mut proven = match self.auth.proven.take() {
+                    Some((u, m)) if u == user => m,
+                    _ => Vec::new(),
+                };
+                if !proven.contains(&method) {
+                    proven.push(method);
+                }
+                self.auth.proven = Some((user.to_string(), proven));
+                (remaining, true)
+            }
+            AuthVerdict::Failed => {
+                self.auth.failures += 1;
+                if self.auth.failures >= self.settings.max_auth_tries {
+                    return self.fatal(
+                        ErrorCode::AuthFailed,
+                        "authentication failed",
+                        CloseReason::AuthFailed,
+                    );
+                }
+                (self.settings.auth_methods.clone(), false)
+            }
         };
-        self.state = State::Open {
-            idle_since: Some(now),
-        };
-        send(&mut self.actions, Message::AuthOk { user: user.clone() });
-        self.actions.push_back(Action::Authenticated { user });
-        for frame in queued {
-            self.request_frame(frame, now);
-        }
+        // Requests pipelined behind the attempt are dropped (the client
+        // resends them after `auth_ok`).
+        drop(queued);
+        self.auth.answered = true;
+        self.state = State::AwaitAuth;
+        send(
+            &mut self.actions,
+            Message::AuthContinue { methods, partial },
+        );
+    }
+
+    /// Failed `auth` attempts so far on this connection.
+    pub fn auth_failures(&self) -> u32 {
+        self.auth.failures
     }
 
     pub(super) fn set_idle(&mut self, now: Instant) {

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::*;
-use crate::proto::{ErrorCode, Frame, Message, Stream, MAX_WINDOW};
+use crate::proto::{AuthMethod, ErrorCode, Frame, Message, Secret, Stream, MAX_WINDOW};
 
 const S: Duration = Duration::from_secs(1);
 
@@ -38,6 +38,8 @@ impl T {
             stdin_window: 8,
             idle_timeout: Some(300 * S),
             keepalive: Some(15 * S),
+            auth_methods: vec![AuthMethod::Key, AuthMethod::Password],
+            max_auth_tries: 3,
         };
         Self {
             s: ServerSession::new(settings, t0),
@@ -67,7 +69,7 @@ impl T {
         let mut t = Self::new();
         t.s.handle_frame(auth(), t.t0);
         t.actions();
-        t.s.handle_auth_result(Some("alice".into()), t.t0);
+        t.s.handle_auth_result("alice", ok("alice"), t.t0);
         t.actions();
         t
     }
@@ -118,8 +120,13 @@ fn auth() -> Frame {
     frame(Message::Auth {
         user: "alice".into(),
         method: crate::proto::AuthMethod::Key,
-        signature: "sig".into(),
+        signature: Some("sig".into()),
+        password: None,
     })
+}
+
+fn ok(user: &str) -> AuthVerdict {
+    AuthVerdict::Ok { user: user.into() }
 }
 
 fn fatal(messages: &[Message]) -> Option<ErrorCode> {
@@ -136,7 +143,7 @@ fn pipelined_first_flight_waits_for_the_verdict() {
     t.s.handle_frame(exec(1, false, None), t.t0);
     let a = t.actions();
     assert!(matches!(&a[..], [Action::Verify { user, .. }] if user == "alice"));
-    t.s.handle_auth_result(Some("alice".into()), t.t0);
+    t.s.handle_auth_result("alice", ok("alice"), t.t0);
     let a = t.actions();
     assert!(matches!(a[0], Action::Send(Message::AuthOk { .. }, _)));
     assert!(matches!(a[1], Action::Authenticated { .. }));
@@ -144,12 +151,60 @@ fn pipelined_first_flight_waits_for_the_verdict() {
 }
 
 #[test]
-fn failed_auth_drops_the_queued_requests() {
+fn failed_auth_drops_the_queued_requests_and_offers_a_retry() {
     let mut t = T::new();
     t.s.handle_frame(auth(), t.t0);
     t.s.handle_frame(exec(1, false, None), t.t0);
     t.actions();
-    t.s.handle_auth_result(None, t.t0);
+    t.s.handle_auth_result("alice", AuthVerdict::Failed, t.t0);
+    let a = t.actions();
+    assert_eq!(
+        a,
+        vec![Action::Send(
+            Message::AuthContinue {
+                methods: vec![AuthMethod::Key, AuthMethod::Password],
+                partial: false
+            },
+            Bytes::new()
+        )],
+        "nothing runs after a failed auth"
+    );
+    // Frames the client pipelined behind the failed attempt are dropped.
+    t.s.handle_frame(exec(2, false, None), t.t0);
+    assert_eq!(t.actions(), vec![]);
+    let password = Message::Auth {
+        user: "alice".into(),
+        method: AuthMethod::Password,
+        signature: None,
+        password: Some(Secret::new("pw".into())),
+    };
+    t.s.handle_frame(frame(password), t.t0);
+    let a = t.actions();
+    assert!(
+        matches!(&a[..], [Action::Verify { proof: AuthProof::Password { .. }, proven, .. }] if proven.is_empty())
+    );
+    t.s.handle_frame(exec(1, false, None), t.t0);
+    t.s.handle_auth_result("alice", ok("alice"), t.t0);
+    let a = t.actions();
+    assert!(matches!(a[0], Action::Send(Message::AuthOk { .. }, _)));
+    assert!(matches!(a[2], Action::Exec { id: 1, .. }), "{a:?}");
+}
+
+#[test]
+fn max_auth_tries_then_closed() {
+    let mut t = T::new();
+    for _ in 0..2 {
+        t.s.handle_frame(auth(), t.t0);
+        t.actions();
+        t.s.handle_auth_result("alice", AuthVerdict::Failed, t.t0);
+        assert!(matches!(
+            &t.sent()[..],
+            [Message::AuthContinue { partial: false, .. }]
+        ));
+    }
+    t.s.handle_frame(auth(), t.t0);
+    t.actions();
+    t.s.handle_auth_result("alice", AuthVerdict::Failed, t.t0);
     let a = t.actions();
     assert!(matches!(
         &a[0],
@@ -163,7 +218,58 @@ fn failed_auth_drops_the_queued_requests() {
         )
     ));
     assert_eq!(a[1], Action::Close(CloseReason::AuthFailed));
-    assert_eq!(a.len(), 2, "nothing runs after a failed auth: {a:?}");
+    assert_eq!(t.s.auth_failures(), 3);
+}
+
+#[test]
+fn partial_success_carries_the_proven_method_for_the_same_user_only() {
+    let mut t = T::new();
+    t.s.handle_frame(auth(), t.t0);
+    t.actions();
+    let partial = AuthVerdict::Partial {
+        method: AuthMethod::Key,
+        remaining: vec![AuthMethod::Password],
+    };
+    t.s.handle_auth_result("alice", partial, t.t0);
+    assert_eq!(
+        t.sent(),
+        vec![Message::AuthContinue {
+            methods: vec![AuthMethod::Password],
+            partial: true
+        }]
+    );
+    let pw = |user: &str| {
+        frame(Message::Auth {
+            user: user.into(),
+            method: AuthMethod::Password,
+            signature: None,
+            password: Some(Secret::new("pw".into())),
+        })
+    };
+    t.s.handle_frame(pw("alice"), t.t0);
+    let a = t.actions();
+    assert!(matches!(&a[..], [Action::Verify { proven, .. }] if *proven == vec![AuthMethod::Key]));
+    t.s.handle_auth_result("alice", AuthVerdict::Failed, t.t0);
+    t.actions();
+    // Another user name starts from nothing.
+    t.s.handle_frame(pw("bob"), t.t0);
+    let a = t.actions();
+    assert!(matches!(&a[..], [Action::Verify { proven, .. }] if proven.is_empty()));
+}
+
+#[test]
+fn auth_without_its_proof_is_a_protocol_error() {
+    let mut t = T::new();
+    t.s.handle_frame(
+        frame(Message::Auth {
+            user: "alice".into(),
+            method: AuthMethod::Password,
+            signature: Some("sig".into()),
+            password: None,
+        }),
+        t.t0,
+    );
+    assert_eq!(fatal(&t.sent()), Some(ErrorCode::Protocol));
 }
 
 #[test]
@@ -607,6 +713,7 @@ fn frames_in_the_wrong_state_or_direction() {
             id: Some(1),
             code: ErrorCode::Internal,
             message: String::new(),
+            retry_after_ms: None,
         },
     ];
     for m in wrong {
@@ -631,6 +738,7 @@ fn frames_in_the_wrong_state_or_direction() {
         id: None,
         code: ErrorCode::Protocol,
         message: "bye".into(),
+        retry_after_ms: None,
     });
     assert_eq!(
         t.actions(),
@@ -674,6 +782,6 @@ fn decode_errors_carry_stable_messages() {
     t.s.handle_decode_error(&crate::proto::FrameError::NotObject);
     let sent = t.sent();
     assert!(
-        matches!(&sent[..], [Message::Error { id: None, code: ErrorCode::Protocol, message }] if message == "header is not a JSON object")
+        matches!(&sent[..], [Message::Error { id: None, code: ErrorCode::Protocol, message, .. }] if message == "header is not a JSON object")
     );
 }

@@ -64,7 +64,8 @@ impl Raw {
         self.send(Message::Auth {
             user: user.into(),
             method: AuthMethod::Key,
-            signature,
+            signature: Some(signature),
+            password: None,
         })
         .await;
     }

@@ -1,0 +1,146 @@
+//! Checking one `auth` proof for the connection driver: keys inline (a
+//! signature check is microseconds), passwords on a bounded pool of
+//! blocking threads (argon2id takes tens of milliseconds and 19 MiB), so a
+//! flood of password attempts waits its turn and never starves the
+//! runtime that key-authenticated sessions run on.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+
+use super::Shared;
+use crate::auth::{verify_key_auth, verify_password, Verified};
+use crate::config::User;
+use crate::proto::{AuthMethod, Secret};
+use crate::session::AuthVerdict;
+
+/// Password verifications running at once, process-wide.
+pub(crate) fn password_pool() -> Arc<Semaphore> {
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    Arc::new(Semaphore::new(cpus.clamp(1, 8)))
+}
+
+/// Peer-controlled text for a log line: at most 64 characters, escaped.
+pub(crate) fn shown(s: &str) -> String {
+    let head: String = s
+        .chars()
+        .take(64)
+        .collect::<String>()
+        .escape_debug()
+        .to_string();
+    if s.chars().count() > 64 {
+        format!("{head}... ({} bytes)", s.len())
+    } else {
+        head
+    }
+}
+
+/// The verdict once `method` was proven (`ok`) or not for `user`.
+fn decide(user: Option<&User>, method: AuthMethod, ok: bool, proven: &[AuthMethod]) -> AuthVerdict {
+    let Some(user) = user.filter(|u| ok && u.allows(method)) else {
+        return AuthVerdict::Failed;
+    };
+    let mut all = proven.to_vec();
+    all.push(method);
+    match user.missing(&all) {
+        None => AuthVerdict::Ok {
+            user: String::new(),
+        },
+        Some(remaining) => AuthVerdict::Partial { method, remaining },
+    }
+}
+
+fn named(v: AuthVerdict, name: &str) -> AuthVerdict {
+    match v {
+        AuthVerdict::Ok { .. } => AuthVerdict::Ok {
+            user: name.to_string(),
+        },
+        other => other,
+    }
+}
+
+/// Check an SSHSIG proof.
+pub(crate) fn key(
+    shared: &Shared,
+    peer: SocketAddr,
+    name: &str,
+    signature: &str,
+    exporter: &[u8; 32],
+    proven: &[AuthMethod],
+) -> AuthVerdict {
+    let user = shared.config.users.get(name);
+    let keys = user.map(|u| u.keys.as_slice());
+    let verdict = match verify_key_auth(name, keys, exporter, signature) {
+        Ok(key) => {
+            let v = decide(user, AuthMethod::Key, true, proven);
+            let fp = key.fingerprint(Default::default());
+            match &v {
+                AuthVerdict::Failed => tracing::warn!(%peer, user = %shown(name), key = %fp,
+                    "authentication failed: key sign-in is not allowed for this user"),
+                AuthVerdict::Partial { .. } => {
+                    tracing::info!(%peer, user = %shown(name), key = %fp,
+                    "key accepted; the user must also give a password")
+                }
+                AuthVerdict::Ok { .. } => tracing::info!(%peer, user = %shown(name), key = %fp,
+                    method = "key", "authenticated"),
+            }
+            v
+        }
+        Err(e) => {
+            tracing::warn!(%peer, user = %shown(name), "authentication failed: {e}");
+            AuthVerdict::Failed
+        }
+    };
+    named(verdict, name)
+}
+
+/// Check a password proof on the bounded pool. Unknown users and users
+/// without a password are verified against a dummy hash: the same work.
+pub(crate) async fn password(
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    name: String,
+    password: Secret,
+    proven: Vec<AuthMethod>,
+) -> AuthVerdict {
+    let Ok(_permit) = shared.passwords.clone().acquire_owned().await else {
+        return AuthVerdict::Failed;
+    };
+    let hash = shared
+        .config
+        .users
+        .get(&name)
+        .and_then(|u| u.password.clone());
+    let result =
+        tokio::task::spawn_blocking(move || verify_password(hash.as_ref(), password.expose()))
+            .await;
+    let user = shared.config.users.get(&name);
+    let verified = result.unwrap_or(Verified::Mismatch);
+    let v = decide(
+        user,
+        AuthMethod::Password,
+        verified == Verified::Match,
+        &proven,
+    );
+    match (&v, verified) {
+        (AuthVerdict::Ok { .. }, _) => {
+            tracing::info!(%peer, user = %shown(&name), method = "password", "authenticated")
+        }
+        (AuthVerdict::Partial { .. }, _) => {
+            tracing::info!(%peer, user = %shown(&name), "password accepted; the user must also sign with a key")
+        }
+        (AuthVerdict::Failed, Verified::Dummy) if user.is_none() => {
+            tracing::warn!(%peer, user = %shown(&name), "authentication failed: unknown user")
+        }
+        (AuthVerdict::Failed, Verified::Dummy) => {
+            tracing::warn!(%peer, user = %shown(&name), "authentication failed: the user has no password")
+        }
+        (AuthVerdict::Failed, Verified::Match) => tracing::warn!(%peer, user = %shown(&name),
+            "authentication failed: password sign-in is not allowed for this user"),
+        (AuthVerdict::Failed, Verified::Mismatch) => {
+            tracing::warn!(%peer, user = %shown(&name), "authentication failed: wrong password")
+        }
+    }
+    named(v, &name)
+}

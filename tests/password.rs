@@ -1,0 +1,223 @@
+//! Password authentication end to end: `secshd hash-password`, sign-in
+//! with `--password-file`, wrong and unknown users, keys plus passwords,
+//! the server asking for a password after a refused key, and a flood of
+//! wrong passwords that key users never notice.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{run, run_with_stdin, secsh_to, Daemon, Env, SECSHD};
+
+fn password_file(env: &Env, name: &str, text: &str) -> std::path::PathBuf {
+    let p = env.path(name);
+    std::fs::write(&p, text).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    p
+}
+
+/// A config where carol has only a password, dave needs key and password,
+/// and erin has only a password while her key is alice's (to test a key
+/// refused, then the password asked for).
+fn start(env: &Env) -> Daemon {
+    let phc = secsh::auth::hash_password(b"correct horse").unwrap();
+    let extra = format!(
+        r#"
+[users.carol]
+password = "{phc}"
+commands = ["true", "echo"]
+
+[users.dave]
+keys = ["{alice}"]
+password = "{phc}"
+auth = ["key", "password"]
+commands = ["echo"]
+"#,
+        alice = env.public_key(1)
+    );
+    env.start(&env.config(&extra))
+}
+
+fn as_user(env: &Env, d: &Daemon, user: &str, key: Option<&str>) -> Command {
+    let key = key.map(|k| env.key_path(k));
+    let mut c = secsh_to(&env.ca(), key.as_deref(), &format!("{user}@{}", d.addr));
+    // No default key to fall back on, no terminal to ask.
+    c.env("HOME", env.path("nohome")).arg("--batch");
+    c
+}
+
+#[test]
+fn hash_password_reads_stdin_and_prints_an_argon2id_phc() {
+    let (code, out, err) = run_with_stdin(
+        Command::new(SECSHD).arg("hash-password"),
+        std::fs::File::open(password_file(&Env::new(), "pw", "s3cret\n")).unwrap(),
+    );
+    assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&err));
+    let phc = String::from_utf8(out).unwrap();
+    assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+    let stored = secsh::auth::StoredHash::parse(phc.trim()).unwrap();
+    assert_eq!(
+        secsh::auth::verify_password(Some(&stored), b"s3cret"),
+        secsh::auth::Verified::Match
+    );
+}
+
+#[test]
+fn right_password_works_wrong_empty_and_unknown_fail_alike() {
+    let env = Env::new();
+    let d = start(&env);
+    let good = password_file(&env, "good", "correct horse\n");
+    let (code, out, err) = run(as_user(&env, &d, "carol", None)
+        .arg("--password-file")
+        .arg(&good)
+        .args(["--", "echo", "pw-ok"]));
+    assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&err));
+    assert_eq!(out, b"pw-ok\n");
+    for (file, text) in [("wrong", "wrong horse\n"), ("empty", "\n")] {
+        let f = password_file(&env, file, text);
+        let (code, _, err) = run(as_user(&env, &d, "carol", None)
+            .arg("--password-file")
+            .arg(&f)
+            .args(["--", "true"]));
+        assert_eq!(code, Some(254), "{file}: {}", String::from_utf8_lossy(&err));
+        assert_eq!(
+            String::from_utf8_lossy(&err),
+            "secsh: authentication failed\n"
+        );
+    }
+    // Environment variable, unknown user: the same answer, and the server
+    // took the dummy-hash path (it logs the reason only after verifying).
+    let (code, _, err) = run(as_user(&env, &d, "nosuchuser", None)
+        .env("SECSH_PASSWORD_FILE", &good)
+        .args(["--", "true"]));
+    assert_eq!(code, Some(254));
+    assert_eq!(
+        String::from_utf8_lossy(&err),
+        "secsh: authentication failed\n"
+    );
+    // alice has keys only: her password attempt takes the dummy path too.
+    let (code, _, _) = run(as_user(&env, &d, "alice", None)
+        .arg("--password-file")
+        .arg(&good)
+        .args(["--", "true"]));
+    assert_eq!(code, Some(254));
+    let log = d.log();
+    assert!(log.contains("authentication failed: unknown user"), "{log}");
+    assert!(
+        log.contains("authentication failed: the user has no password"),
+        "{log}"
+    );
+    assert!(
+        log.contains("authentication failed: wrong password"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("correct horse") && !log.contains("wrong horse"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_refused_key_then_the_password_the_server_asks_for() {
+    let env = Env::new();
+    let d = start(&env);
+    let good = password_file(&env, "good", "correct horse\n");
+    // carol has no keys: alice's key is refused, then the password works,
+    // and the pipelined request runs after all.
+    let (code, out, err) = run(as_user(&env, &d, "carol", Some("alice"))
+        .arg("--password-file")
+        .arg(&good)
+        .args(["--", "echo", "second-try"]));
+    assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&err));
+    assert_eq!(out, b"second-try\n");
+}
+
+#[test]
+fn key_and_password_both_required() {
+    let env = Env::new();
+    let d = start(&env);
+    let good = password_file(&env, "good", "correct horse\n");
+    let (code, _, err) = run(as_user(&env, &d, "dave", Some("alice")).args(["--", "echo", "x"]));
+    assert_eq!(
+        code,
+        Some(254),
+        "key alone: {}",
+        String::from_utf8_lossy(&err)
+    );
+    let (code, _, _) = run(as_user(&env, &d, "dave", None)
+        .arg("--password-file")
+        .arg(&good)
+        .args(["--", "echo", "x"]));
+    assert_eq!(code, Some(254), "password alone");
+    let (code, out, err) = run(as_user(&env, &d, "dave", Some("alice"))
+        .arg("--password-file")
+        .arg(&good)
+        .args(["--", "echo", "both"]));
+    assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&err));
+    assert_eq!(out, b"both\n");
+    assert!(d
+        .log()
+        .contains("key accepted; the user must also give a password"));
+}
+
+#[test]
+fn a_password_file_readable_by_others_is_refused() {
+    let env = Env::new();
+    let d = start(&env);
+    let loose = env.path("loose");
+    std::fs::write(&loose, "correct horse\n").unwrap();
+    std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, _, err) = run(as_user(&env, &d, "carol", None)
+        .arg("--password-file")
+        .arg(&loose)
+        .args(["--", "true"]));
+    assert_eq!(code, Some(255));
+    assert!(String::from_utf8_lossy(&err).contains("chmod 600"));
+}
+
+#[test]
+fn a_flood_of_wrong_passwords_does_not_starve_key_users() {
+    let env = Env::new();
+    let d = start(&env);
+    let wrong = password_file(&env, "wrong", "wrong horse\n");
+    let flood: Vec<_> = (0..200)
+        .map(|_| {
+            as_user(&env, &d, "carol", None)
+                .arg("--password-file")
+                .arg(&wrong)
+                .args(["--", "true"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let started = Instant::now();
+    for i in 0..10 {
+        let (code, out, err) = run(env.secsh(&d, "alice").args(["--", "echo", "still-here"]));
+        assert_eq!(
+            code,
+            Some(0),
+            "key run {i}: {}",
+            String::from_utf8_lossy(&err)
+        );
+        assert_eq!(out, b"still-here\n");
+    }
+    let key_runs = started.elapsed();
+    let mut codes = Vec::new();
+    for mut c in flood {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        codes.push(loop {
+            if let Some(s) = c.try_wait().unwrap() {
+                break s.code();
+            }
+            assert!(Instant::now() < deadline, "a flood client hung");
+            std::thread::sleep(Duration::from_millis(20));
+        });
+    }
+    assert!(codes.iter().all(|c| *c == Some(254)), "{codes:?}");
+    eprintln!("10 key runs during the flood took {key_runs:?}");
+}
