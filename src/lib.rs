@@ -22,6 +22,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod exec;
+pub mod gate;
 pub mod pki;
 pub mod policy;
 pub mod proto;
