@@ -5,6 +5,7 @@
 mod dev;
 pub mod secsh;
 pub mod secshd;
+mod signals;
 
 /// Send tracing output to stderr, at `default` unless `RUST_LOG` says
 /// otherwise.

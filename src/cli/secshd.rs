@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use super::signals;
 use crate::config::{LoadOptions, ServerConfig};
 use crate::server::Server;
 
@@ -202,6 +203,8 @@ fn serve(config_path: &Path, listen: &[SocketAddr], drain: u64, dev: bool) -> i3
             return 1;
         }
     };
+    let path = config_path.to_path_buf();
+    let listen = listen.to_vec();
     let result = rt.block_on(async move {
         let server = Server::bind(config.clone()).context("cannot start")?;
         for addr in server.local_addrs() {
@@ -210,25 +213,16 @@ fn serve(config_path: &Path, listen: &[SocketAddr], drain: u64, dev: bool) -> i3
         if dev {
             super::dev::print_instructions(&config, &server.local_addrs());
         }
+        let reloads = tokio::spawn(signals::reload_on_hup(path, listen, server.reloader()));
+        let watchdog = tokio::spawn(signals::watchdog());
+        signals::notify(&[sd_notify::NotifyState::Ready]);
         server
-            .run(shutdown_signal(), Duration::from_secs(drain))
+            .run(signals::shutdown(), Duration::from_secs(drain))
             .await;
+        reloads.abort();
+        watchdog.abort();
         anyhow::Ok(())
     });
     rt.shutdown_timeout(Duration::from_secs(1));
     report(result)
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
 }

@@ -3,6 +3,7 @@
 //! with every error located at file:line:column.
 
 mod error;
+mod limits;
 mod raw;
 mod server;
 mod user;
@@ -37,6 +38,8 @@ pub struct ServerConfig {
     pub exec: ExecSettings,
     /// Connection limits and deadlines.
     pub limits: Limits,
+    /// Per-source penalties for failures (`[penalties]`).
+    pub penalties: crate::gate::PenaltySettings,
     /// Accounts by name.
     pub users: HashMap<String, User>,
     /// The compiled allowlist.
@@ -124,8 +127,13 @@ pub struct ExecSettings {
 pub struct Limits {
     /// Time from TCP accept to a verified `auth`.
     pub auth_timeout: Duration,
-    /// Connections served at once; more are closed at accept.
+    /// Authenticated connections at once; the next one gets `busy`.
     pub max_connections: usize,
+    /// Connections not yet authenticated, in total; more are closed at
+    /// accept (random early drop from half of this).
+    pub max_unauthenticated: usize,
+    /// Connections not yet authenticated from one IPv4 address or IPv6 /64.
+    pub max_unauthenticated_per_source: usize,
     /// Commands running at once on one connection.
     pub max_requests_per_connection: usize,
     /// Failed `auth` attempts allowed on one connection.
@@ -137,6 +145,8 @@ pub struct Limits {
     pub idle_timeout: Option<Duration>,
     /// Ping a silent client after this; close after 3 missed answers.
     pub keepalive: Option<Duration>,
+    /// How often repeated front-door events are summarised in the log.
+    pub log_summary: Duration,
 }
 
 impl ServerConfig {

@@ -17,6 +17,8 @@ pub struct RawServer {
     #[serde(default)]
     pub limits: RawLimits,
     #[serde(default)]
+    pub penalties: RawPenalties,
+    #[serde(default)]
     pub users: BTreeMap<Spanned<String>, Spanned<RawUser>>,
     #[serde(default)]
     pub commands: BTreeMap<Spanned<String>, RawCommand>,
@@ -48,9 +50,24 @@ pub struct RawLimits {
     pub max_connections: Option<Spanned<u64>>,
     pub max_requests_per_connection: Option<Spanned<u64>>,
     pub max_auth_tries: Option<Spanned<u64>>,
+    pub max_unauthenticated: Option<Spanned<u64>>,
+    pub max_unauthenticated_per_source: Option<Spanned<u64>>,
+    pub log_summary_secs: Option<Spanned<u64>>,
     pub stdin_window_kib: Option<Spanned<u64>>,
     pub idle_timeout_secs: Option<Spanned<u64>>,
     pub keepalive_secs: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPenalties {
+    pub exempt: Option<Vec<Spanned<String>>>,
+    pub auth_failure_secs: Option<Spanned<u64>>,
+    pub no_auth_secs: Option<Spanned<u64>>,
+    pub protocol_error_secs: Option<Spanned<u64>>,
+    pub threshold_secs: Option<Spanned<u64>>,
+    pub max_secs: Option<Spanned<u64>>,
+    pub max_sources: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]

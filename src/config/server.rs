@@ -9,9 +9,9 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::raw::{RawCommand, RawServer, RawSlot};
-use super::{ConfigError, ExecSettings, Limits, Location, RunAs, ServerConfig};
+use super::{ConfigError, ExecSettings, Location, RunAs, ServerConfig};
 use crate::policy::{Policy, Rule, Slot};
-use crate::proto::{DEFAULT_PORT, STDIN_WINDOW};
+use crate::proto::DEFAULT_PORT;
 
 /// Default `[exec] path`.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -38,7 +38,7 @@ impl Default for LoadOptions {
     }
 }
 
-const DAY: u64 = 86_400;
+pub(super) const DAY: u64 = 86_400;
 
 impl ServerConfig {
     /// Read and validate the file at `path`.
@@ -153,42 +153,8 @@ impl Cx<'_> {
                 ));
             }
         }
-        let l = &raw.limits;
-        let secs = |v: Option<u64>, default: u64| match v.unwrap_or(default) {
-            0 => None,
-            n => Some(Duration::from_secs(n)),
-        };
-        let limits = Limits {
-            auth_timeout: Duration::from_secs(
-                self.ranged(&l.auth_timeout_secs, "auth_timeout_secs", 1, 600)?
-                    .unwrap_or(10),
-            ),
-            max_connections: self
-                .ranged(&l.max_connections, "max_connections", 1, 1_000_000)?
-                .unwrap_or(4096) as usize,
-            max_requests_per_connection: self
-                .ranged(
-                    &l.max_requests_per_connection,
-                    "max_requests_per_connection",
-                    1,
-                    1024,
-                )?
-                .unwrap_or(16) as usize,
-            max_auth_tries: self
-                .ranged(&l.max_auth_tries, "max_auth_tries", 1, 20)?
-                .unwrap_or(3) as u32,
-            stdin_window: self
-                .ranged(&l.stdin_window_kib, "stdin_window_kib", 64, 1 << 20)?
-                .map_or(STDIN_WINDOW, |k| k * 1024),
-            idle_timeout: secs(
-                self.ranged(&l.idle_timeout_secs, "idle_timeout_secs", 0, 7 * DAY)?,
-                300,
-            ),
-            keepalive: secs(
-                self.ranged(&l.keepalive_secs, "keepalive_secs", 0, 3600)?,
-                15,
-            ),
-        };
+        let limits = super::limits::limits(self, &raw.limits)?;
+        let penalties = super::limits::penalties(self, &raw.penalties)?;
         let tls = if options.load_tls {
             Some(self.tls(&raw.tls)?)
         } else {
@@ -241,13 +207,14 @@ impl Cx<'_> {
             tls,
             exec,
             limits,
+            penalties,
             users,
             policy,
         })
     }
 
     /// `value` checked against `min..=max`, located at its key on error.
-    fn ranged(
+    pub(super) fn ranged(
         &self,
         value: &Option<Spanned<u64>>,
         key: &str,

@@ -113,9 +113,9 @@ impl Penalties {
         }
     }
 
-    /// `ip` committed `offence` `times` times at `now`. Returns the
-    /// source's penalty afterwards when this pushed it over the threshold
-    /// (the moment worth one log line).
+    /// `ip` committed `offence` `times` times at `now`. When this pushed
+    /// the source over the threshold (the moment worth one log line),
+    /// returns how long it is now refused.
     pub fn record(
         &mut self,
         ip: IpAddr,
@@ -141,7 +141,8 @@ impl Penalties {
             .map_or(Duration::ZERO, |u| u.saturating_duration_since(now));
         let after = (before + each.saturating_mul(times)).min(self.settings.max);
         self.until.insert(key, now + after);
-        (before <= self.settings.threshold && after > self.settings.threshold).then_some(after)
+        (before <= self.settings.threshold && after > self.settings.threshold)
+            .then(|| after - self.settings.threshold)
     }
 
     /// Drop expired entries; if none expired, the least penalised one.

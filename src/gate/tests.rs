@@ -87,7 +87,7 @@ fn failures_accrue_bite_over_the_threshold_and_drain() {
     assert_eq!(p.record(src, Offence::AuthFailure, 3, t0), None);
     assert_eq!(p.check(src, t0), Verdict::Allow);
     // A fourth: 20 s, over by 5 s.
-    assert_eq!(p.record(src, Offence::AuthFailure, 1, t0), Some(s(20)));
+    assert_eq!(p.record(src, Offence::AuthFailure, 1, t0), Some(s(5)));
     assert_eq!(p.check(src, t0), Verdict::Refuse { retry_after: s(5) });
     assert_eq!(
         p.check(src, t0 + s(3)),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
-use super::Shared;
+use super::Live;
 use crate::auth::{verify_key_auth, verify_password, Verified};
 use crate::config::User;
 use crate::proto::{AuthMethod, Secret};
@@ -62,14 +62,14 @@ fn named(v: AuthVerdict, name: &str) -> AuthVerdict {
 
 /// Check an SSHSIG proof.
 pub(crate) fn key(
-    shared: &Shared,
+    live: &Live,
     peer: SocketAddr,
     name: &str,
     signature: &str,
     exporter: &[u8; 32],
     proven: &[AuthMethod],
 ) -> AuthVerdict {
-    let user = shared.config.users.get(name);
+    let user = live.config.users.get(name);
     let keys = user.map(|u| u.keys.as_slice());
     let verdict = match verify_key_auth(name, keys, exporter, signature) {
         Ok(key) => {
@@ -98,16 +98,17 @@ pub(crate) fn key(
 /// Check a password proof on the bounded pool. Unknown users and users
 /// without a password are verified against a dummy hash: the same work.
 pub(crate) async fn password(
-    shared: Arc<Shared>,
+    pool: Arc<Semaphore>,
+    live: Arc<Live>,
     peer: SocketAddr,
     name: String,
     password: Secret,
     proven: Vec<AuthMethod>,
 ) -> AuthVerdict {
-    let Ok(_permit) = shared.passwords.clone().acquire_owned().await else {
+    let Ok(_permit) = pool.acquire_owned().await else {
         return AuthVerdict::Failed;
     };
-    let hash = shared
+    let hash = live
         .config
         .users
         .get(&name)
@@ -115,7 +116,7 @@ pub(crate) async fn password(
     let result =
         tokio::task::spawn_blocking(move || verify_password(hash.as_ref(), password.expose()))
             .await;
-    let user = shared.config.users.get(&name);
+    let user = live.config.users.get(&name);
     let verified = result.unwrap_or(Verified::Mismatch);
     let v = decide(
         user,

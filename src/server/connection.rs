@@ -13,10 +13,13 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use super::door::Ticket;
 use super::request::{Checked, Requester};
+use super::tally::Event;
 use super::Shared;
 use crate::exec::ExecHandle;
-use crate::proto::{Message, ALPN, MAX_BODY_LEN};
+use crate::gate::{Offence, Verdict};
+use crate::proto::{ErrorCode, Message, ALPN, MAX_BODY_LEN};
 use crate::readahead::ReadAhead;
 use crate::session::{
     Action, AuthProof, AuthVerdict, CloseReason, ExecEvent, ServerSession, ServerSettings,
@@ -31,17 +34,37 @@ const EVENT_QUEUE: usize = 64;
 /// How long a closing connection waits to flush its last frames.
 const FLUSH_GRACE: Duration = Duration::from_secs(2);
 
-/// Serve one accepted TCP connection to its end.
-pub(crate) async fn run(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+/// Serve one accepted TCP connection to its end. `ticket` holds its
+/// unauthenticated slot; `verdict` says whether its source is penalised.
+pub(crate) async fn run(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    mut ticket: Ticket,
+    verdict: Verdict,
+) {
     let start = Instant::now();
-    let limits = &shared.config.limits;
+    // This connection's configuration, whatever reloads happen meanwhile.
+    let live = shared.live();
+    let limits = &live.config.limits;
     let auth_deadline = start + limits.auth_timeout;
-    let handshake = shared.acceptor.accept(ReadAhead::new(tcp));
+    let handshake = live.acceptor.accept(ReadAhead::new(tcp));
     let tokio_deadline = tokio::time::Instant::from_std(auth_deadline);
+    let door = &shared.door;
     let mut tls = match tokio::time::timeout_at(tokio_deadline, handshake).await {
         Ok(Ok(tls)) => tls,
-        Ok(Err(e)) => return tracing::info!(%peer, "TLS handshake failed: {e}"),
-        Err(_) => return tracing::info!(%peer, "TLS handshake timed out"),
+        Ok(Err(e)) => {
+            if door.tally.note(Event::TlsFailed, ticket.source()) {
+                tracing::info!(%peer, "TLS handshake failed: {e}");
+            }
+            return door.penalise(peer.ip(), Offence::NoAuth, 1);
+        }
+        Err(_) => {
+            if door.tally.note(Event::TlsFailed, ticket.source()) {
+                tracing::info!(%peer, "TLS handshake timed out");
+            }
+            return door.penalise(peer.ip(), Offence::NoAuth, 1);
+        }
     };
     // Up to 1 MiB of outgoing records, so bulk output leaves in large writes.
     tls.get_mut().1.set_buffer_limit(Some(1 << 20));
@@ -56,6 +79,12 @@ pub(crate) async fn run(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
         Ok(e) => e,
         Err(e) => return tracing::warn!(%peer, "TLS exporter failed: {e}"),
     };
+    if let Verdict::Refuse { retry_after } = verdict {
+        if door.tally.note(Event::RateLimited, ticket.source()) {
+            tracing::info!(%peer, "refused: source penalised for repeated failures");
+        }
+        return refuse_rate_limited(tls, retry_after).await;
+    }
     let (rd, wr) = tokio::io::split(tls);
     let mut reader = FrameReader::new(rd);
     // Before authentication no frame has a body.
@@ -68,7 +97,7 @@ pub(crate) async fn run(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
         stdin_window: limits.stdin_window,
         idle_timeout: limits.idle_timeout,
         keepalive: limits.keepalive,
-        auth_methods: shared.auth_methods.clone(),
+        auth_methods: live.auth_methods.clone(),
         max_auth_tries: limits.max_auth_tries,
     };
     let mut session = ServerSession::new(settings, start);
@@ -76,6 +105,8 @@ pub(crate) async fn run(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     let mut procs: HashMap<u64, ExecHandle> = HashMap::new();
     let mut checks: JoinSet<(u64, Checked)> = JoinSet::new();
     let mut who: Option<Requester> = None;
+    // The authenticated-connection slot, once earned.
+    let mut slot: Option<tokio::sync::OwnedSemaphorePermit> = None;
     // A password being verified on the pool: (user, verdict).
     let mut checking: Option<tokio::task::JoinHandle<(String, AuthVerdict)>> = None;
     let mut stop = shared.stop.clone();
@@ -109,15 +140,29 @@ pub(crate) async fn run(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
                 } => match proof {
                     AuthProof::Key { signature } => {
                         let v =
-                            super::auth::key(&shared, peer, &user, &signature, &exporter, &proven);
-                        session.handle_auth_result(&user, v, Instant::now());
+                            super::auth::key(&live, peer, &user, &signature, &exporter, &proven);
+                        verdict_in(
+                            &mut session,
+                            &shared,
+                            &mut ticket,
+                            &mut slot,
+                            &user,
+                            v,
+                            peer,
+                        );
                     }
                     AuthProof::Password { password } => {
-                        let shared = shared.clone();
+                        let (pool, live) = (shared.passwords.clone(), live.clone());
                         checking = Some(tokio::spawn(async move {
-                            let v =
-                                super::auth::password(shared, peer, user.clone(), password, proven)
-                                    .await;
+                            let v = super::auth::password(
+                                pool,
+                                live,
+                                peer,
+                                user.clone(),
+                                password,
+                                proven,
+                            )
+                            .await;
                             (user, v)
                         }));
                     }
@@ -127,6 +172,7 @@ pub(crate) async fn run(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
                     reader.release_idle();
                     who = Some(Requester {
                         shared: shared.clone(),
+                        live: live.clone(),
                         user: user.into(),
                         peer,
                     });
@@ -178,7 +224,7 @@ pub(crate) async fn run(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
             done = async { checking.as_mut().expect("guarded").await }, if checking.is_some() => {
                 checking = None;
                 let (user, v) = done.unwrap_or_else(|_| (String::new(), AuthVerdict::Failed));
-                session.handle_auth_result(&user, v, Instant::now());
+                verdict_in(&mut session, &shared, &mut ticket, &mut slot, &user, v, peer);
             }
             Some((id, event)) = ev_rx.recv() => {
                 if matches!(event, ExecEvent::Exited(_)) {
@@ -222,11 +268,79 @@ pub(crate) async fn run(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     {
         write_task.abort();
     }
+    // What the source did wrong, for its penalty.
+    let failures = session.auth_failures();
+    if failures > 0 {
+        if door.tally.note(Event::AuthFailed, ticket.source()) && failures > 1 {
+            tracing::info!(%peer, failures, "failed auth attempts on one connection");
+        }
+        door.penalise(peer.ip(), Offence::AuthFailure, failures);
+    } else if who.is_none() {
+        let offence = match &reason {
+            CloseReason::Protocol(_) => {
+                door.tally.note(Event::ProtocolError, ticket.source());
+                Offence::ProtocolError
+            }
+            _ => Offence::NoAuth,
+        };
+        door.penalise(peer.ip(), offence, 1);
+    }
+    drop(slot);
     let user = who.map(|w| w.user);
     match reason {
         CloseReason::PeerClosed => tracing::debug!(%peer, ?user, "connection closed"),
         other => tracing::info!(%peer, ?user, reason = ?other, "connection closed"),
     }
+}
+
+/// Hand the verifier's answer to the session; a successful sign-in first
+/// needs a free authenticated-connection slot.
+fn verdict_in(
+    session: &mut ServerSession,
+    shared: &Shared,
+    ticket: &mut Ticket,
+    slot: &mut Option<tokio::sync::OwnedSemaphorePermit>,
+    user: &str,
+    verdict: AuthVerdict,
+    peer: SocketAddr,
+) {
+    if matches!(verdict, AuthVerdict::Ok { .. }) {
+        match shared.sessions.clone().try_acquire_owned() {
+            Ok(permit) => {
+                *slot = Some(permit);
+                ticket.release();
+            }
+            Err(_) => {
+                if shared.door.tally.note(Event::Busy, ticket.source()) {
+                    tracing::warn!(%peer, "authenticated, but max_connections is reached; closing");
+                }
+                return session.reject_busy("the server has too many connections; retry later");
+            }
+        }
+    }
+    session.handle_auth_result(user, verdict, Instant::now());
+}
+
+/// Tell a penalised source when to come back, then close.
+async fn refuse_rate_limited<S>(tls: S, retry_after: Duration)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let secs = retry_after.as_secs().max(1);
+    let error = Message::Error {
+        id: None,
+        code: ErrorCode::RateLimited,
+        message: format!("too many failures from this address; retry in {secs} s"),
+        retry_after_ms: Some(retry_after.as_millis() as u64),
+    };
+    let (_rd, wr) = tokio::io::split(tls);
+    let mut writer = FrameWriter::new(wr);
+    let _ = tokio::time::timeout(FLUSH_GRACE, async {
+        writer.send(&error, &[]).await?;
+        writer.flush().await?;
+        writer.shutdown().await
+    })
+    .await;
 }
 
 /// Start an allowed command; the event to give the session.

@@ -1,14 +1,17 @@
-//! The daemon: bind the listeners (backlog 1024, TCP_NODELAY), accept
-//! connections within the configured limit, and hand each to a session.
-//! One misbehaving connection never affects the others.
+//! The daemon: bind the listeners (backlog 1024, TCP_NODELAY), admit each
+//! connection at the front door (unauthenticated caps per source and in
+//! total, penalties), and hand it to a session. One misbehaving connection
+//! never affects the others.
 
 mod auth;
 mod connection;
+mod door;
 mod request;
+mod tally;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
@@ -61,19 +64,70 @@ impl DaemonAccount {
     }
 }
 
-/// What every session shares.
-pub(crate) struct Shared {
+/// What a reload replaces: the configuration and what is derived from it.
+/// A connection takes the snapshot current when it is accepted and keeps it
+/// to its end, so a reload never changes the rules under a signed-in user.
+pub(crate) struct Live {
     pub config: ServerConfig,
     pub acceptor: TlsAcceptor,
-    pub daemon: DaemonAccount,
     /// Methods offered to a client whose attempt failed: the same whoever
     /// it claimed to be.
     pub auth_methods: Vec<crate::proto::AuthMethod>,
+}
+
+impl Live {
+    fn new(config: ServerConfig) -> Result<Self, ServerError> {
+        let tls = match &config.tls {
+            Some(tls) => tls.clone(),
+            None => crate::tls::server_config(&config.tls_cert, &config.tls_key)?,
+        };
+        Ok(Self {
+            auth_methods: offered_methods(&config),
+            acceptor: TlsAcceptor::from(tls),
+            config,
+        })
+    }
+}
+
+/// What every session shares.
+pub(crate) struct Shared {
+    live: RwLock<Arc<Live>>,
+    pub daemon: DaemonAccount,
     /// Password verifications running at once.
     pub passwords: Arc<Semaphore>,
+    /// Admission, penalties and the bounded front-door log.
+    pub door: Arc<door::FrontDoor>,
+    /// Authenticated connections (`max_connections`, fixed at start).
+    pub sessions: Arc<Semaphore>,
     /// Becomes true when the drain period is over: sessions stop their
     /// commands and close.
     pub stop: watch::Receiver<bool>,
+}
+
+impl Shared {
+    /// The configuration now.
+    pub fn live(&self) -> Arc<Live> {
+        self.live.read().expect("live lock").clone()
+    }
+}
+
+/// Applies reloaded configurations to a running [`Server`].
+#[derive(Clone)]
+pub struct Reloader {
+    shared: Arc<Shared>,
+}
+
+impl Reloader {
+    /// From now on, new connections use `config`; connections already
+    /// open keep the one they started with. Penalties are cleared (and
+    /// take the new `[penalties]` settings). `listen`, `max_connections`
+    /// and the unauthenticated totals keep their values from start-up.
+    pub fn apply(&self, config: ServerConfig) -> Result<(), ServerError> {
+        let live = Arc::new(Live::new(config)?);
+        self.shared.door.reconfigure(&live.config);
+        *self.shared.live.write().expect("live lock") = live;
+        Ok(())
+    }
 }
 
 /// A bound, ready-to-serve daemon.
@@ -86,10 +140,8 @@ pub struct Server {
 impl Server {
     /// Load the TLS material and bind every `listen` address.
     pub fn bind(config: ServerConfig) -> Result<Self, ServerError> {
-        let tls = match &config.tls {
-            Some(tls) => tls.clone(),
-            None => crate::tls::server_config(&config.tls_cert, &config.tls_key)?,
-        };
+        let live = Live::new(config)?;
+        let config = &live.config;
         let listeners = config
             .listen
             .iter()
@@ -103,9 +155,9 @@ impl Server {
         let (stop, stop_rx) = watch::channel(false);
         Ok(Self {
             shared: Arc::new(Shared {
-                auth_methods: offered_methods(&config),
-                config,
-                acceptor: TlsAcceptor::from(tls),
+                door: door::FrontDoor::new(config),
+                sessions: Arc::new(Semaphore::new(config.limits.max_connections)),
+                live: RwLock::new(Arc::new(live)),
                 daemon: DaemonAccount::current(),
                 passwords: auth::password_pool(),
                 stop: stop_rx,
@@ -113,6 +165,13 @@ impl Server {
             listeners,
             stop,
         })
+    }
+
+    /// A handle to apply reloaded configurations while [`Server::run`] runs.
+    pub fn reloader(&self) -> Reloader {
+        Reloader {
+            shared: self.shared.clone(),
+        }
     }
 
     /// The bound addresses (with the actual port when 0 was configured).
@@ -127,16 +186,25 @@ impl Server {
     /// commands up to `drain` to finish, and stop (TERM, grace, KILL) the
     /// ones still running after that.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>, drain: Duration) {
-        let limit = Arc::new(Semaphore::new(self.shared.config.limits.max_connections));
+        let live = self.shared.live();
+        let limits = &live.config.limits;
+        // Every connection, authenticated or not, holds one of these until
+        // it ends: the drain waits for all of them.
+        let total = limits.max_connections + limits.max_unauthenticated;
+        let all = Arc::new(Semaphore::new(total));
         let mut tasks = tokio::task::JoinSet::new();
         for listener in self.listeners {
-            tasks.spawn(accept_loop(listener, self.shared.clone(), limit.clone()));
+            tasks.spawn(accept_loop(listener, self.shared.clone(), all.clone()));
         }
+        tasks.spawn(summaries(self.shared.clone()));
         shutdown.await;
         tracing::info!("shutting down: no new connections, draining for {drain:?}");
         tasks.abort_all();
-        let total = self.shared.config.limits.max_connections as u32;
-        if tokio::time::timeout(drain, limit.acquire_many(total))
+        if let Some(line) = self.shared.door.tally.summary() {
+            tracing::info!("front door: {line}");
+        }
+        let total = total as u32;
+        if tokio::time::timeout(drain, all.acquire_many(total))
             .await
             .is_ok()
         {
@@ -144,12 +212,24 @@ impl Server {
         }
         tracing::warn!("drain period over: stopping the commands still running");
         let _ = self.stop.send(true);
-        let grace = self.shared.config.exec.kill_grace + Duration::from_secs(3);
-        if tokio::time::timeout(grace, limit.acquire_many(total))
+        let grace = self.shared.live().config.exec.kill_grace + Duration::from_secs(3);
+        if tokio::time::timeout(grace, all.acquire_many(total))
             .await
             .is_err()
         {
             tracing::warn!("connections still open at exit");
+        }
+    }
+}
+
+/// One log line per interval for the events the tally only counted.
+async fn summaries(shared: Arc<Shared>) {
+    let every = shared.live().config.limits.log_summary;
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        tick.tick().await;
+        if let Some(line) = shared.door.tally.summary() {
+            tracing::info!("front door, last {} s: {line}", every.as_secs());
         }
     }
 }
@@ -177,7 +257,8 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, limit: Arc<Semaphore>) {
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, all: Arc<Semaphore>) {
+    let mut serial = 0u64;
     loop {
         let (tcp, peer) = match listener.accept().await {
             Ok(pair) => pair,
@@ -188,22 +269,34 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, limit: Arc<Sema
                 continue;
             }
         };
-        let Ok(permit) = limit.clone().try_acquire_owned() else {
-            tracing::warn!(%peer, "connection limit reached; closing");
+        serial += 1;
+        // Closed here, before any TLS work, when the source or everyone
+        // holds too many unauthenticated connections.
+        let Some((ticket, verdict)) = shared.door.admit(peer, serial) else {
+            drop(tcp);
+            continue;
+        };
+        let Ok(permit) = all.clone().try_acquire_owned() else {
             drop(tcp);
             continue;
         };
         let shared = shared.clone();
         tokio::spawn(async move {
-            serve(tcp, peer, shared).await;
+            serve(tcp, peer, shared, ticket, verdict).await;
             drop(permit);
         });
     }
 }
 
-async fn serve(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+async fn serve(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    ticket: door::Ticket,
+    verdict: crate::gate::Verdict,
+) {
     let _ = tcp.set_nodelay(true);
-    if let Some(every) = shared.config.limits.keepalive {
+    if let Some(every) = shared.live().config.limits.keepalive {
         // The kernel's probes find a peer that vanished without a FIN even
         // when the protocol keepalive cannot be written (full send buffer).
         let ka = socket2::TcpKeepalive::new()
@@ -212,5 +305,5 @@ async fn serve(tcp: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
             .with_retries(3);
         let _ = socket2::SockRef::from(&tcp).set_tcp_keepalive(&ka);
     }
-    connection::run(tcp, peer, shared).await;
+    connection::run(tcp, peer, shared, ticket, verdict).await;
 }

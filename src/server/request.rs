@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::Shared;
+use super::{Live, Shared};
 use crate::exec::{RealFs, Spec};
 use crate::policy::Decision;
 
@@ -31,6 +31,8 @@ pub(crate) enum Checked {
 #[derive(Clone)]
 pub(crate) struct Requester {
     pub shared: Arc<Shared>,
+    /// The configuration the connection started with.
+    pub live: Arc<Live>,
     pub user: Arc<str>,
     pub peer: SocketAddr,
 }
@@ -40,7 +42,7 @@ impl Requester {
     /// blocking pool.
     pub fn check(&self, argv: Vec<String>, stdin: bool, timeout_ms: Option<u64>) -> Checked {
         let (peer, user) = (self.peer, &*self.user);
-        let config = &self.shared.config;
+        let config = &self.live.config;
         match config.policy.check(user, &argv, &RealFs) {
             Decision::Allow { rule, argv } => {
                 let requested = timeout_ms.map(Duration::from_millis);
@@ -61,7 +63,7 @@ impl Requester {
     }
 
     fn spec(&self, argv: Vec<String>, stdin: bool) -> Spec {
-        let config = &self.shared.config;
+        let config = &self.live.config;
         let run_as = config.users.get(&*self.user).and_then(|u| u.run_as.clone());
         let (name, home) = match &run_as {
             Some(a) => (a.name.clone(), a.home.clone()),

@@ -94,6 +94,8 @@ pub enum CloseReason {
     Unresponsive,
     /// The server's drain period is over.
     Shutdown,
+    /// Refused after authenticating: the server is at a limit.
+    Busy,
 }
 
 /// Work for the driver.
@@ -280,6 +282,12 @@ impl ServerSession {
             err.wire_message(),
             CloseReason::Protocol(err.to_string()),
         );
+    }
+
+    /// Refuse the connection with a fatal `busy` (the server is at a
+    /// limit, e.g. `max_connections` when the user would be signed in).
+    pub fn reject_busy(&mut self, message: &str) {
+        self.fatal(ErrorCode::Busy, message, CloseReason::Busy);
     }
 
     /// The client closed its side of the connection.

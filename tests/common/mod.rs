@@ -202,8 +202,14 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(args: &[OsArg]) -> Self {
+        Self::start_env(args, &[])
+    }
+
+    /// [`Daemon::start`] with extra environment variables.
+    pub fn start_env(args: &[OsArg], env: &[(&str, &Path)]) -> Self {
         let mut child = Command::new(SECSHD)
             .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, *v)))
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

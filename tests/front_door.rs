@@ -1,0 +1,133 @@
+//! The front door from outside: one source's flood of idle connections
+//! does not lock others out, repeated failures get `rate_limited` with its
+//! own exit code, exempt sources are never penalised, and
+//! `max_connections` counts signed-in connections only.
+
+mod common;
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use common::{run, wait_until, Env};
+
+/// A TCP connection from `source` to `to` that never sends a byte.
+fn idle_from(source: &str, to: SocketAddr) -> Option<TcpStream> {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).ok()?;
+    let from: SocketAddr = format!("{source}:0").parse().unwrap();
+    socket.bind(&from.into()).ok()?;
+    socket
+        .connect_timeout(&to.into(), Duration::from_secs(5))
+        .ok()?;
+    Some(socket.into())
+}
+
+/// True when the server has closed `s` (EOF or reset), without waiting.
+fn closed(mut s: &TcpStream) -> bool {
+    s.set_nonblocking(true).unwrap();
+    let mut b = [0u8; 1];
+    !matches!(s.read(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+}
+
+#[test]
+fn an_idle_flood_from_one_source_leaves_others_signing_in() {
+    let env = Env::new();
+    let path = env.config(
+        "\n[limits]\nmax_unauthenticated = 400\nmax_unauthenticated_per_source = 100\nauth_timeout_secs = 30\n\n[penalties]\nexempt = [\"127.0.0.2\"]\n",
+    );
+    let d = env.start(&path);
+    // 300 idle connections from 127.0.0.2: 100 are held, the rest are
+    // closed at accept (before any TLS work).
+    let flood: Vec<TcpStream> = (0..300)
+        .filter_map(|_| idle_from("127.0.0.2", d.addr))
+        .collect();
+    assert_eq!(flood.len(), 300, "the kernel accepted every connect");
+    let shut = |flood: &[TcpStream]| flood.iter().filter(|s| closed(s)).count();
+    assert!(wait_until(Duration::from_secs(10), || shut(&flood) >= 200));
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        shut(&flood),
+        200,
+        "all but the per-source share closed at once:\n{}",
+        d.log()
+    );
+    // 127.0.0.1 signs in as usual while 127.0.0.2 holds its share.
+    for _ in 0..5 {
+        let started = Instant::now();
+        let (code, out, err) = run(env.secsh(&d, "alice").args(["--", "echo", "in"]));
+        assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&err));
+        assert_eq!(out, b"in\n");
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+    // The log says so a few times, not 200 times.
+    let log = d.log();
+    let lines = log.matches("closed at accept").count();
+    assert!((1..=5).contains(&lines), "{lines} lines:\n{log}");
+    drop(flood);
+}
+
+#[test]
+fn repeated_failures_get_rate_limited_with_exit_251() {
+    let env = Env::new();
+    let d = env.start(&env.config(""));
+    // mallory's key is not listed: each attempt fails (5 s of penalty;
+    // refused once over 15 s).
+    let mut codes = Vec::new();
+    for _ in 0..6 {
+        let (code, _, _) = run(env.secsh(&d, "mallory").args(["--", "true"]));
+        codes.push(code);
+    }
+    assert_eq!(&codes[..3], &[Some(254); 3], "{codes:?}");
+    assert!(codes[3..].contains(&Some(251)), "{codes:?}");
+    // The whole source is refused, whatever it brings, and told when to
+    // come back.
+    let (code, _, err) = run(env.secsh(&d, "alice").args(["--", "true"]));
+    let err = String::from_utf8_lossy(&err);
+    assert_eq!(code, Some(251), "{err}");
+    assert!(
+        err.starts_with("secsh: rate limited by the server"),
+        "{err}"
+    );
+    assert!(err.contains("retry in"), "{err}");
+    assert!(d.log().contains("penalised after repeated failures"));
+}
+
+#[test]
+fn exempt_sources_are_never_rate_limited() {
+    let env = Env::new();
+    let d = env.start(&env.config("\n[penalties]\nexempt = [\"127.0.0.0/8\"]\n"));
+    for _ in 0..10 {
+        let (code, _, _) = run(env.secsh(&d, "mallory").args(["--", "true"]));
+        assert_eq!(code, Some(254));
+    }
+    let (code, _, err) = run(env.secsh(&d, "alice").args(["--", "true"]));
+    assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&err));
+}
+
+#[test]
+fn max_connections_counts_signed_in_connections_and_says_busy() {
+    let env = Env::new();
+    let d = env.start(&env.config("\n[limits]\nmax_connections = 1\n"));
+    let mut holder = env
+        .secsh(&d, "alice")
+        .args(["--", "sleep", "30"])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The sentinel and the command.
+    assert!(wait_until(Duration::from_secs(10), || {
+        common::children_of(d.pid() as i32).len() >= 2
+    }));
+    // Unauthenticated connections do not count against max_connections...
+    let idle: Vec<_> = (0..5)
+        .filter_map(|_| idle_from("127.0.0.1", d.addr))
+        .collect();
+    // ...but a second signed-in connection does: busy, exit 250.
+    let (code, _, err) = run(env.secsh(&d, "alice").args(["--", "true"]));
+    let err = String::from_utf8_lossy(&err);
+    assert_eq!(code, Some(250), "{err}\n{}", d.log());
+    assert!(err.contains("busy"), "{err}");
+    let _ = holder.kill();
+    let _ = holder.wait();
+    drop(idle);
+}
