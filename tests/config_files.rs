@@ -97,3 +97,58 @@ fn pki_writes_private_keys_0600_and_never_overwrites() {
         "server.pem holds the chain"
     );
 }
+
+fn start_status(path: &Path) -> (Option<i32>, String) {
+    let out = Command::new(common::SECSHD)
+        .arg("--config")
+        .arg(path)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn secshd_refuses_a_tls_key_others_can_read_and_a_directory_others_can_write() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = common::Env::new();
+    let path = env.config("");
+    let key = env.path("pki/server.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, err) = start_status(&path);
+    assert_eq!(code, Some(78), "{err}");
+    assert!(err.contains("mode 0644: group or others may read"), "{err}");
+    assert!(
+        err.contains(&format!("{}:", path.display())),
+        "located: {err}"
+    );
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    let dir = path.parent().unwrap();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let (code, err) = start_status(&path);
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    assert_eq!(code, Some(78), "{err}");
+    assert!(err.contains("writable by others"), "{err}");
+}
+
+#[test]
+fn a_key_listed_for_two_users_is_a_warning() {
+    let env = common::Env::new();
+    // bob gets alice's key as well.
+    let path = env.config("");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let alice = env.public_key(1);
+    let bob = env.public_key(2);
+    common::write_config(&path, &text.replace(&bob, &alice));
+    let d = env.start(&path);
+    assert!(
+        common::wait_until(std::time::Duration::from_secs(5), || {
+            d.log().contains("is listed for both \"alice\" and \"bob\"")
+        }),
+        "{}",
+        d.log()
+    );
+}

@@ -131,3 +131,53 @@ fn max_connections_counts_signed_in_connections_and_says_busy() {
     let _ = holder.wait();
     drop(idle);
 }
+
+#[test]
+fn from_and_key_expiry_restrict_who_signs_in() {
+    let env = Env::new();
+    let extra = format!(
+        r#"
+[users.carol]
+keys = ["{bob}"]
+commands = ["true"]
+from = ["10.0.0.0/8", "::1"]
+
+[users.dave]
+keys = ['expiry-time="20200101" {alice}', 'expiry-time="29991231235959Z" {bob}']
+commands = ["true"]
+
+[penalties]
+exempt = ["127.0.0.0/8"]
+"#,
+        alice = env.public_key(1),
+        bob = env.public_key(2)
+    );
+    let d = env.start(&env.config(&extra));
+    let as_user = |user: &str, key: &str| {
+        let key = env.key_path(key);
+        common::secsh_to(&env.ca(), Some(&key), &format!("{user}@{}", d.addr))
+            .args(["--batch", "--", "true"])
+            .env("HOME", env.path("nohome"))
+            .output()
+            .unwrap()
+    };
+    let out = as_user("carol", "bob");
+    assert_eq!(out.status.code(), Some(254), "from excludes 127.0.0.1");
+    let out = as_user("dave", "alice");
+    assert_eq!(
+        out.status.code(),
+        Some(254),
+        "alice's key expired in 2020 for dave"
+    );
+    let out = as_user("dave", "bob");
+    assert_eq!(out.status.code(), Some(0), "bob's key is good until 2999");
+    let log = d.log();
+    assert!(
+        log.contains("not allowed from this address (from)"),
+        "{log}"
+    );
+    assert!(
+        log.contains("the key expired at 2020-01-01 00:00:00 UTC"),
+        "{log}"
+    );
+}

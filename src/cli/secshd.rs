@@ -196,6 +196,9 @@ fn serve(config_path: &Path, listen: &[SocketAddr], drain: u64, dev: bool) -> i3
     if !listen.is_empty() {
         config.listen = listen.to_vec();
     }
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
     let rt = match crate::cli::runtime() {
         Ok(rt) => rt,
         Err(e) => {

@@ -71,6 +71,9 @@ pub async fn reload_on_hup(path: PathBuf, listen: Vec<SocketAddr>, reloader: Rel
                 if !listen.is_empty() {
                     config.listen = listen.clone();
                 }
+                for warning in &config.warnings {
+                    tracing::warn!("{warning}");
+                }
                 match reloader.apply(config) {
                     Ok(()) => tracing::info!(
                         "reloaded {}: new connections use the new configuration",

@@ -3,10 +3,13 @@
 //! with every error located at file:line:column.
 
 mod error;
+mod files;
 mod limits;
 mod raw;
 mod server;
 mod user;
+
+pub use user::format_utc;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -38,6 +41,9 @@ pub struct ServerConfig {
     pub exec: ExecSettings,
     /// Connection limits and deadlines.
     pub limits: Limits,
+    /// Things worth a warning in the log (an expiring certificate, a key
+    /// listed for two users); the daemon logs them at start and reload.
+    pub warnings: Vec<String>,
     /// Per-source penalties for failures (`[penalties]`).
     pub penalties: crate::gate::PenaltySettings,
     /// Accounts by name.
@@ -51,6 +57,10 @@ pub struct ServerConfig {
 pub struct User {
     /// Public keys that may sign in as this user.
     pub keys: Vec<ssh_key::PublicKey>,
+    /// Keys that stop working at a time (`expiry-time="..."`).
+    pub key_expiry: Vec<(ssh_key::public::KeyData, std::time::SystemTime)>,
+    /// Source addresses the user may sign in from; empty: anywhere.
+    pub from: Vec<ipnet::IpNet>,
     /// The argon2id hash of the user's password, if they have one.
     pub password: Option<crate::auth::StoredHash>,
     /// Methods that must all be proven (`auth = [...]`); empty: any one
@@ -77,6 +87,23 @@ impl User {
             .copied()
             .collect();
         (!rest.is_empty()).then_some(rest)
+    }
+
+    /// When `key` stops being accepted, if ever.
+    pub fn key_expires(&self, key: &ssh_key::PublicKey) -> Option<std::time::SystemTime> {
+        self.key_expiry
+            .iter()
+            .find(|(k, _)| k == key.key_data())
+            .map(|(_, t)| *t)
+    }
+
+    /// Whether the user may sign in from `ip`.
+    pub fn allowed_from(&self, ip: std::net::IpAddr) -> bool {
+        let ip = match ip {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
+            v4 => v4,
+        };
+        self.from.is_empty() || self.from.iter().any(|n| n.contains(&ip))
     }
 
     /// Whether the user may sign in with `method` at all.

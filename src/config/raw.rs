@@ -77,6 +77,7 @@ pub struct RawUser {
     pub keys: Vec<Spanned<String>>,
     pub password: Option<Spanned<String>>,
     pub auth: Option<Vec<Spanned<String>>>,
+    pub from: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     pub commands: Vec<Spanned<String>>,
     pub run_as: Option<Spanned<String>>,

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -48,7 +48,7 @@ impl ServerConfig {
             source,
         };
         if options.check_permissions {
-            check_file_safety(path, &std::fs::metadata(path).map_err(io)?)?;
+            super::files::check_config_file(path, &std::fs::metadata(path).map_err(io)?)?;
         }
         let text = std::fs::read_to_string(path).map_err(io)?;
         Self::parse(path, &text, options)
@@ -64,28 +64,6 @@ impl ServerConfig {
         })?;
         cx.build(raw, options)
     }
-}
-
-fn check_file_safety(path: &Path, meta: &std::fs::Metadata) -> Result<(), ConfigError> {
-    let unsafe_ = |why: String| ConfigError::Unsafe {
-        path: path.to_path_buf(),
-        why,
-    };
-    let mode = meta.permissions().mode();
-    if mode & 0o022 != 0 {
-        return Err(unsafe_(format!(
-            "mode {:04o} is writable by group or others",
-            mode & 0o7777
-        )));
-    }
-    let euid = nix::unistd::geteuid().as_raw();
-    if meta.uid() != 0 && meta.uid() != euid {
-        return Err(unsafe_(format!(
-            "owned by uid {}, not root or uid {euid}",
-            meta.uid()
-        )));
-    }
-    Ok(())
 }
 
 pub(super) struct Cx<'a> {
@@ -155,8 +133,21 @@ impl Cx<'_> {
         }
         let limits = super::limits::limits(self, &raw.limits)?;
         let penalties = super::limits::penalties(self, &raw.penalties)?;
+        let mut warnings = Vec::new();
         let tls = if options.load_tls {
-            Some(self.tls(&raw.tls)?)
+            if options.check_permissions {
+                let key = self.relative(raw.tls.key.get_ref());
+                if let Some(problem) = super::files::key_mode_problem(&key) {
+                    return Err(self.at(&raw.tls.key, problem));
+                }
+            }
+            let tls = self.tls(&raw.tls)?;
+            let cert = self.relative(raw.tls.cert.get_ref());
+            warnings.extend(super::files::cert_expiry_warning(
+                &cert,
+                std::time::SystemTime::now(),
+            ));
+            Some(tls)
         } else {
             None
         };
@@ -171,6 +162,7 @@ impl Cx<'_> {
         let mut policy = Policy::new(rules);
 
         let mut users = HashMap::with_capacity(raw.users.len());
+        let mut key_owner: HashMap<String, String> = HashMap::new();
         for (name, user) in &raw.users {
             check_name(self, name, "user")?;
             let u = user.get_ref();
@@ -180,6 +172,15 @@ impl Cx<'_> {
                     .map_err(|e| self.at(c, e.to_string()))?;
             }
             let account = super::user::build(self, name, user, options)?;
+            for key in &account.keys {
+                let fp = key.fingerprint(Default::default()).to_string();
+                if let Some(other) = key_owner.insert(fp.clone(), name.get_ref().clone()) {
+                    warnings.push(format!(
+                        "key {fp} is listed for both {other:?} and {:?}: whoever holds it can sign in as either",
+                        name.get_ref()
+                    ));
+                }
+            }
             users.insert(name.get_ref().clone(), account);
         }
         for (name, group) in &raw.groups {
@@ -208,6 +209,7 @@ impl Cx<'_> {
             exec,
             limits,
             penalties,
+            warnings,
             users,
             policy,
         })

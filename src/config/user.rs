@@ -1,6 +1,8 @@
 //! `[users.NAME]`: keys, password hash, the methods required to sign in,
 //! and the account commands run as.
 
+use std::time::SystemTime;
+
 use toml::Spanned;
 
 use super::raw::RawUser;
@@ -17,11 +19,31 @@ pub(super) fn build(
     options: &LoadOptions,
 ) -> Result<User, ConfigError> {
     let u = user.get_ref();
-    let keys = u
-        .keys
-        .iter()
-        .map(|k| parse_key(k.get_ref()).map_err(|m| cx.at(k, m)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut keys = Vec::with_capacity(u.keys.len());
+    let mut key_expiry = Vec::new();
+    for k in &u.keys {
+        let (expires, line) = split_options(k.get_ref()).map_err(|m| cx.at(k, m))?;
+        let key = parse_key(line).map_err(|m| cx.at(k, m))?;
+        if let Some(t) = expires {
+            key_expiry.push((key.key_data().clone(), t));
+        }
+        keys.push(key);
+    }
+    let mut from = Vec::new();
+    for f in u.from.iter().flatten() {
+        let text = f.get_ref();
+        let net = text
+            .parse::<ipnet::IpNet>()
+            .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+            .map_err(|_| cx.at(f, format!("{text:?} is not an address or CIDR block")))?;
+        from.push(net.trunc());
+    }
+    if u.from.as_ref().is_some_and(|f| f.is_empty()) {
+        return Err(cx.at(
+            user,
+            "from = [] would let the user in from nowhere; remove it or list addresses",
+        ));
+    }
     let password = match &u.password {
         None => None,
         Some(p) => Some(StoredHash::parse(p.get_ref()).map_err(|e| cx.at(p, e.to_string()))?),
@@ -75,8 +97,140 @@ pub(super) fn build(
     };
     Ok(User {
         keys,
+        key_expiry,
+        from,
         password,
         require,
         run_as,
     })
+}
+
+/// Split the one `authorized_keys` option secshd understands,
+/// `expiry-time="YYYYMMDD[HHMM[SS]]"` (read as UTC; a trailing `Z` is
+/// accepted), off the front of a key line.
+fn split_options(line: &str) -> Result<(Option<SystemTime>, &str), String> {
+    let line = line.trim();
+    let Some(rest) = line.strip_prefix("expiry-time=\"") else {
+        if line.starts_with("ssh-") || line.starts_with("ecdsa-") {
+            return Ok((None, line));
+        }
+        let option = line
+            .split(|c: char| c == '=' || c.is_whitespace())
+            .next()
+            .unwrap_or("");
+        return Err(format!(
+            "key option {option:?} is not supported (only expiry-time=\"YYYYMMDD[HHMM[SS]]\")"
+        ));
+    };
+    let (date, key) = rest
+        .split_once('"')
+        .ok_or("expiry-time has no closing quote")?;
+    let when = parse_expiry(date).ok_or_else(|| {
+        format!("expiry-time=\"{date}\" is not YYYYMMDD, YYYYMMDDHHMM or YYYYMMDDHHMMSS")
+    })?;
+    Ok((Some(when), key.trim_start()))
+}
+
+fn parse_expiry(s: &str) -> Option<SystemTime> {
+    let s = s.strip_suffix(['Z', 'z']).unwrap_or(s);
+    if !matches!(s.len(), 8 | 12 | 14) || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| s.get(r).map_or(Some(0), |t| t.parse::<i64>().ok());
+    let (y, m, d) = (n(0..4)?, n(4..6)?, n(6..8)?);
+    let (hh, mm, ss) = (n(8..10)?, n(10..12)?, n(12..14)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 59 {
+        return None;
+    }
+    let secs = days_from_civil(y, m, d) * 86_400 + hh * 3600 + mm * 60 + ss;
+    let secs = u64::try_from(secs).ok()?;
+    SystemTime::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(secs))
+}
+
+/// `t` as `YYYY-MM-DD HH:MM:SS UTC` (for log lines).
+pub fn format_utc(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Inverse of days_from_civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+/// algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unix(t: SystemTime) -> u64 {
+        t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs()
+    }
+
+    #[test]
+    fn expiry_dates() {
+        assert_eq!(unix(parse_expiry("19700101").unwrap()), 0);
+        assert_eq!(unix(parse_expiry("20000301").unwrap()), 951_868_800);
+        assert_eq!(
+            unix(parse_expiry("20261126183000Z").unwrap()),
+            1_795_717_800
+        );
+        assert_eq!(unix(parse_expiry("202611261830").unwrap()), 1_795_717_800);
+        assert_eq!(
+            format_utc(parse_expiry("20261126183005").unwrap()),
+            "2026-11-26 18:30:05 UTC"
+        );
+        assert_eq!(
+            format_utc(parse_expiry("20000229").unwrap()),
+            "2000-02-29 00:00:00 UTC"
+        );
+        for bad in [
+            "2026",
+            "20261326",
+            "20261100",
+            "2026112625",
+            "2026-11-26",
+            "x0261126",
+        ] {
+            assert!(parse_expiry(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_expiry_time_is_an_accepted_option() {
+        let (t, k) = split_options("expiry-time=\"20300101\" ssh-ed25519 AAAA c").unwrap();
+        assert!(t.is_some());
+        assert_eq!(k, "ssh-ed25519 AAAA c");
+        assert_eq!(
+            split_options("ssh-ed25519 AAAA").unwrap(),
+            (None, "ssh-ed25519 AAAA")
+        );
+        let e = split_options("command=\"x\" ssh-ed25519 AAAA").unwrap_err();
+        assert!(e.contains("\"command\" is not supported"), "{e}");
+        assert!(split_options("expiry-time=\"2030 ssh-ed25519").is_err());
+    }
 }

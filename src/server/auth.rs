@@ -6,6 +6,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use tokio::sync::Semaphore;
 
@@ -73,8 +74,22 @@ pub(crate) fn key(
     let keys = user.map(|u| u.keys.as_slice());
     let verdict = match verify_key_auth(name, keys, exporter, signature) {
         Ok(key) => {
-            let v = decide(user, AuthMethod::Key, true, proven);
             let fp = key.fingerprint(Default::default());
+            let expired = user
+                .and_then(|u| u.key_expires(&key))
+                .filter(|t| *t <= SystemTime::now());
+            if let Some(t) = expired {
+                let when = crate::config::format_utc(t);
+                tracing::warn!(%peer, user = %shown(name), key = %fp,
+                    "authentication failed: the key expired at {when} (expiry-time)");
+                return AuthVerdict::Failed;
+            }
+            if user.is_some_and(|u| !u.allowed_from(peer.ip())) {
+                tracing::warn!(%peer, user = %shown(name), key = %fp,
+                    "authentication failed: not allowed from this address (from)");
+                return AuthVerdict::Failed;
+            }
+            let v = decide(user, AuthMethod::Key, true, proven);
             match &v {
                 AuthVerdict::Failed => tracing::warn!(%peer, user = %shown(name), key = %fp,
                     "authentication failed: key sign-in is not allowed for this user"),
@@ -118,6 +133,11 @@ pub(crate) async fn password(
             .await;
     let user = live.config.users.get(&name);
     let verified = result.unwrap_or(Verified::Mismatch);
+    if verified == Verified::Match && user.is_some_and(|u| !u.allowed_from(peer.ip())) {
+        tracing::warn!(%peer, user = %shown(&name),
+            "authentication failed: not allowed from this address (from)");
+        return AuthVerdict::Failed;
+    }
     let v = decide(
         user,
         AuthMethod::Password,
