@@ -23,6 +23,7 @@ pub mod client;
 pub mod config;
 pub mod exec;
 pub mod gate;
+pub mod logtext;
 pub mod pki;
 pub mod policy;
 pub mod proto;

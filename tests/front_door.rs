@@ -181,3 +181,160 @@ exempt = ["127.0.0.0/8"]
         "{log}"
     );
 }
+
+#[test]
+fn per_user_budgets_hold_across_connections() {
+    let env = Env::new();
+    let path = env.config("\n[limits]\nmax_commands_per_user = 2\n");
+    let text = std::fs::read_to_string(&path).unwrap();
+    common::write_config(
+        &path,
+        &text.replace(
+            "[users.bob]\n",
+            "[users.bob]\nlimits = { max_connections = 1 }\n",
+        ),
+    );
+    let d = env.start(&path);
+    let sleeper = || {
+        env.secsh(&d, "alice")
+            .args(["--", "sleep", "30"])
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut sleepers = [sleeper(), sleeper()];
+    // The sentinel and two commands.
+    assert!(wait_until(Duration::from_secs(10), || {
+        common::children_of(d.pid() as i32).len() >= 3
+    }));
+    let (code, _, err) = run(env.secsh(&d, "alice").args(["--", "true"]));
+    let err = String::from_utf8_lossy(&err);
+    assert_eq!(code, Some(250), "{err}");
+    assert!(err.contains("max_commands_per_user"), "{err}");
+    // Budgets are per user: bob is not affected by alice's.
+    let (code, _, err) = run(env.secsh(&d, "bob").args(["--", "true"]));
+    assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&err));
+    for s in &mut sleepers {
+        let _ = s.kill();
+        let _ = s.wait();
+    }
+    // Once a command ends, its unit comes back.
+    assert!(wait_until(Duration::from_secs(10), || {
+        run(env.secsh(&d, "alice").args(["--", "true"])).0 == Some(0)
+    }));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_connection_budget_turns_the_next_sign_in_busy() {
+    use secsh::client::{
+        connect, Credentials, Identity, RequestEvent, Session, SessionOptions, Target,
+    };
+    let env = Env::new();
+    let path = env.config("");
+    let text = std::fs::read_to_string(&path).unwrap();
+    common::write_config(
+        &path,
+        &text.replace(
+            "[users.bob]\n",
+            "[users.bob]\nlimits = { max_connections = 1 }\n",
+        ),
+    );
+    let d = env.start(&path);
+    let target = Target::parse(&d.addr.to_string()).unwrap();
+    let conn = connect(&target, &env.ca(), Duration::from_secs(10))
+        .await
+        .unwrap();
+    let key = Identity::from_file(&env.key_path("bob"), false).unwrap();
+    let options = SessionOptions {
+        auth_timeout: Duration::from_secs(10),
+        keepalive: None,
+    };
+    let creds = Credentials::new(Some(key), None, false, "bob".into());
+    let held = Session::start(conn, creds, "bob", &options).unwrap();
+    let params = secsh::session::ExecParams {
+        argv: vec!["true".into()],
+        stdin: false,
+        timeout_ms: None,
+        output_window: 1 << 20,
+    };
+    // One command through it proves it is signed in.
+    let mut req = held.exec(params).await.unwrap();
+    while let Some(ev) = req.next().await {
+        if matches!(ev, RequestEvent::Exit(_)) {
+            break;
+        }
+    }
+    let (code, _, err) =
+        tokio::task::spawn_blocking(move || run(env.secsh(&d, "bob").args(["--", "true"])))
+            .await
+            .unwrap();
+    let err = String::from_utf8_lossy(&err);
+    assert_eq!(code, Some(250), "{err}");
+    assert!(err.contains("max_connections_per_user"), "{err}");
+    drop(held);
+}
+
+#[test]
+fn sixty_kilobyte_names_and_argv_make_short_log_lines() {
+    let env = Env::new();
+    // Exempt from penalties: the worst case for the log, every attempt
+    // reaches the code that would log it.
+    let d = env.start(
+        &env.config("\n[limits]\nlog_summary_secs = 1\n\n[penalties]\nexempt = [\"127.0.0.1\"]\n"),
+    );
+    let before = d.log().len();
+    let until = Instant::now() + Duration::from_secs(3);
+    let big_user = "u".repeat(60_000);
+    let big_arg = format!("/bin/{}", "x".repeat(60_000));
+    let runs = std::thread::scope(|s| {
+        let names = s.spawn(|| {
+            let mut n = 0;
+            while Instant::now() < until {
+                let target = format!("{big_user}@{}", d.addr);
+                let key = env.key_path("mallory");
+                let _ = common::secsh_to(&env.ca(), Some(&key), &target)
+                    .args(["--", "true"])
+                    .output();
+                n += 1;
+            }
+            n
+        });
+        let argv = s.spawn(|| {
+            let mut n = 0;
+            while Instant::now() < until {
+                let _ = env.secsh(&d, "alice").args(["--", &big_arg]).output();
+                n += 1;
+            }
+            n
+        });
+        (names.join().unwrap(), argv.join().unwrap())
+    });
+    let log = d.log();
+    let grown = &log[before..];
+    let longest = grown.lines().map(str::len).max().unwrap_or(0);
+    assert!(longest < 1500, "a {longest}-byte log line");
+    // Every denial is one short line; failed sign-ins are logged 5 times
+    // and then only counted (and penalised).
+    assert!(
+        grown.len() < 1500 * (runs.1 + 10),
+        "{} bytes for {runs:?} runs",
+        grown.len()
+    );
+    assert!(
+        grown.matches("denied").count() >= runs.1 / 2,
+        "denials are still logged: {runs:?}\n{grown}"
+    );
+    assert!(
+        // 5 per 1 s summary interval, over about 3 s.
+        grown.matches("authentication failed").count() <= 5 * 5,
+        "failed sign-ins beyond 5 per interval are only counted: {runs:?}\n{grown}"
+    );
+    // What was only counted shows up in the periodic summary.
+    assert!(wait_until(Duration::from_secs(5), || {
+        d.log()
+            .lines()
+            .any(|l| l.contains("front door, last 1 s:") && l.contains("failed auth attempts"))
+    }));
+    let (code, _, _) = run(env.secsh(&d, "alice").args(["--", "true"]));
+    assert_eq!(code, Some(0), "still serving");
+}

@@ -107,13 +107,16 @@ fn right_password_works_wrong_empty_and_unknown_fail_alike() {
         .args(["--", "true"]));
     assert_eq!(code, Some(254));
     let log = d.log();
-    assert!(log.contains("authentication failed: unknown user"), "{log}");
     assert!(
-        log.contains("authentication failed: the user has no password"),
+        log.contains("authentication failed: user nosuchuser: unknown user"),
         "{log}"
     );
     assert!(
-        log.contains("authentication failed: wrong password"),
+        log.contains("authentication failed: user alice: the user has no password"),
+        "{log}"
+    );
+    assert!(
+        log.contains("authentication failed: user carol: wrong password"),
         "{log}"
     );
     assert!(

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use super::raw::{RawLimits, RawPenalties};
+use super::raw::{RawLimits, RawPenalties, RawUserLimits};
 use super::server::{Cx, DAY};
-use super::{ConfigError, Limits};
+use super::{ConfigError, Limits, UserLimits};
 use crate::gate::PenaltySettings;
 use crate::proto::STDIN_WINDOW;
 
@@ -62,6 +62,48 @@ pub(super) fn limits(cx: &Cx<'_>, l: &RawLimits) -> Result<Limits, ConfigError> 
             cx.ranged(&l.log_summary_secs, "log_summary_secs", 1, 3600)?
                 .unwrap_or(60),
         ),
+        per_user: UserLimits {
+            max_connections: cx
+                .ranged(
+                    &l.max_connections_per_user,
+                    "max_connections_per_user",
+                    1,
+                    1_000_000,
+                )?
+                .unwrap_or(256) as usize,
+            max_commands: cx
+                .ranged(
+                    &l.max_commands_per_user,
+                    "max_commands_per_user",
+                    1,
+                    1_000_000,
+                )?
+                .unwrap_or(256) as usize,
+            stdin_buffer: cx
+                .ranged(&l.stdin_buffer_kib, "stdin_buffer_kib", 64, 1 << 20)?
+                .unwrap_or(32 * 1024)
+                * 1024,
+        },
+    })
+}
+
+/// A user's `limits = { ... }` over the `[limits]` defaults.
+pub(super) fn user_limits(
+    cx: &Cx<'_>,
+    raw: Option<&RawUserLimits>,
+    defaults: UserLimits,
+) -> Result<UserLimits, ConfigError> {
+    let Some(l) = raw else { return Ok(defaults) };
+    Ok(UserLimits {
+        max_connections: cx
+            .ranged(&l.max_connections, "max_connections", 1, 1_000_000)?
+            .map_or(defaults.max_connections, |n| n as usize),
+        max_commands: cx
+            .ranged(&l.max_commands, "max_commands", 1, 1_000_000)?
+            .map_or(defaults.max_commands, |n| n as usize),
+        stdin_buffer: cx
+            .ranged(&l.stdin_buffer_kib, "stdin_buffer_kib", 64, 1 << 20)?
+            .map_or(defaults.stdin_buffer, |k| k * 1024),
     })
 }
 

@@ -68,6 +68,8 @@ pub struct User {
     pub require: Vec<crate::proto::AuthMethod>,
     /// The local account commands run as (root daemon only).
     pub run_as: Option<RunAs>,
+    /// This user's budgets (`[limits]` defaults unless overridden).
+    pub limits: UserLimits,
 }
 
 impl User {
@@ -174,6 +176,19 @@ pub struct Limits {
     pub keepalive: Option<Duration>,
     /// How often repeated front-door events are summarised in the log.
     pub log_summary: Duration,
+    /// Budgets of a user without their own `limits`.
+    pub per_user: UserLimits,
+}
+
+/// What one user may hold at once, across all their connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserLimits {
+    /// Signed-in connections.
+    pub max_connections: usize,
+    /// Running commands.
+    pub max_commands: usize,
+    /// Stdin bytes buffered for one connection's commands together.
+    pub stdin_buffer: u64,
 }
 
 impl ServerConfig {

@@ -53,9 +53,20 @@ pub struct RawLimits {
     pub max_unauthenticated: Option<Spanned<u64>>,
     pub max_unauthenticated_per_source: Option<Spanned<u64>>,
     pub log_summary_secs: Option<Spanned<u64>>,
+    pub max_connections_per_user: Option<Spanned<u64>>,
+    pub max_commands_per_user: Option<Spanned<u64>>,
+    pub stdin_buffer_kib: Option<Spanned<u64>>,
     pub stdin_window_kib: Option<Spanned<u64>>,
     pub idle_timeout_secs: Option<Spanned<u64>>,
     pub keepalive_secs: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUserLimits {
+    pub max_connections: Option<Spanned<u64>>,
+    pub max_commands: Option<Spanned<u64>>,
+    pub stdin_buffer_kib: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -78,6 +89,7 @@ pub struct RawUser {
     pub password: Option<Spanned<String>>,
     pub auth: Option<Vec<Spanned<String>>>,
     pub from: Option<Vec<Spanned<String>>>,
+    pub limits: Option<RawUserLimits>,
     #[serde(default)]
     pub commands: Vec<Spanned<String>>,
     pub run_as: Option<Spanned<String>>,

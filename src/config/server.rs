@@ -171,7 +171,7 @@ impl Cx<'_> {
                     .grant(name.get_ref(), c.get_ref())
                     .map_err(|e| self.at(c, e.to_string()))?;
             }
-            let account = super::user::build(self, name, user, options)?;
+            let account = super::user::build(self, name, user, options, limits.per_user)?;
             for key in &account.keys {
                 let fp = key.fingerprint(Default::default()).to_string();
                 if let Some(other) = key_owner.insert(fp.clone(), name.get_ref().clone()) {

@@ -7,7 +7,7 @@ use toml::Spanned;
 
 use super::raw::RawUser;
 use super::server::{lookup_account, parse_key, Cx, LoadOptions};
-use super::{ConfigError, User};
+use super::{ConfigError, User, UserLimits};
 use crate::auth::StoredHash;
 use crate::proto::AuthMethod;
 
@@ -17,6 +17,7 @@ pub(super) fn build(
     name: &Spanned<String>,
     user: &Spanned<RawUser>,
     options: &LoadOptions,
+    defaults: UserLimits,
 ) -> Result<User, ConfigError> {
     let u = user.get_ref();
     let mut keys = Vec::with_capacity(u.keys.len());
@@ -95,7 +96,9 @@ pub(super) fn build(
         }
         Some(r) => Some(lookup_account(r.get_ref()).map_err(|m| cx.at(r, m))?),
     };
+    let limits = super::limits::user_limits(cx, u.limits.as_ref(), defaults)?;
     Ok(User {
+        limits,
         keys,
         key_expiry,
         from,

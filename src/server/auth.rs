@@ -61,6 +61,21 @@ fn named(v: AuthVerdict, name: &str) -> AuthVerdict {
     }
 }
 
+/// One proof checked: the verdict, and for a failure the real reason
+/// (for the log, which the caller writes within the per-source bound; the
+/// client only ever learns that the attempt failed).
+pub(crate) struct Proof {
+    pub verdict: AuthVerdict,
+    pub failure: Option<String>,
+}
+
+fn failed(reason: String) -> Proof {
+    Proof {
+        verdict: AuthVerdict::Failed,
+        failure: Some(reason),
+    }
+}
+
 /// Check an SSHSIG proof.
 pub(crate) fn key(
     live: &Live,
@@ -69,45 +84,47 @@ pub(crate) fn key(
     signature: &str,
     exporter: &[u8; 32],
     proven: &[AuthMethod],
-) -> AuthVerdict {
+) -> Proof {
     let user = live.config.users.get(name);
     let keys = user.map(|u| u.keys.as_slice());
-    let verdict = match verify_key_auth(name, keys, exporter, signature) {
-        Ok(key) => {
-            let fp = key.fingerprint(Default::default());
-            let expired = user
-                .and_then(|u| u.key_expires(&key))
-                .filter(|t| *t <= SystemTime::now());
-            if let Some(t) = expired {
-                let when = crate::config::format_utc(t);
-                tracing::warn!(%peer, user = %shown(name), key = %fp,
-                    "authentication failed: the key expired at {when} (expiry-time)");
-                return AuthVerdict::Failed;
-            }
-            if user.is_some_and(|u| !u.allowed_from(peer.ip())) {
-                tracing::warn!(%peer, user = %shown(name), key = %fp,
-                    "authentication failed: not allowed from this address (from)");
-                return AuthVerdict::Failed;
-            }
-            let v = decide(user, AuthMethod::Key, true, proven);
-            match &v {
-                AuthVerdict::Failed => tracing::warn!(%peer, user = %shown(name), key = %fp,
-                    "authentication failed: key sign-in is not allowed for this user"),
-                AuthVerdict::Partial { .. } => {
-                    tracing::info!(%peer, user = %shown(name), key = %fp,
-                    "key accepted; the user must also give a password")
-                }
-                AuthVerdict::Ok { .. } => tracing::info!(%peer, user = %shown(name), key = %fp,
-                    method = "key", "authenticated"),
-            }
-            v
-        }
-        Err(e) => {
-            tracing::warn!(%peer, user = %shown(name), "authentication failed: {e}");
-            AuthVerdict::Failed
-        }
+    let key = match verify_key_auth(name, keys, exporter, signature) {
+        Ok(key) => key,
+        Err(e) => return failed(format!("user {}: {e}", shown(name))),
     };
-    named(verdict, name)
+    let fp = key.fingerprint(Default::default());
+    let expired = user
+        .and_then(|u| u.key_expires(&key))
+        .filter(|t| *t <= SystemTime::now());
+    if let Some(t) = expired {
+        let when = crate::config::format_utc(t);
+        return failed(format!(
+            "user {} key {fp}: the key expired at {when} (expiry-time)",
+            shown(name)
+        ));
+    }
+    if user.is_some_and(|u| !u.allowed_from(peer.ip())) {
+        return failed(format!(
+            "user {} key {fp}: not allowed from this address (from)",
+            shown(name)
+        ));
+    }
+    let v = decide(user, AuthMethod::Key, true, proven);
+    match &v {
+        AuthVerdict::Failed => {
+            return failed(format!(
+                "user {} key {fp}: key sign-in is not allowed for this user",
+                shown(name)
+            ))
+        }
+        AuthVerdict::Partial { .. } => tracing::info!(%peer, user = %shown(name), key = %fp,
+            "key accepted; the user must also give a password"),
+        AuthVerdict::Ok { .. } => tracing::info!(%peer, user = %shown(name), key = %fp,
+            method = "key", "authenticated"),
+    }
+    Proof {
+        verdict: named(v, name),
+        failure: None,
+    }
 }
 
 /// Check a password proof on the bounded pool. Unknown users and users
@@ -119,9 +136,9 @@ pub(crate) async fn password(
     name: String,
     password: Secret,
     proven: Vec<AuthMethod>,
-) -> AuthVerdict {
+) -> Proof {
     let Ok(_permit) = pool.acquire_owned().await else {
-        return AuthVerdict::Failed;
+        return failed("the password pool is closed".into());
     };
     let hash = live
         .config
@@ -133,35 +150,33 @@ pub(crate) async fn password(
             .await;
     let user = live.config.users.get(&name);
     let verified = result.unwrap_or(Verified::Mismatch);
+    let who = shown(&name);
     if verified == Verified::Match && user.is_some_and(|u| !u.allowed_from(peer.ip())) {
-        tracing::warn!(%peer, user = %shown(&name),
-            "authentication failed: not allowed from this address (from)");
-        return AuthVerdict::Failed;
+        return failed(format!("user {who}: not allowed from this address (from)"));
     }
-    let v = decide(
-        user,
-        AuthMethod::Password,
-        verified == Verified::Match,
-        &proven,
-    );
-    match (&v, verified) {
+    let matched = verified == Verified::Match;
+    let v = decide(user, AuthMethod::Password, matched, &proven);
+    let reason = match (&v, verified) {
         (AuthVerdict::Ok { .. }, _) => {
-            tracing::info!(%peer, user = %shown(&name), method = "password", "authenticated")
+            tracing::info!(%peer, user = %who, method = "password", "authenticated");
+            None
         }
         (AuthVerdict::Partial { .. }, _) => {
-            tracing::info!(%peer, user = %shown(&name), "password accepted; the user must also sign with a key")
+            tracing::info!(%peer, user = %who, "password accepted; the user must also sign with a key");
+            None
         }
-        (AuthVerdict::Failed, Verified::Dummy) if user.is_none() => {
-            tracing::warn!(%peer, user = %shown(&name), "authentication failed: unknown user")
+        (AuthVerdict::Failed, Verified::Dummy) if user.is_none() => Some("unknown user"),
+        (AuthVerdict::Failed, Verified::Dummy) => Some("the user has no password"),
+        (AuthVerdict::Failed, Verified::Match) => {
+            Some("password sign-in is not allowed for this user")
         }
-        (AuthVerdict::Failed, Verified::Dummy) => {
-            tracing::warn!(%peer, user = %shown(&name), "authentication failed: the user has no password")
-        }
-        (AuthVerdict::Failed, Verified::Match) => tracing::warn!(%peer, user = %shown(&name),
-            "authentication failed: password sign-in is not allowed for this user"),
-        (AuthVerdict::Failed, Verified::Mismatch) => {
-            tracing::warn!(%peer, user = %shown(&name), "authentication failed: wrong password")
-        }
+        (AuthVerdict::Failed, Verified::Mismatch) => Some("wrong password"),
+    };
+    match reason {
+        Some(r) => failed(format!("user {who}: {r}")),
+        None => Proof {
+            verdict: named(v, &name),
+            failure: None,
+        },
     }
-    named(v, &name)
 }

@@ -13,10 +13,12 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use super::auth::Proof;
+use super::budget::Held;
 use super::door::Ticket;
 use super::request::{Checked, Requester};
 use super::tally::Event;
-use super::Shared;
+use super::{Live, Shared};
 use crate::exec::ExecHandle;
 use crate::gate::{Offence, Verdict};
 use crate::proto::{ErrorCode, Message, ALPN, MAX_BODY_LEN};
@@ -95,6 +97,7 @@ pub(crate) async fn run(
         auth_deadline,
         max_requests: limits.max_requests_per_connection,
         stdin_window: limits.stdin_window,
+        stdin_budget: limits.per_user.stdin_buffer,
         idle_timeout: limits.idle_timeout,
         keepalive: limits.keepalive,
         auth_methods: live.auth_methods.clone(),
@@ -105,10 +108,13 @@ pub(crate) async fn run(
     let mut procs: HashMap<u64, ExecHandle> = HashMap::new();
     let mut checks: JoinSet<(u64, Checked)> = JoinSet::new();
     let mut who: Option<Requester> = None;
-    // The authenticated-connection slot, once earned.
-    let mut slot: Option<tokio::sync::OwnedSemaphorePermit> = None;
+    // The authenticated-connection slot and the user's connection budget,
+    // once earned.
+    let mut slot: Option<Slot> = None;
+    // Each running command's unit of its user's command budget.
+    let mut running: HashMap<u64, Held> = HashMap::new();
     // A password being verified on the pool: (user, verdict).
-    let mut checking: Option<tokio::task::JoinHandle<(String, AuthVerdict)>> = None;
+    let mut checking: Option<tokio::task::JoinHandle<(String, Proof)>> = None;
     let mut stop = shared.stop.clone();
     let mut writer_done = false;
     let reason = 'conn: loop {
@@ -144,6 +150,7 @@ pub(crate) async fn run(
                         verdict_in(
                             &mut session,
                             &shared,
+                            &live,
                             &mut ticket,
                             &mut slot,
                             &user,
@@ -170,6 +177,9 @@ pub(crate) async fn run(
                 Action::Authenticated { user } => {
                     reader.set_max_body(MAX_BODY_LEN);
                     reader.release_idle();
+                    if let Some(u) = live.config.users.get(&user) {
+                        session.set_stdin_budget(u.limits.stdin_buffer);
+                    }
                     who = Some(Requester {
                         shared: shared.clone(),
                         live: live.clone(),
@@ -184,7 +194,28 @@ pub(crate) async fn run(
                     timeout_ms,
                 } => {
                     let w = who.clone().expect("exec only after authentication");
-                    checks.spawn_blocking(move || (id, w.check(argv, stdin, timeout_ms)));
+                    let max = live
+                        .config
+                        .users
+                        .get(&*w.user)
+                        .map_or(0, |u| u.limits.max_commands);
+                    match shared.budgets.command(&w.user, max) {
+                        Some(held) => {
+                            running.insert(id, held);
+                            checks.spawn_blocking(move || (id, w.check(argv, stdin, timeout_ms)));
+                        }
+                        None => {
+                            tracing::info!(%peer, user = %w.user, id, max, "busy: max_commands_per_user reached");
+                            let message = format!(
+                                "busy: {max} commands of this user are running (max_commands_per_user)"
+                            );
+                            session.handle_exec_event(
+                                id,
+                                ExecEvent::Busy { message },
+                                Instant::now(),
+                            );
+                        }
+                    }
                 }
                 Action::Stdin { id, data } => {
                     if let Some(p) = procs.get(&id) {
@@ -223,12 +254,17 @@ pub(crate) async fn run(
             },
             done = async { checking.as_mut().expect("guarded").await }, if checking.is_some() => {
                 checking = None;
-                let (user, v) = done.unwrap_or_else(|_| (String::new(), AuthVerdict::Failed));
-                verdict_in(&mut session, &shared, &mut ticket, &mut slot, &user, v, peer);
+                let (user, v) = done.unwrap_or_else(|_| {
+                    let failure = Some("the password check did not finish".to_string());
+                    let verdict = AuthVerdict::Failed;
+                    (String::new(), Proof { verdict, failure })
+                });
+                verdict_in(&mut session, &shared, &live, &mut ticket, &mut slot, &user, v, peer);
             }
             Some((id, event)) = ev_rx.recv() => {
                 if matches!(event, ExecEvent::Exited(_)) {
                     procs.remove(&id);
+                    running.remove(&id);
                 }
                 session.handle_exec_event(id, event, Instant::now());
             }
@@ -241,6 +277,9 @@ pub(crate) async fn run(
                     }
                 };
                 let event = spawn(checked, id, &ev_tx, &mut procs, peer);
+                if !matches!(event, ExecEvent::Started { .. }) {
+                    running.remove(&id);
+                }
                 session.handle_exec_event(id, event, Instant::now());
             }
             // Disabled (never polled) while there is no deadline.
@@ -259,6 +298,7 @@ pub(crate) async fn run(
         c.abort();
     }
     drop(procs);
+    drop(running);
     drop(ev_rx);
     drop(out_tx);
     if !writer_done
@@ -271,9 +311,6 @@ pub(crate) async fn run(
     // What the source did wrong, for its penalty.
     let failures = session.auth_failures();
     if failures > 0 {
-        if door.tally.note(Event::AuthFailed, ticket.source()) && failures > 1 {
-            tracing::info!(%peer, failures, "failed auth attempts on one connection");
-        }
         door.penalise(peer.ip(), Offence::AuthFailure, failures);
     } else if who.is_none() {
         let offence = match &reason {
@@ -293,30 +330,56 @@ pub(crate) async fn run(
     }
 }
 
+/// What a signed-in connection holds: a `max_connections` slot and a unit
+/// of its user's connection budget.
+struct Slot {
+    _server: tokio::sync::OwnedSemaphorePermit,
+    _user: Held,
+}
+
 /// Hand the verifier's answer to the session; a successful sign-in first
-/// needs a free authenticated-connection slot.
+/// needs a free authenticated-connection slot and room in the user's
+/// connection budget.
+#[allow(clippy::too_many_arguments)]
 fn verdict_in(
     session: &mut ServerSession,
     shared: &Shared,
+    live: &Live,
     ticket: &mut Ticket,
-    slot: &mut Option<tokio::sync::OwnedSemaphorePermit>,
+    slot: &mut Option<Slot>,
     user: &str,
-    verdict: AuthVerdict,
+    proof: Proof,
     peer: SocketAddr,
 ) {
-    if matches!(verdict, AuthVerdict::Ok { .. }) {
-        match shared.sessions.clone().try_acquire_owned() {
-            Ok(permit) => {
-                *slot = Some(permit);
-                ticket.release();
-            }
-            Err(_) => {
-                if shared.door.tally.note(Event::Busy, ticket.source()) {
-                    tracing::warn!(%peer, "authenticated, but max_connections is reached; closing");
-                }
-                return session.reject_busy("the server has too many connections; retry later");
-            }
+    let Proof { verdict, failure } = proof;
+    if let Some(reason) = failure {
+        if shared.door.tally.note(Event::AuthFailed, ticket.source()) {
+            tracing::warn!(%peer, "authentication failed: {reason}");
         }
+    }
+    if matches!(verdict, AuthVerdict::Ok { .. }) {
+        let Ok(server) = shared.sessions.clone().try_acquire_owned() else {
+            if shared.door.tally.note(Event::Busy, ticket.source()) {
+                tracing::warn!(%peer, "authenticated, but max_connections is reached; closing");
+            }
+            return session.reject_busy("the server has too many connections; retry later");
+        };
+        let max = live
+            .config
+            .users
+            .get(user)
+            .map_or(0, |u| u.limits.max_connections);
+        let Some(held) = shared.budgets.connection(&Arc::from(user), max) else {
+            tracing::info!(%peer, user = %user, max, "busy: max_connections_per_user reached");
+            return session.reject_busy(&format!(
+                "busy: this user has {max} connections open (max_connections_per_user)"
+            ));
+        };
+        *slot = Some(Slot {
+            _server: server,
+            _user: held,
+        });
+        ticket.release();
     }
     session.handle_auth_result(user, verdict, Instant::now());
 }
@@ -363,7 +426,8 @@ fn spawn(
     };
     match crate::exec::start(&spec, id, events.clone()) {
         Ok(handle) => {
-            tracing::info!(%peer, id, %rule, argv = ?spec.argv, "started");
+            let argv = crate::logtext::argv(&spec.argv);
+            tracing::info!(%peer, id, %rule, %argv, "started");
             procs.insert(id, handle);
             ExecEvent::Started { timeout }
         }

@@ -4,6 +4,7 @@
 //! never affects the others.
 
 mod auth;
+mod budget;
 mod connection;
 mod door;
 mod request;
@@ -99,6 +100,8 @@ pub(crate) struct Shared {
     pub door: Arc<door::FrontDoor>,
     /// Authenticated connections (`max_connections`, fixed at start).
     pub sessions: Arc<Semaphore>,
+    /// Per-user connections and running commands.
+    pub budgets: Arc<budget::Budgets>,
     /// Becomes true when the drain period is over: sessions stop their
     /// commands and close.
     pub stop: watch::Receiver<bool>,
@@ -160,6 +163,7 @@ impl Server {
                 live: RwLock::new(Arc::new(live)),
                 daemon: DaemonAccount::current(),
                 passwords: auth::password_pool(),
+                budgets: Arc::default(),
                 stop: stop_rx,
             }),
             listeners,

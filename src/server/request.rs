@@ -55,8 +55,23 @@ impl Requester {
                 }
             }
             Decision::Deny { reasons } => {
-                let why: Vec<String> = reasons.iter().map(|(r, w)| format!("{r}: {w}")).collect();
-                tracing::warn!(%peer, %user, ?argv, reasons = ?why, "denied");
+                // One line, bounded: the argv cut to size, the number of
+                // rules that missed and the closest one's reason.
+                let argv = crate::logtext::argv(&argv);
+                // The closest miss: a rule for the same program, if any.
+                let closest = reasons
+                    .iter()
+                    .find(|(_, why)| !why.starts_with("program "))
+                    .or(reasons.first());
+                let why = match closest {
+                    None => "the user may run no commands".to_string(),
+                    Some((rule, why)) => format!(
+                        "{} rule(s) checked; {rule}: {}",
+                        reasons.len(),
+                        crate::logtext::shown(why)
+                    ),
+                };
+                tracing::warn!(%peer, %user, %argv, "denied: {why}");
                 Checked::Denied
             }
         }

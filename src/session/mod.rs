@@ -68,6 +68,11 @@ pub enum ExecEvent {
     },
     /// Allowed, but could not be started.
     Failed,
+    /// Not started: the user is at a budget (e.g. running commands).
+    Busy {
+        /// Text for the client.
+        message: String,
+    },
     /// Bytes read from stdout or stderr. The reader waits for
     /// [`Action::OutputTaken`] before it reads that stream again.
     Output {

@@ -20,6 +20,10 @@ pub struct ServerSettings {
     pub max_requests: usize,
     /// Stdin credit granted to each request with stdin.
     pub stdin_window: u64,
+    /// Stdin credit granted to all of the connection's requests together
+    /// (so the most stdin it can make the server buffer); a request gets
+    /// what is left, up to `stdin_window`, and `busy` below 64 KiB.
+    pub stdin_budget: u64,
     /// Close an authenticated connection with nothing running after this.
     pub idle_timeout: Option<Duration>,
     /// Ping after this much silence from the client.
@@ -428,6 +432,11 @@ impl ServerSession {
             &mut self.actions,
             Message::AuthContinue { methods, partial },
         );
+    }
+
+    /// The signed-in user's stdin budget for this connection.
+    pub fn set_stdin_budget(&mut self, bytes: u64) {
+        self.settings.stdin_budget = bytes;
     }
 
     /// Failed `auth` attempts so far on this connection.

@@ -11,6 +11,9 @@ use super::server_request::{OutEof, Phase, Request, Running, StdinSide};
 use super::{out_index, Action, Credit, ExecEvent, StopReason, OUT_STREAMS};
 use crate::proto::{ErrorCode, Frame, Message, Stream, DATA_CHUNK, MAX_WINDOW};
 
+/// The smallest stdin window a request is started with.
+const MIN_STDIN_WINDOW: u64 = 64 * 1024;
+
 impl ServerSession {
     pub(super) fn request_frame(&mut self, frame: Frame, now: Instant) {
         if self.is_closed() {
@@ -64,6 +67,14 @@ impl ServerSession {
             },
             Some(_) => return self.window_error(),
         };
+        let allotted: u64 = self.requests.values().map(|r| r.stdin_allot).sum();
+        let free = self.settings.stdin_budget.saturating_sub(allotted);
+        let allot = if stdin {
+            self.settings.stdin_window.min(free).min(MAX_WINDOW)
+        } else {
+            0
+        };
+        let least = self.settings.stdin_window.min(MIN_STDIN_WINDOW);
         let reply = if self.requests.contains_key(&id) {
             error(Some(id), ErrorCode::BadRequest, "request id already in use")
         } else if self.requests.len() >= self.settings.max_requests {
@@ -72,8 +83,15 @@ impl ServerSession {
                 ErrorCode::Busy,
                 "too many requests on this connection",
             )
+        } else if stdin && allot < least {
+            error(
+                Some(id),
+                ErrorCode::Busy,
+                "the connection's stdin buffer is in use by its other requests",
+            )
         } else {
-            self.requests.insert(id, Request::new(stdin, out_credit));
+            self.requests
+                .insert(id, Request::new(stdin, out_credit, allot));
             self.actions.push_back(Action::Exec {
                 id,
                 argv,
@@ -183,9 +201,8 @@ impl ServerSession {
                 req.phase = Phase::Running(Box::new(Running::new(now, deadline)));
                 let window = match &mut req.stdin {
                     StdinSide::Open(c) => {
-                        *c = Credit::new(self.settings.stdin_window.min(MAX_WINDOW))
-                            .unwrap_or_else(|_| Credit::unlimited());
-                        self.settings.stdin_window
+                        *c = Credit::new(req.stdin_allot).unwrap_or_else(|_| Credit::unlimited());
+                        req.stdin_allot
                     }
                     _ => 0,
                 };
@@ -206,6 +223,10 @@ impl ServerSession {
             ExecEvent::Denied { message } => {
                 self.requests.remove(&id);
                 send(&mut self.actions, Message::Denied { id, message });
+            }
+            ExecEvent::Busy { message } => {
+                self.requests.remove(&id);
+                send(&mut self.actions, error(Some(id), ErrorCode::Busy, message));
             }
             ExecEvent::Failed => {
                 self.requests.remove(&id);

@@ -84,11 +84,15 @@ pub(super) struct Request {
     pub early_eof: bool,
     /// What the server may still send of stdout and stderr together.
     pub out_credit: Credit,
+    /// The share of the connection's stdin budget this request holds (its
+    /// stdin window; 0 without stdin).
+    pub stdin_allot: u64,
 }
 
 impl Request {
-    pub fn new(stdin: bool, out_credit: Credit) -> Self {
+    pub fn new(stdin: bool, out_credit: Credit, stdin_allot: u64) -> Self {
         Self {
+            stdin_allot,
             phase: Phase::Checking { cancelled: false },
             stdin: if stdin {
                 StdinSide::Open(Credit::unlimited())

@@ -36,6 +36,7 @@ impl T {
             auth_deadline: t0 + 10 * S,
             max_requests: 2,
             stdin_window: 8,
+            stdin_budget: 1 << 30,
             idle_timeout: Some(300 * S),
             keepalive: Some(15 * S),
             auth_methods: vec![AuthMethod::Key, AuthMethod::Password],
@@ -784,4 +785,73 @@ fn decode_errors_carry_stable_messages() {
     assert!(
         matches!(&sent[..], [Message::Error { id: None, code: ErrorCode::Protocol, message, .. }] if message == "header is not a JSON object")
     );
+}
+
+#[test]
+fn the_connection_stdin_budget_is_shared_by_its_requests() {
+    let mut t = T::authed();
+    t.s.settings.max_requests = 10;
+    t.s.set_stdin_budget(20);
+    let start = |t: &mut T, id: u64| {
+        t.s.handle_frame(exec(id, true, None), t.t0);
+        t.actions();
+        t.event(id, ExecEvent::Started { timeout: None });
+        t.sent()
+    };
+    // Window 8 each while the budget lasts; 4 left is below the minimum
+    // window (8 here), so the third is busy, and nothing ran for it.
+    assert!(matches!(
+        &start(&mut t, 1)[..],
+        [Message::Started {
+            stdin_window: 8,
+            ..
+        }]
+    ));
+    assert!(matches!(
+        &start(&mut t, 2)[..],
+        [Message::Started {
+            stdin_window: 8,
+            ..
+        }]
+    ));
+    t.s.handle_frame(exec(3, true, None), t.t0);
+    assert!(matches!(
+        &t.sent()[..],
+        [Message::Error {
+            id: Some(3),
+            code: ErrorCode::Busy,
+            ..
+        }]
+    ));
+    // A request without stdin needs none of it.
+    t.s.handle_frame(exec(4, false, None), t.t0);
+    assert!(matches!(&t.actions()[..], [Action::Exec { id: 4, .. }]));
+    // When one ends, its share is free again.
+    t.finish(1);
+    t.actions();
+    assert!(matches!(
+        &start(&mut t, 5)[..],
+        [Message::Started {
+            stdin_window: 8,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn busy_from_the_process_layer_ends_the_request() {
+    let mut t = T::authed();
+    t.s.handle_frame(exec(1, false, None), t.t0);
+    t.actions();
+    t.event(
+        1,
+        ExecEvent::Busy {
+            message: "over budget".into(),
+        },
+    );
+    assert!(matches!(
+        &t.sent()[..],
+        [Message::Error { id: Some(1), code: ErrorCode::Busy, message, .. }] if message == "over budget"
+    ));
+    assert_eq!(t.s.live_requests(), 0);
 }
