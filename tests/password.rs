@@ -227,3 +227,101 @@ fn a_flood_of_wrong_passwords_does_not_starve_key_users() {
     assert!(codes.iter().all(|c| *c == Some(254)), "{codes:?}");
     eprintln!("10 key runs during the flood took {key_runs:?}");
 }
+
+/// `cmd` run by `script` on a fresh pseudo-terminal. Each time the
+/// terminal shows a prompt (output ending in `: `), the next of `answers`
+/// is typed, as a person would, after the prompt. The transcript and the
+/// exit status.
+fn on_a_terminal(cmd: &Command, answers: &[&str]) -> (Option<i32>, String) {
+    use std::io::{Read, Write};
+    let line: Vec<String> = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| format!("'{}'", a.to_string_lossy().replace('\'', "'\\''")))
+        .collect();
+    let mut script = Command::new("script");
+    script.args(["-qec", &line.join(" "), "/dev/null"]);
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => script.env(k, v),
+            None => script.env_remove(k),
+        };
+    }
+    let mut child = script
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+            if seen.ends_with(b": ") {
+                let _ = tx.send(());
+            }
+        }
+        String::from_utf8_lossy(&seen).into_owned()
+    });
+    for answer in answers {
+        if rx.recv_timeout(Duration::from_secs(20)).is_err() {
+            break;
+        }
+        let _ = stdin.write_all(answer.as_bytes());
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "secsh on a terminal hung");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop(stdin);
+    (status.code(), reader.join().unwrap())
+}
+
+#[test]
+fn a_terminal_is_asked_for_the_password_only_without_batch() {
+    let env = Env::new();
+    let d = start(&env);
+    let mut c = secsh_to(&env.ca(), None, &format!("carol@{}", d.addr));
+    c.env("HOME", env.path("nohome")).args(["--", "echo", "typed-in"]);
+    let (code, screen) = on_a_terminal(&c, &["correct horse\n"]);
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(screen.contains("carol@127.0.0.1's password: "), "{screen}");
+    assert!(screen.contains("typed-in"), "{screen}");
+    assert!(!screen.contains("correct horse"), "echoed: {screen}");
+    // --batch: no prompt even on a terminal, so no way to sign in.
+    let mut c = secsh_to(&env.ca(), None, &format!("carol@{}", d.addr));
+    c.env("HOME", env.path("nohome"))
+        .args(["--batch", "--", "echo", "typed-in"]);
+    let (code, screen) = on_a_terminal(&c, &["correct horse\n"]);
+    assert_eq!(code, Some(255), "{screen}");
+    assert!(!screen.contains("password:"), "{screen}");
+}
+
+#[test]
+fn hash_password_on_a_terminal_asks_twice_without_echo() {
+    let mut c = Command::new(SECSHD);
+    c.arg("hash-password");
+    let (code, screen) = on_a_terminal(&c, &["tty secret\n", "tty secret\n"]);
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(screen.contains("Password: ") && screen.contains("Again: "), "{screen}");
+    assert!(!screen.contains("tty secret"), "echoed: {screen}");
+    let phc = screen.lines().find(|l| l.starts_with("$argon2id$")).unwrap().trim();
+    let stored = secsh::auth::StoredHash::parse(phc).unwrap();
+    assert_eq!(
+        secsh::auth::verify_password(Some(&stored), b"tty secret"),
+        secsh::auth::Verified::Match
+    );
+    let (code, screen) = on_a_terminal(&c, &["one\n", "two\n"]);
+    assert_eq!(code, Some(1), "{screen}");
+    assert!(screen.contains("the passwords differ"), "{screen}");
+}
