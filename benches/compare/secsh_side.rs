@@ -43,6 +43,11 @@ cert = "pki/server.pem"
 key = "pki/server.key"
 [limits]
 max_connections = 10000
+max_connections_per_user = 100000
+max_unauthenticated = 8192
+max_unauthenticated_per_source = 8192
+[penalties]
+exempt = ["127.0.0.0/8"]
 [users.{USER}]
 keys = ["{public}"]
 commands = ["true", "zeros", "sink"]
