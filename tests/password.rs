@@ -292,7 +292,8 @@ fn a_terminal_is_asked_for_the_password_only_without_batch() {
     let env = Env::new();
     let d = start(&env);
     let mut c = secsh_to(&env.ca(), None, &format!("carol@{}", d.addr));
-    c.env("HOME", env.path("nohome")).args(["--", "echo", "typed-in"]);
+    c.env("HOME", env.path("nohome"))
+        .args(["--", "echo", "typed-in"]);
     let (code, screen) = on_a_terminal(&c, &["correct horse\n"]);
     assert_eq!(code, Some(0), "{screen}");
     assert!(screen.contains("carol@127.0.0.1's password: "), "{screen}");
@@ -313,9 +314,16 @@ fn hash_password_on_a_terminal_asks_twice_without_echo() {
     c.arg("hash-password");
     let (code, screen) = on_a_terminal(&c, &["tty secret\n", "tty secret\n"]);
     assert_eq!(code, Some(0), "{screen}");
-    assert!(screen.contains("Password: ") && screen.contains("Again: "), "{screen}");
+    assert!(
+        screen.contains("Password: ") && screen.contains("Again: "),
+        "{screen}"
+    );
     assert!(!screen.contains("tty secret"), "echoed: {screen}");
-    let phc = screen.lines().find(|l| l.starts_with("$argon2id$")).unwrap().trim();
+    let phc = screen
+        .lines()
+        .find(|l| l.starts_with("$argon2id$"))
+        .unwrap()
+        .trim();
     let stored = secsh::auth::StoredHash::parse(phc).unwrap();
     assert_eq!(
         secsh::auth::verify_password(Some(&stored), b"tty secret"),
