@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{run, run_with_stdin, secsh_to, Daemon, Env, SECSHD};
+use common::{run, run_with_stdin, secsh_to, wait_until, Daemon, Env, SECSHD};
 
 fn password_file(env: &Env, name: &str, text: &str) -> std::path::PathBuf {
     let p = env.path(name);
@@ -228,63 +228,109 @@ fn a_flood_of_wrong_passwords_does_not_starve_key_users() {
     eprintln!("10 key runs during the flood took {key_runs:?}");
 }
 
-/// `cmd` run by `script` on a fresh pseudo-terminal. Each time the
-/// terminal shows a prompt (output ending in `: `), the next of `answers`
-/// is typed, as a person would, after the prompt. The transcript and the
-/// exit status.
-fn on_a_terminal(cmd: &Command, answers: &[&str]) -> (Option<i32>, String) {
+/// `cmd` run with a fresh pseudo-terminal as its controlling terminal and
+/// standard streams. Each time the terminal shows a prompt (output ending
+/// in `: `), the next of `answers` is typed once the program has turned
+/// echo off (read from the terminal's settings), as a person would. The
+/// transcript and the exit status.
+fn on_a_terminal(cmd: &mut Command, answers: &[&str]) -> (Option<i32>, String) {
+    use nix::fcntl::OFlag;
+    use nix::sys::termios::{tcgetattr, LocalFlags};
     use std::io::{Read, Write};
-    let line: Vec<String> = std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(|a| format!("'{}'", a.to_string_lossy().replace('\'', "'\\''")))
-        .collect();
-    let mut script = Command::new("script");
-    script.args(["-qec", &line.join(" "), "/dev/null"]);
-    for (k, v) in cmd.get_envs() {
-        match v {
-            Some(v) => script.env(k, v),
-            None => script.env_remove(k),
-        };
-    }
-    let mut child = script
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::process::CommandExt;
+    // Opened close-on-exec from the start: tests run in parallel, and no
+    // other test's child may inherit this terminal.
+    let flags = OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
+    let pt = nix::pty::posix_openpt(flags).unwrap();
+    nix::pty::grantpt(&pt).unwrap();
+    nix::pty::unlockpt(&pt).unwrap();
+    let name = nix::pty::ptsname_r(&pt).unwrap();
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags((OFlag::O_NOCTTY | OFlag::O_CLOEXEC).bits())
+        .open(name)
         .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut stdout = child.stdout.take().unwrap();
+    let master: std::os::fd::OwnedFd = pt.into();
+    cmd.stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave.try_clone().unwrap());
+    // SAFETY: setsid and ioctl are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::unistd::setsid()?;
+            if nix::libc::ioctl(0, nix::libc::TIOCSCTTY, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    struct Reap(std::process::Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Reap(cmd.spawn().unwrap());
+    // Only the child may hold the terminal now (`cmd` keeps its stdio).
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    drop(slave);
+    let master = std::fs::File::from(master);
+    let mut typing = master.try_clone().unwrap();
+    let mut reading = master.try_clone().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
+    let screen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = screen.clone();
     let reader = std::thread::spawn(move || {
-        let mut seen = Vec::new();
         let mut buf = [0u8; 1024];
-        while let Ok(n) = stdout.read(&mut buf) {
+        // EIO once the last program on the terminal has closed it.
+        while let Ok(n) = reading.read(&mut buf) {
             if n == 0 {
                 break;
             }
+            let mut seen = seen.lock().unwrap();
             seen.extend_from_slice(&buf[..n]);
             if seen.ends_with(b": ") {
                 let _ = tx.send(());
             }
         }
-        String::from_utf8_lossy(&seen).into_owned()
     });
+    let shown = || String::from_utf8_lossy(&screen.lock().unwrap()).into_owned();
     for answer in answers {
         if rx.recv_timeout(Duration::from_secs(20)).is_err() {
             break;
         }
-        let _ = stdin.write_all(answer.as_bytes());
+        // The prompt is out; wait for the program to turn echo off.
+        let echo_off = wait_until(Duration::from_secs(10), || {
+            tcgetattr(&master).is_ok_and(|t| !t.local_flags.contains(LocalFlags::ECHO))
+        });
+        assert!(
+            echo_off,
+            "the prompt came but echo stayed on: {:?}",
+            shown()
+        );
+        typing.write_all(answer.as_bytes()).unwrap();
     }
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
+        if let Some(s) = child.0.try_wait().unwrap() {
             break s;
         }
-        assert!(Instant::now() < deadline, "secsh on a terminal hung");
+        assert!(
+            Instant::now() < deadline,
+            "a program on the terminal hung: {:?}",
+            shown()
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
-    drop(stdin);
-    (status.code(), reader.join().unwrap())
+    drop(master);
+    drop(typing);
+    reader.join().unwrap();
+    (status.code(), shown())
 }
 
 #[test]
@@ -294,7 +340,7 @@ fn a_terminal_is_asked_for_the_password_only_without_batch() {
     let mut c = secsh_to(&env.ca(), None, &format!("carol@{}", d.addr));
     c.env("HOME", env.path("nohome"))
         .args(["--", "echo", "typed-in"]);
-    let (code, screen) = on_a_terminal(&c, &["correct horse\n"]);
+    let (code, screen) = on_a_terminal(&mut c, &["correct horse\n"]);
     assert_eq!(code, Some(0), "{screen}");
     assert!(screen.contains("carol@127.0.0.1's password: "), "{screen}");
     assert!(screen.contains("typed-in"), "{screen}");
@@ -303,7 +349,7 @@ fn a_terminal_is_asked_for_the_password_only_without_batch() {
     let mut c = secsh_to(&env.ca(), None, &format!("carol@{}", d.addr));
     c.env("HOME", env.path("nohome"))
         .args(["--batch", "--", "echo", "typed-in"]);
-    let (code, screen) = on_a_terminal(&c, &["correct horse\n"]);
+    let (code, screen) = on_a_terminal(&mut c, &[]);
     assert_eq!(code, Some(255), "{screen}");
     assert!(!screen.contains("password:"), "{screen}");
 }
@@ -312,7 +358,7 @@ fn a_terminal_is_asked_for_the_password_only_without_batch() {
 fn hash_password_on_a_terminal_asks_twice_without_echo() {
     let mut c = Command::new(SECSHD);
     c.arg("hash-password");
-    let (code, screen) = on_a_terminal(&c, &["tty secret\n", "tty secret\n"]);
+    let (code, screen) = on_a_terminal(&mut c, &["tty secret\n", "tty secret\n"]);
     assert_eq!(code, Some(0), "{screen}");
     assert!(
         screen.contains("Password: ") && screen.contains("Again: "),
@@ -329,7 +375,10 @@ fn hash_password_on_a_terminal_asks_twice_without_echo() {
         secsh::auth::verify_password(Some(&stored), b"tty secret"),
         secsh::auth::Verified::Match
     );
-    let (code, screen) = on_a_terminal(&c, &["one\n", "two\n"]);
+    let (code, screen) = on_a_terminal(
+        Command::new(SECSHD).arg("hash-password"),
+        &["one\n", "two\n"],
+    );
     assert_eq!(code, Some(1), "{screen}");
     assert!(screen.contains("the passwords differ"), "{screen}");
 }

@@ -172,10 +172,12 @@ async fn run(args: Args, mut target: Target) -> Result<client::Outcome, ClientEr
     let io = LocalIo {
         stdout: raw_fd_writer(1),
         stderr: raw_fd_writer(2),
-        stdin: req.stdin.then(|| {
-            // Bulk input then arrives in large reads.
-            crate::exec::grow_pipe(&std::io::stdin());
-            client::stdin_reader(std::io::stdin())
+        stdin: req.stdin.then(|| -> client::StdinSource {
+            Box::new(|| {
+                // Bulk input then arrives in large reads.
+                crate::exec::grow_pipe(&std::io::stdin());
+                client::stdin_reader(std::io::stdin())
+            })
         }),
         interrupts: interrupts(),
     };

@@ -40,13 +40,19 @@ pub struct LocalIo {
     pub stdout: Box<dyn Write + Send>,
     /// Receives the command's stderr bytes.
     pub stderr: Box<dyn Write + Send>,
-    /// Source of stdin, when `ExecRequest::stdin`: chunks of any size; the
-    /// channel closing is EOF. See [`stdin_reader`].
-    pub stdin: Option<mpsc::Receiver<Bytes>>,
+    /// Source of stdin, when `ExecRequest::stdin`: called once the command
+    /// has started, never before authentication completes (a password
+    /// typed on the terminal must not be read as the command's input). It
+    /// returns chunks of any size; the channel closing is EOF. See
+    /// [`stdin_reader`].
+    pub stdin: Option<StdinSource>,
     /// One message per local interrupt (Ctrl-C, SIGTERM): the first cancels
     /// the remote command, the second gives up at once.
     pub interrupts: mpsc::UnboundedReceiver<()>,
 }
+
+/// Starts reading local stdin (see [`LocalIo::stdin`]).
+pub type StdinSource = Box<dyn FnOnce() -> mpsc::Receiver<Bytes> + Send>;
 
 /// How the remote command ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,16 +100,6 @@ pub async fn run_exec(
         })
         .await?;
     drop(session);
-    if let (Some(mut source), Some(sink)) = (io.stdin.take(), request.take_stdin()) {
-        tokio::spawn(async move {
-            while let Some(chunk) = source.recv().await {
-                if sink.send(chunk).await.is_err() {
-                    return;
-                }
-            }
-            sink.close();
-        });
-    }
     let (broken_tx, mut broken) = mpsc::unbounded_channel();
     let mut out = Sink::new(io.stdout, broken_tx.clone());
     let mut err = Sink::new(io.stderr, broken_tx);
@@ -112,7 +108,20 @@ pub async fn run_exec(
     let outcome = loop {
         tokio::select! {
             event = request.next() => match event {
-                Some(RequestEvent::Started) => started = true,
+                Some(RequestEvent::Started) => {
+                    started = true;
+                    if let (Some(start), Some(sink)) = (io.stdin.take(), request.take_stdin()) {
+                        let mut source = start();
+                        tokio::spawn(async move {
+                            while let Some(chunk) = source.recv().await {
+                                if sink.send(chunk).await.is_err() {
+                                    return;
+                                }
+                            }
+                            sink.close();
+                        });
+                    }
+                }
                 Some(RequestEvent::Output { stream, data, credit }) => {
                     let sink = if stream == Stream::Stderr { &mut err } else { &mut out };
                     sink.write(data, credit);

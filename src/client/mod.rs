@@ -12,7 +12,7 @@ mod target;
 
 pub use connect::{connect, ClientStream, Connection};
 pub use credentials::{has_terminal, read_password_file, Credentials};
-pub use exec::{run_exec, stdin_reader, ExecRequest, LocalIo, Outcome, STDIN_CHUNK};
+pub use exec::{run_exec, stdin_reader, ExecRequest, LocalIo, Outcome, StdinSource, STDIN_CHUNK};
 pub use identity::{Identity, IdentitySource};
 pub use session::{
     Ended, OutputCredit, Request, RequestEvent, Session, SessionOptions, StdinSink, OUTPUT_WINDOW,
