@@ -15,6 +15,7 @@
 //! - `cli` (feature `cli`, on by default): clap definitions and `main()` for
 //!   both binaries; the library itself does not link clap
 
+pub mod audit;
 pub mod auth;
 pub mod bufpool;
 #[cfg(feature = "cli")]
@@ -30,5 +31,6 @@ pub mod proto;
 pub mod readahead;
 pub mod server;
 pub mod session;
+pub mod timefmt;
 pub mod tls;
 pub mod transport;

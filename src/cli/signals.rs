@@ -49,6 +49,13 @@ pub async fn shutdown() {
     notify(&[NotifyState::Stopping]);
 }
 
+fn failed(reloader: &Reloader, path: &std::path::Path, error: String) {
+    tracing::error!("reload failed, keeping the running configuration: {error}");
+    // logrotate's HUP still gets its fresh audit file.
+    reloader.reopen_audit();
+    reloader.audit_reload(path, Some(error));
+}
+
 /// Reload `path` on every SIGHUP. `listen` (the command line's override)
 /// is kept: listeners do not change without a restart.
 pub async fn reload_on_hup(path: PathBuf, listen: Vec<SocketAddr>, reloader: Reloader) {
@@ -75,17 +82,18 @@ pub async fn reload_on_hup(path: PathBuf, listen: Vec<SocketAddr>, reloader: Rel
                     tracing::warn!("{warning}");
                 }
                 match reloader.apply(config) {
-                    Ok(()) => tracing::info!(
-                        "reloaded {}: new connections use the new configuration",
-                        path.display()
-                    ),
-                    Err(e) => {
-                        tracing::error!("reload failed, keeping the running configuration: {e}")
+                    Ok(()) => {
+                        tracing::info!(
+                            "reloaded {}: new connections use the new configuration",
+                            path.display()
+                        );
+                        reloader.audit_reload(&path, None);
                     }
+                    Err(e) => failed(&reloader, &path, e.to_string()),
                 }
             }
-            Ok(Err(e)) => tracing::error!("reload failed, keeping the running configuration: {e}"),
-            Err(e) => tracing::error!("reload failed, keeping the running configuration: {e}"),
+            Ok(Err(e)) => failed(&reloader, &path, e.to_string()),
+            Err(e) => failed(&reloader, &path, e.to_string()),
         }
         notify(&[NotifyState::Ready]);
     }

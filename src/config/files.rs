@@ -75,7 +75,7 @@ pub(super) fn cert_expiry_warning(pem_path: &Path, now: SystemTime) -> Option<St
     let cert = pem.parse_x509().ok()?;
     let not_after = cert.validity().not_after.timestamp();
     let expires = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(not_after).ok()?);
-    let when = super::format_utc(expires);
+    let when = crate::timefmt::utc(expires);
     if expires <= now {
         Some(format!(
             "the server certificate {} expired at {when}: clients will refuse it",

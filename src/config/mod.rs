@@ -9,8 +9,6 @@ mod raw;
 mod server;
 mod user;
 
-pub use user::format_utc;
-
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -44,6 +42,8 @@ pub struct ServerConfig {
     /// Things worth a warning in the log (an expiring certificate, a key
     /// listed for two users); the daemon logs them at start and reload.
     pub warnings: Vec<String>,
+    /// Where audit records go (`[audit]`).
+    pub audit: crate::audit::AuditConfig,
     /// Per-source penalties for failures (`[penalties]`).
     pub penalties: crate::gate::PenaltySettings,
     /// Accounts by name.

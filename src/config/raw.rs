@@ -19,6 +19,8 @@ pub struct RawServer {
     #[serde(default)]
     pub penalties: RawPenalties,
     #[serde(default)]
+    pub audit: RawAudit,
+    #[serde(default)]
     pub users: BTreeMap<Spanned<String>, Spanned<RawUser>>,
     #[serde(default)]
     pub commands: BTreeMap<Spanned<String>, RawCommand>,
@@ -59,6 +61,13 @@ pub struct RawLimits {
     pub stdin_window_kib: Option<Spanned<u64>>,
     pub idle_timeout_secs: Option<Spanned<u64>>,
     pub keepalive_secs: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudit {
+    pub path: Option<Spanned<String>>,
+    pub on_failure: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

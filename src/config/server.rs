@@ -133,6 +133,7 @@ impl Cx<'_> {
         }
         let limits = super::limits::limits(self, &raw.limits)?;
         let penalties = super::limits::penalties(self, &raw.penalties)?;
+        let audit = self.audit(&raw.audit)?;
         let mut warnings = Vec::new();
         let tls = if options.load_tls {
             if options.check_permissions {
@@ -209,6 +210,7 @@ impl Cx<'_> {
             exec,
             limits,
             penalties,
+            audit,
             warnings,
             users,
             policy,
@@ -234,6 +236,32 @@ impl Cx<'_> {
                 ),
             )),
         }
+    }
+
+    /// `[audit]`: `path` is `"-"` (stderr, the default) or a file
+    /// (relative to this file's directory); `on_failure` is `"log"` or
+    /// `"deny"`.
+    fn audit(&self, raw: &super::raw::RawAudit) -> Result<crate::audit::AuditConfig, ConfigError> {
+        use crate::audit::{AuditConfig, OnFailure, Sink};
+        let sink = match &raw.path {
+            None => Sink::Stderr,
+            Some(p) if p.get_ref() == "-" => Sink::Stderr,
+            Some(p) if p.get_ref().is_empty() => {
+                return Err(self.at(p, "audit path is empty; use \"-\" for stderr"))
+            }
+            Some(p) => Sink::File(self.relative(p.get_ref())),
+        };
+        let on_failure = match raw.on_failure.as_ref().map(|v| (v, v.get_ref().as_str())) {
+            None | Some((_, "log")) => OnFailure::Log,
+            Some((_, "deny")) => OnFailure::Deny,
+            Some((v, other)) => {
+                return Err(self.at(
+                    v,
+                    format!("on_failure = {other:?}: expected \"log\" or \"deny\""),
+                ))
+            }
+        };
+        Ok(AuditConfig { sink, on_failure })
     }
 
     /// Load the certificate chain and key now, so a bad file is a config

@@ -150,30 +150,6 @@ fn parse_expiry(s: &str) -> Option<SystemTime> {
     SystemTime::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(secs))
 }
 
-/// `t` as `YYYY-MM-DD HH:MM:SS UTC` (for log lines).
-pub fn format_utc(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs()) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Inverse of days_from_civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
 /// algorithm).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
@@ -204,11 +180,11 @@ mod tests {
         );
         assert_eq!(unix(parse_expiry("202611261830").unwrap()), 1_795_717_800);
         assert_eq!(
-            format_utc(parse_expiry("20261126183005").unwrap()),
+            crate::timefmt::utc(parse_expiry("20261126183005").unwrap()),
             "2026-11-26 18:30:05 UTC"
         );
         assert_eq!(
-            format_utc(parse_expiry("20000229").unwrap()),
+            crate::timefmt::utc(parse_expiry("20000229").unwrap()),
             "2000-02-29 00:00:00 UTC"
         );
         for bad in [

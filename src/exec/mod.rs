@@ -73,12 +73,18 @@ pub enum ExecError {
 /// and stops the command's process group.
 #[derive(Debug)]
 pub struct ExecHandle {
+    pid: u32,
     stdin: Option<Arc<StdinQueue>>,
     acks: [Arc<Semaphore>; 2],
     stop: Option<oneshot::Sender<()>>,
 }
 
 impl ExecHandle {
+    /// The command's process id (also its process group id).
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
     /// Queue bytes for the command's stdin (the session enforces the window).
     pub fn push_stdin(&self, data: &[u8]) {
         if let Some(q) = &self.stdin {
@@ -122,6 +128,7 @@ impl Drop for ExecHandle {
 /// threads live as long as the runtime.
 pub fn start(spec: &Spec, id: u64, events: Events) -> Result<ExecHandle, ExecError> {
     let child = spawn(spec)?;
+    let pid = child.id().unwrap_or(0);
     let stdin = spec.stdin.then(|| Arc::new(StdinQueue::new()));
     let acks = [Arc::new(Semaphore::new(0)), Arc::new(Semaphore::new(0))];
     let (stop_tx, stop_rx) = oneshot::channel();
@@ -132,6 +139,7 @@ pub fn start(spec: &Spec, id: u64, events: Events) -> Result<ExecHandle, ExecErr
     };
     tokio::spawn(job.drive(child, stdin.clone(), acks.clone(), stop_rx));
     Ok(ExecHandle {
+        pid,
         stdin,
         acks,
         stop: Some(stop_tx),

@@ -67,12 +67,22 @@ fn named(v: AuthVerdict, name: &str) -> AuthVerdict {
 pub(crate) struct Proof {
     pub verdict: AuthVerdict,
     pub failure: Option<String>,
+    /// The signing key's fingerprint, when a signature verified.
+    pub key: Option<String>,
 }
 
 fn failed(reason: String) -> Proof {
     Proof {
         verdict: AuthVerdict::Failed,
         failure: Some(reason),
+        key: None,
+    }
+}
+
+fn failed_key(reason: String, fp: &ssh_key::Fingerprint) -> Proof {
+    Proof {
+        key: Some(fp.to_string()),
+        ..failed(reason)
     }
 }
 
@@ -96,25 +106,34 @@ pub(crate) fn key(
         .and_then(|u| u.key_expires(&key))
         .filter(|t| *t <= SystemTime::now());
     if let Some(t) = expired {
-        let when = crate::config::format_utc(t);
-        return failed(format!(
-            "user {} key {fp}: the key expired at {when} (expiry-time)",
-            shown(name)
-        ));
+        let when = crate::timefmt::utc(t);
+        return failed_key(
+            format!(
+                "user {} key {fp}: the key expired at {when} (expiry-time)",
+                shown(name)
+            ),
+            &fp,
+        );
     }
     if user.is_some_and(|u| !u.allowed_from(peer.ip())) {
-        return failed(format!(
-            "user {} key {fp}: not allowed from this address (from)",
-            shown(name)
-        ));
+        return failed_key(
+            format!(
+                "user {} key {fp}: not allowed from this address (from)",
+                shown(name)
+            ),
+            &fp,
+        );
     }
     let v = decide(user, AuthMethod::Key, true, proven);
     match &v {
         AuthVerdict::Failed => {
-            return failed(format!(
-                "user {} key {fp}: key sign-in is not allowed for this user",
-                shown(name)
-            ))
+            return failed_key(
+                format!(
+                    "user {} key {fp}: key sign-in is not allowed for this user",
+                    shown(name)
+                ),
+                &fp,
+            )
         }
         AuthVerdict::Partial { .. } => tracing::info!(%peer, user = %shown(name), key = %fp,
             "key accepted; the user must also give a password"),
@@ -124,6 +143,7 @@ pub(crate) fn key(
     Proof {
         verdict: named(v, name),
         failure: None,
+        key: Some(fp.to_string()),
     }
 }
 
@@ -177,6 +197,7 @@ pub(crate) async fn password(
         None => Proof {
             verdict: named(v, &name),
             failure: None,
+            key: None,
         },
     }
 }

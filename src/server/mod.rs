@@ -3,12 +3,15 @@
 //! total, penalties), and hand it to a session. One misbehaving connection
 //! never affects the others.
 
+mod admit;
 mod auth;
 mod budget;
+mod conn;
 mod connection;
 mod door;
 mod request;
 mod tally;
+mod trail;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -102,6 +105,10 @@ pub(crate) struct Shared {
     pub sessions: Arc<Semaphore>,
     /// Per-user connections and running commands.
     pub budgets: Arc<budget::Budgets>,
+    /// The audit trail.
+    pub audit: Arc<crate::audit::Auditor>,
+    /// The next connection id (for audit records).
+    pub next_conn: std::sync::atomic::AtomicU64,
     /// Becomes true when the drain period is over: sessions stop their
     /// commands and close.
     pub stop: watch::Receiver<bool>,
@@ -128,8 +135,26 @@ impl Reloader {
     pub fn apply(&self, config: ServerConfig) -> Result<(), ServerError> {
         let live = Arc::new(Live::new(config)?);
         self.shared.door.reconfigure(&live.config);
+        self.shared.audit.reopen(&live.config.audit);
         *self.shared.live.write().expect("live lock") = live;
         Ok(())
+    }
+
+    /// Reopen the audit log where the running configuration says (after
+    /// logrotate moved it), without a new configuration.
+    pub fn reopen_audit(&self) {
+        self.shared.audit.reopen(&self.shared.live().config.audit);
+    }
+
+    /// Record the outcome of a reload in the audit log.
+    pub fn audit_reload(&self, path: &std::path::Path, error: Option<String>) {
+        self.shared
+            .audit
+            .record(crate::audit::Event::ConfigReloaded {
+                ok: error.is_none(),
+                path: path.display().to_string(),
+                error,
+            });
     }
 }
 
@@ -156,14 +181,17 @@ impl Server {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let (stop, stop_rx) = watch::channel(false);
+        let audit = crate::audit::Auditor::start(&config.audit);
         Ok(Self {
             shared: Arc::new(Shared {
+                audit,
                 door: door::FrontDoor::new(config),
                 sessions: Arc::new(Semaphore::new(config.limits.max_connections)),
                 live: RwLock::new(Arc::new(live)),
                 daemon: DaemonAccount::current(),
                 passwords: auth::password_pool(),
                 budgets: Arc::default(),
+                next_conn: std::sync::atomic::AtomicU64::new(1),
                 stop: stop_rx,
             }),
             listeners,
@@ -210,19 +238,22 @@ impl Server {
         let total = total as u32;
         if tokio::time::timeout(drain, all.acquire_many(total))
             .await
-            .is_ok()
-        {
-            return;
-        }
-        tracing::warn!("drain period over: stopping the commands still running");
-        let _ = self.stop.send(true);
-        let grace = self.shared.live().config.exec.kill_grace + Duration::from_secs(3);
-        if tokio::time::timeout(grace, all.acquire_many(total))
-            .await
             .is_err()
         {
-            tracing::warn!("connections still open at exit");
+            tracing::warn!("drain period over: stopping the commands still running");
+            let _ = self.stop.send(true);
+            let grace = self.shared.live().config.exec.kill_grace + Duration::from_secs(3);
+            if tokio::time::timeout(grace, all.acquire_many(total))
+                .await
+                .is_err()
+            {
+                tracing::warn!("connections still open at exit");
+            }
         }
+        // Every record of the connections that ended is written before the
+        // daemon exits.
+        let audit = self.shared.audit.clone();
+        let _ = tokio::task::spawn_blocking(move || audit.close()).await;
     }
 }
 

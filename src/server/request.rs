@@ -24,7 +24,14 @@ pub(crate) enum Checked {
         timeout: Option<Duration>,
     },
     /// Nothing matched.
-    Denied,
+    Denied {
+        /// The argv asked for.
+        argv: Vec<String>,
+        /// The closest rule (one for the same program, if any).
+        closest: Option<String>,
+        /// Why it missed.
+        reason: String,
+    },
 }
 
 /// Who asks: the authenticated user on a connection.
@@ -55,24 +62,32 @@ impl Requester {
                 }
             }
             Decision::Deny { reasons } => {
-                // One line, bounded: the argv cut to size, the number of
-                // rules that missed and the closest one's reason.
-                let argv = crate::logtext::argv(&argv);
                 // The closest miss: a rule for the same program, if any.
                 let closest = reasons
                     .iter()
                     .find(|(_, why)| !why.starts_with("program "))
                     .or(reasons.first());
-                let why = match closest {
-                    None => "the user may run no commands".to_string(),
-                    Some((rule, why)) => format!(
+                let (closest, reason) = match closest {
+                    None => (None, "the user may run no commands".to_string()),
+                    Some((rule, why)) => (Some(rule.clone()), why.clone()),
+                };
+                // One line, bounded: the argv cut to size, the number of
+                // rules that missed and the closest one's reason.
+                let shown = crate::logtext::argv(&argv);
+                let why = match &closest {
+                    None => reason.clone(),
+                    Some(rule) => format!(
                         "{} rule(s) checked; {rule}: {}",
                         reasons.len(),
-                        crate::logtext::shown(why)
+                        crate::logtext::shown(&reason)
                     ),
                 };
-                tracing::warn!(%peer, %user, %argv, "denied: {why}");
-                Checked::Denied
+                tracing::warn!(%peer, %user, argv = %shown, "denied: {why}");
+                Checked::Denied {
+                    argv,
+                    closest,
+                    reason,
+                }
             }
         }
     }

@@ -68,8 +68,11 @@ pub enum ExecEvent {
     },
     /// Allowed, but could not be started.
     Failed,
-    /// Not started: the user is at a budget (e.g. running commands).
-    Busy {
+    /// Not started, for a reason of the server's (a budget is used up:
+    /// `busy`; the audit log cannot be written: `exec_failed`).
+    Refused {
+        /// The code for the client.
+        code: crate::proto::ErrorCode,
         /// Text for the client.
         message: String,
     },

@@ -224,9 +224,9 @@ impl ServerSession {
                 self.requests.remove(&id);
                 send(&mut self.actions, Message::Denied { id, message });
             }
-            ExecEvent::Busy { message } => {
+            ExecEvent::Refused { code, message } => {
                 self.requests.remove(&id);
-                send(&mut self.actions, error(Some(id), ErrorCode::Busy, message));
+                send(&mut self.actions, error(Some(id), code, message));
             }
             ExecEvent::Failed => {
                 self.requests.remove(&id);

@@ -845,7 +845,8 @@ fn busy_from_the_process_layer_ends_the_request() {
     t.actions();
     t.event(
         1,
-        ExecEvent::Busy {
+        ExecEvent::Refused {
+            code: ErrorCode::Busy,
             message: "over budget".into(),
         },
     );

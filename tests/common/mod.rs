@@ -60,6 +60,11 @@ impl Env {
         self.path("pki/ca.pem")
     }
 
+    /// The audit log of a daemon started with [`Env::config`].
+    pub fn audit_log(&self) -> PathBuf {
+        self.path("audit.jsonl")
+    }
+
     pub fn key_path(&self, user: &str) -> PathBuf {
         self.path(&format!("{user}.key"))
     }
@@ -88,6 +93,9 @@ key = "pki/server.key"
 
 [exec]
 kill_grace_ms = 500
+
+[audit]
+path = "audit.jsonl"
 
 [users.alice]
 keys = ["{alice}"]

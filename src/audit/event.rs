@@ -1,0 +1,201 @@
+//! The audit record schema (docs/AUDIT.md): one JSON object per line,
+//! `time` and `event` first, then the event's fields.
+
+use serde::Serialize;
+
+/// Elements of a denied argv kept in full; beyond this the record says how
+/// much was left out (an allowed argv is always recorded whole).
+pub const DENIED_ARGV_BYTES: usize = 4096;
+
+/// How a connection signed in.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Auth {
+    /// `key`, `password` or `key+password`.
+    pub method: String,
+    /// `SHA256:...` as `ssh-keygen -l` prints it, when a key was used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+/// How a command ended.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Ending {
+    /// Exit code, when it exited.
+    pub exit_code: Option<i32>,
+    /// Signal number, when a signal killed it.
+    pub signal: Option<i32>,
+    /// Killed at its time limit.
+    pub timed_out: bool,
+    /// From start to exit.
+    pub duration_ms: u64,
+    /// Bytes the client sent to the command.
+    pub stdin_bytes: u64,
+    /// Bytes sent to the client from stdout.
+    pub stdout_bytes: u64,
+    /// Bytes sent to the client from stderr.
+    pub stderr_bytes: u64,
+    /// SHA-256 (hex) of exactly the stdout bytes sent to the client.
+    pub stdout_sha256: String,
+    /// SHA-256 (hex) of exactly the stderr bytes sent to the client.
+    pub stderr_sha256: String,
+}
+
+/// One audited event. Every event carries the connection id and peer.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A connection passed admission.
+    ConnectionAccepted {
+        /// Connection id (unique per daemon run).
+        conn: u64,
+        /// Peer address.
+        peer: String,
+    },
+    /// A sign-in completed.
+    AuthOk {
+        /// Connection id.
+        conn: u64,
+        /// Peer address.
+        peer: String,
+        /// The account.
+        user: String,
+        /// How.
+        #[serde(flatten)]
+        auth: Auth,
+    },
+    /// An `auth` attempt failed.
+    AuthFailed {
+        /// Connection id.
+        conn: u64,
+        /// Peer address.
+        peer: String,
+        /// The claimed account (cut at 256 bytes).
+        user: String,
+        /// `key` or `password`.
+        method: String,
+        /// The signing key, when the signature verified.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
+        /// The real reason (the client only learns that it failed).
+        reason: String,
+    },
+    /// A command was started.
+    ExecStarted {
+        /// Connection id.
+        conn: u64,
+        /// Request id on the connection.
+        id: u64,
+        /// Peer address.
+        peer: String,
+        /// The account.
+        user: String,
+        /// How it signed in.
+        #[serde(flatten)]
+        auth: Auth,
+        /// The exact argv executed.
+        argv: Vec<String>,
+        /// The matched command name.
+        command: String,
+        /// The local account it runs as.
+        run_as: String,
+        /// Process id (and process group id).
+        pid: u32,
+    },
+    /// The allowlist refused a request; nothing ran.
+    ExecDenied {
+        /// Connection id.
+        conn: u64,
+        /// Request id.
+        id: u64,
+        /// Peer address.
+        peer: String,
+        /// The account.
+        user: String,
+        /// The argv asked for (cut, see `argv_truncated`).
+        argv: Vec<String>,
+        /// True when `argv` was cut to 4096 bytes.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        argv_truncated: bool,
+        /// The closest rule (one for the same program, if any).
+        closest: Option<String>,
+        /// Why it missed.
+        reason: String,
+    },
+    /// A started command ended.
+    ExecFinished {
+        /// Connection id.
+        conn: u64,
+        /// Request id.
+        id: u64,
+        /// Peer address.
+        peer: String,
+        /// The account.
+        user: String,
+        /// The matched command name.
+        command: String,
+        /// Process id.
+        pid: u32,
+        /// How it ended, and what went through it.
+        #[serde(flatten)]
+        ending: Ending,
+    },
+    /// A connection ended.
+    ConnectionClosed {
+        /// Connection id.
+        conn: u64,
+        /// Peer address.
+        peer: String,
+        /// The account, if it signed in.
+        user: Option<String>,
+        /// Why it ended.
+        reason: String,
+        /// From accept to close.
+        duration_ms: u64,
+    },
+    /// A SIGHUP reload.
+    ConfigReloaded {
+        /// Whether the new configuration is in force.
+        ok: bool,
+        /// The file.
+        path: String,
+        /// Why not, with FILE:LINE:COLUMN.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+}
+
+/// `argv` cut to [`DENIED_ARGV_BYTES`] in total, and whether it was cut.
+pub fn bounded_argv(argv: &[String]) -> (Vec<String>, bool) {
+    let mut left = DENIED_ARGV_BYTES;
+    let mut out = Vec::new();
+    for a in argv {
+        if a.len() > left {
+            let mut end = left;
+            while !a.is_char_boundary(end) {
+                end -= 1;
+            }
+            out.push(a[..end].to_string());
+            return (out, true);
+        }
+        left -= a.len();
+        out.push(a.clone());
+    }
+    (out, false)
+}
+
+/// One line of the audit log: the record's JSON and a newline.
+pub fn line(time: std::time::SystemTime, event: &Event) -> String {
+    #[derive(Serialize)]
+    struct Line<'a> {
+        time: String,
+        #[serde(flatten)]
+        event: &'a Event,
+    }
+    let mut s = serde_json::to_string(&Line {
+        time: crate::timefmt::rfc3339_ms(time),
+        event,
+    })
+    .unwrap_or_else(|e| format!("{{\"event\":\"unserialisable\",\"error\":\"{e}\"}}"));
+    s.push('\n');
+    s
+}

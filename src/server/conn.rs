@@ -1,0 +1,526 @@
+//! One signed-in-or-signing-in connection after the TLS handshake: the
+//! state the driver keeps beside the [`ServerSession`] (running commands,
+//! budgets held, the audit trail of each exec) and the loop that feeds the
+//! session frames, process events and timer expiries and carries out its
+//! actions. Every protocol decision is the session's; this file does I/O,
+//! budgets and audit records.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::ReadHalf;
+use tokio::sync::mpsc;
+use tokio::task::{JoinHandle, JoinSet};
+
+use super::admit::Slot;
+use super::auth::Proof;
+use super::budget::Held;
+use super::door::Ticket;
+use super::request::{Checked, Requester};
+use super::tally::Event as Tallied;
+use super::trail::Trail;
+use super::{Live, Shared};
+use crate::audit::{bounded_argv, Auth, Event};
+use crate::exec::ExecHandle;
+use crate::gate::Offence;
+use crate::proto::{AuthMethod, ErrorCode, Message, MAX_BODY_LEN};
+use crate::session::{Action, AuthProof, AuthVerdict, CloseReason, ExecEvent, ServerSession};
+use crate::transport::{FrameReader, Outbound, TransportError};
+
+/// Process events queued towards the session.
+const EVENT_QUEUE: usize = 64;
+/// How long a closing connection waits to flush its last frames.
+pub(crate) const FLUSH_GRACE: Duration = Duration::from_secs(2);
+
+type Reader<S> = FrameReader<ReadHalf<S>>;
+
+/// The driver's side of one connection.
+pub(crate) struct Conn {
+    pub shared: Arc<Shared>,
+    pub live: Arc<Live>,
+    pub peer: SocketAddr,
+    pub id: u64,
+    pub started: Instant,
+    pub ticket: Ticket,
+    pub exporter: [u8; 32],
+    pub session: ServerSession,
+    pub out: mpsc::Sender<Outbound>,
+    events: mpsc::Sender<(u64, ExecEvent)>,
+    procs: HashMap<u64, ExecHandle>,
+    trails: HashMap<u64, Trail>,
+    /// Each checked or running command's unit of its user's budget.
+    running: HashMap<u64, Held>,
+    checks: JoinSet<(u64, Checked)>,
+    who: Option<Requester>,
+    /// How the user signed in (for audit records).
+    auth: Option<Auth>,
+    /// The key proven so far on this connection, if any.
+    key: Option<String>,
+    slot: Option<Slot>,
+    /// A password being verified on the pool: (user, result).
+    checking: Option<JoinHandle<(String, Proof)>>,
+}
+
+impl Conn {
+    /// State for a connection whose TLS handshake is done.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        shared: Arc<Shared>,
+        live: Arc<Live>,
+        peer: SocketAddr,
+        id: u64,
+        started: Instant,
+        ticket: Ticket,
+        exporter: [u8; 32],
+        session: ServerSession,
+        out: mpsc::Sender<Outbound>,
+    ) -> (Self, mpsc::Receiver<(u64, ExecEvent)>) {
+        let (events, ev_rx) = mpsc::channel(EVENT_QUEUE);
+        let conn = Self {
+            shared,
+            live,
+            peer,
+            id,
+            started,
+            ticket,
+            exporter,
+            session,
+            out,
+            events,
+            procs: HashMap::new(),
+            trails: HashMap::new(),
+            running: HashMap::new(),
+            checks: JoinSet::new(),
+            who: None,
+            auth: None,
+            key: None,
+            slot: None,
+            checking: None,
+        };
+        (conn, ev_rx)
+    }
+
+    fn audit(&self, event: Event) {
+        self.shared.audit.record(event);
+    }
+
+    fn user(&self) -> String {
+        self.who
+            .as_ref()
+            .map_or_else(String::new, |w| w.user.to_string())
+    }
+
+    /// Feed the session until the connection ends; the reason.
+    pub async fn drive<S>(
+        &mut self,
+        reader: &mut Reader<S>,
+        ev_rx: &mut mpsc::Receiver<(u64, ExecEvent)>,
+        write_task: &mut JoinHandle<()>,
+    ) -> (CloseReason, bool)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite,
+    {
+        let mut stop = self.shared.stop.clone();
+        loop {
+            while let Some(action) = self.session.poll_action() {
+                if let Action::Close(reason) = action {
+                    return (reason, false);
+                }
+                self.act(action, reader).await;
+            }
+            let wake = self
+                .session
+                .poll_timeout()
+                .map(tokio::time::Instant::from_std);
+            let checking = self.checking.is_some();
+            tokio::select! {
+                frame = reader.read_frame() => match frame {
+                    Ok(Some(frame)) => self.session.handle_frame(frame, Instant::now()),
+                    Ok(None) => self.session.handle_peer_closed(),
+                    Err(TransportError::Frame(e)) => self.session.handle_decode_error(&e),
+                    Err(e) => {
+                        tracing::debug!(peer = %self.peer, "connection lost: {e}");
+                        self.session.handle_peer_closed();
+                    }
+                },
+                done = async { self.checking.as_mut().expect("guarded").await }, if checking => {
+                    self.checking = None;
+                    let (user, proof) = done.unwrap_or_else(|_| {
+                        let failure = Some("the password check did not finish".to_string());
+                        let verdict = AuthVerdict::Failed;
+                        (String::new(), Proof { verdict, failure, key: None })
+                    });
+                    self.verdict(&user, AuthMethod::Password, proof);
+                }
+                Some((id, event)) = ev_rx.recv() => self.exec_event(id, event),
+                Some(done) = self.checks.join_next() => match done {
+                    Ok((id, checked)) => self.checked(id, checked),
+                    Err(e) => tracing::error!(peer = %self.peer, "allowlist check failed: {e}"),
+                },
+                // Disabled (never polled) while there is no deadline.
+                _ = tokio::time::sleep_until(wake.unwrap_or_else(tokio::time::Instant::now)),
+                    if wake.is_some() => self.session.handle_timeout(Instant::now()),
+                _ = stopped(&mut stop) => self.session.shutdown(),
+                _ = &mut *write_task => {
+                    self.session.handle_peer_closed();
+                    while let Some(action) = self.session.poll_action() {
+                        if let Action::Close(reason) = action {
+                            return (reason, true);
+                        }
+                    }
+                    return (CloseReason::PeerClosed, true);
+                }
+            }
+        }
+    }
+
+    async fn act<S>(&mut self, action: Action, reader: &mut Reader<S>)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite,
+    {
+        match action {
+            Action::Send(m, body) => {
+                self.sending(&m, &body);
+                if self.out.send((m, body)).await.is_err() {
+                    self.session.handle_peer_closed();
+                }
+            }
+            Action::Verify {
+                user,
+                proof,
+                proven,
+            } => match proof {
+                AuthProof::Key { signature } => {
+                    let (live, peer) = (&self.live, self.peer);
+                    let p =
+                        super::auth::key(live, peer, &user, &signature, &self.exporter, &proven);
+                    self.verdict(&user, AuthMethod::Key, p);
+                }
+                AuthProof::Password { password } => {
+                    let (pool, live) = (self.shared.passwords.clone(), self.live.clone());
+                    let peer = self.peer;
+                    self.checking = Some(tokio::spawn(async move {
+                        let name = user.clone();
+                        let p = super::auth::password(pool, live, peer, name, password, proven);
+                        (user, p.await)
+                    }));
+                }
+            },
+            Action::Authenticated { user } => {
+                reader.set_max_body(MAX_BODY_LEN);
+                reader.release_idle();
+                if let Some(u) = self.live.config.users.get(&user) {
+                    self.session.set_stdin_budget(u.limits.stdin_buffer);
+                }
+                self.who = Some(Requester {
+                    shared: self.shared.clone(),
+                    live: self.live.clone(),
+                    user: user.into(),
+                    peer: self.peer,
+                });
+            }
+            Action::Exec {
+                id,
+                argv,
+                stdin,
+                timeout_ms,
+            } => self.exec(id, argv, stdin, timeout_ms),
+            Action::Stdin { id, data } => {
+                if let Some(p) = self.procs.get(&id) {
+                    p.push_stdin(&data);
+                }
+                if let Some(t) = self.trails.get_mut(&id) {
+                    t.stdin(data.len());
+                }
+            }
+            Action::StdinEof { id } => {
+                if let Some(p) = self.procs.get(&id) {
+                    p.close_stdin();
+                }
+            }
+            Action::OutputTaken { id, stream } => {
+                if let Some(p) = self.procs.get(&id) {
+                    p.output_taken(stream);
+                }
+            }
+            Action::Stop { id, reason } => {
+                if let Some(p) = self.procs.get_mut(&id) {
+                    tracing::info!(peer = %self.peer, id, ?reason, "stopping command");
+                    p.stop();
+                }
+            }
+            Action::Close(_) => {}
+        }
+    }
+
+    /// A frame is about to leave: account output and finished commands.
+    fn sending(&mut self, m: &Message, body: &[u8]) {
+        match m {
+            Message::Data { id, stream, .. } => {
+                if let Some(t) = self.trails.get_mut(id) {
+                    t.output(*stream, body);
+                }
+            }
+            Message::Exit {
+                id,
+                code,
+                signal,
+                timed_out,
+                duration_ms,
+            } => {
+                let user = self.user();
+                tracing::info!(peer = %self.peer, %user, id, ?code, ?signal, timed_out,
+                    ms = duration_ms, "exited");
+                if let Some(t) = self.trails.remove(id) {
+                    let (command, pid) = (t.command.clone(), t.pid);
+                    let ending = t.ending(*code, *signal, *timed_out, *duration_ms);
+                    self.audit(Event::ExecFinished {
+                        conn: self.id,
+                        id: *id,
+                        peer: self.peer.to_string(),
+                        user,
+                        command,
+                        pid,
+                        ending,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn exec(&mut self, id: u64, argv: Vec<String>, stdin: bool, timeout_ms: Option<u64>) {
+        let w = self.who.clone().expect("exec only after authentication");
+        let refuse = |s: &mut ServerSession, code, message: String| {
+            s.handle_exec_event(id, ExecEvent::Refused { code, message }, Instant::now());
+        };
+        if !self.shared.audit.accepting() {
+            tracing::warn!(peer = %self.peer, user = %w.user, id,
+                "refused: the audit log cannot be written (on_failure = \"deny\")");
+            let message = "the server cannot write its audit log; commands are refused".into();
+            return refuse(&mut self.session, ErrorCode::ExecFailed, message);
+        }
+        let max = self
+            .live
+            .config
+            .users
+            .get(&*w.user)
+            .map_or(0, |u| u.limits.max_commands);
+        let Some(held) = self.shared.budgets.command(&w.user, max) else {
+            tracing::info!(peer = %self.peer, user = %w.user, id, max,
+                "busy: max_commands_per_user reached");
+            let message =
+                format!("busy: {max} commands of this user are running (max_commands_per_user)");
+            return refuse(&mut self.session, ErrorCode::Busy, message);
+        };
+        self.running.insert(id, held);
+        self.checks
+            .spawn_blocking(move || (id, w.check(argv, stdin, timeout_ms)));
+    }
+
+    /// The allowlist's answer for request `id`: start it, or deny it.
+    fn checked(&mut self, id: u64, checked: Checked) {
+        let (peer, user) = (self.peer.to_string(), self.user());
+        let event = match checked {
+            Checked::Denied {
+                argv,
+                closest,
+                reason,
+            } => {
+                let (argv, argv_truncated) = bounded_argv(&argv);
+                self.audit(Event::ExecDenied {
+                    conn: self.id,
+                    id,
+                    peer,
+                    user,
+                    argv,
+                    argv_truncated,
+                    closest,
+                    reason,
+                });
+                let message = "no rule in the server's allowlist permits this command".into();
+                ExecEvent::Denied { message }
+            }
+            Checked::Allowed {
+                rule,
+                spec,
+                timeout,
+            } => match crate::exec::start(&spec, id, self.events.clone()) {
+                Ok(handle) => {
+                    let shown = crate::logtext::argv(&spec.argv);
+                    tracing::info!(%peer, id, %rule, argv = %shown, "started");
+                    let run_as = spec.env.iter().find(|(k, _)| k == "USER");
+                    self.audit(Event::ExecStarted {
+                        conn: self.id,
+                        id,
+                        peer,
+                        user,
+                        auth: self.auth.clone().unwrap_or_else(|| Auth {
+                            method: String::new(),
+                            key: None,
+                        }),
+                        argv: spec.argv.clone(),
+                        command: rule.clone(),
+                        run_as: run_as.map_or_else(String::new, |(_, v)| v.clone()),
+                        pid: handle.pid(),
+                    });
+                    self.trails.insert(id, Trail::new(rule, handle.pid()));
+                    self.procs.insert(id, handle);
+                    ExecEvent::Started { timeout }
+                }
+                Err(e) => {
+                    tracing::error!(%peer, id, %rule, "exec failed: {e}");
+                    ExecEvent::Failed
+                }
+            },
+        };
+        if !matches!(event, ExecEvent::Started { .. }) {
+            self.running.remove(&id);
+        }
+        self.session.handle_exec_event(id, event, Instant::now());
+    }
+
+    fn exec_event(&mut self, id: u64, event: ExecEvent) {
+        if matches!(event, ExecEvent::Exited(_)) {
+            self.procs.remove(&id);
+            self.running.remove(&id);
+        }
+        self.session.handle_exec_event(id, event, Instant::now());
+    }
+
+    /// Hand the verifier's answer to the session; a successful sign-in
+    /// first needs a free authenticated-connection slot and room in the
+    /// user's connection budget.
+    fn verdict(&mut self, user: &str, method: AuthMethod, proof: Proof) {
+        let Proof {
+            verdict,
+            failure,
+            key,
+        } = proof;
+        let peer = self.peer;
+        let method_name = match method {
+            AuthMethod::Key => "key",
+            AuthMethod::Password => "password",
+        };
+        if let Some(reason) = failure {
+            let tally = &self.shared.door.tally;
+            if tally.note(Tallied::AuthFailed, self.ticket.source()) {
+                tracing::warn!(%peer, "authentication failed: {reason}");
+            }
+            self.audit(Event::AuthFailed {
+                conn: self.id,
+                peer: peer.to_string(),
+                user: crate::logtext::shown(user),
+                method: method_name.into(),
+                key: key.clone(),
+                reason,
+            });
+        }
+        if key.is_some() && !matches!(verdict, AuthVerdict::Failed) {
+            self.key = key;
+        }
+        if let AuthVerdict::Ok { .. } = &verdict {
+            match super::admit::slot(&self.shared, &self.live, &self.ticket, user, peer) {
+                Ok(slot) => self.slot = Some(slot),
+                Err(message) => return self.session.reject_busy(&message),
+            }
+            self.ticket.release();
+            let method = match (&self.key, method) {
+                (Some(_), AuthMethod::Password) => "key+password",
+                (_, AuthMethod::Key) => "key",
+                (None, AuthMethod::Password) => "password",
+            };
+            let auth = Auth {
+                method: method.into(),
+                key: self.key.clone(),
+            };
+            self.auth = Some(auth.clone());
+            self.audit(Event::AuthOk {
+                conn: self.id,
+                peer: peer.to_string(),
+                user: user.to_string(),
+                auth,
+            });
+        }
+        self.session
+            .handle_auth_result(user, verdict, Instant::now());
+    }
+
+    /// After the loop: stop what runs, flush, penalise, audit the close.
+    pub async fn finish(
+        mut self,
+        reason: CloseReason,
+        writer_done: bool,
+        mut write_task: JoinHandle<()>,
+    ) {
+        if let Some(c) = self.checking.take() {
+            c.abort();
+        }
+        // Dropping a handle stops its command.
+        self.procs.clear();
+        self.running.clear();
+        drop(self.out);
+        if !writer_done
+            && tokio::time::timeout(FLUSH_GRACE, &mut write_task)
+                .await
+                .is_err()
+        {
+            write_task.abort();
+        }
+        let door = &self.shared.door;
+        let ip = self.peer.ip();
+        let failures = self.session.auth_failures();
+        if failures > 0 {
+            door.penalise(ip, Offence::AuthFailure, failures);
+        } else if self.who.is_none() {
+            let offence = match &reason {
+                CloseReason::Protocol(_) => {
+                    door.tally
+                        .note(Tallied::ProtocolError, self.ticket.source());
+                    Offence::ProtocolError
+                }
+                _ => Offence::NoAuth,
+            };
+            door.penalise(ip, offence, 1);
+        }
+        drop(self.slot.take());
+        let user = self.who.as_ref().map(|w| w.user.to_string());
+        let peer = self.peer;
+        match &reason {
+            CloseReason::PeerClosed => tracing::debug!(%peer, ?user, "connection closed"),
+            other => tracing::info!(%peer, ?user, reason = ?other, "connection closed"),
+        }
+        self.shared.audit.record(Event::ConnectionClosed {
+            conn: self.id,
+            peer: peer.to_string(),
+            user,
+            reason: close_reason(&reason),
+            duration_ms: self.started.elapsed().as_millis() as u64,
+        });
+    }
+}
+
+/// The close reason as the audit log spells it.
+fn close_reason(r: &CloseReason) -> String {
+    match r {
+        CloseReason::PeerClosed => "peer_closed".into(),
+        CloseReason::PeerError(m) => format!("peer_error: {}", crate::logtext::shown(m)),
+        CloseReason::Protocol(m) => format!("protocol: {m}"),
+        CloseReason::AuthFailed => "auth_failed".into(),
+        CloseReason::AuthTimeout => "auth_timeout".into(),
+        CloseReason::Idle => "idle".into(),
+        CloseReason::Unresponsive => "unresponsive".into(),
+        CloseReason::Shutdown => "shutdown".into(),
+        CloseReason::Busy => "busy".into(),
+    }
+}
+
+/// Completes once the server's drain period is over.
+async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    if stop.wait_for(|s| *s).await.is_err() {
+        // The server is gone without asking us to stop: keep serving.
+        std::future::pending::<()>().await;
+    }
+}
