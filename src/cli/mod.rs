@@ -2,6 +2,7 @@
 //! `secshd`. The only modules that use anyhow; they turn library errors
 //! into one clear line and a documented exit status.
 
+mod check;
 mod dev;
 pub mod secsh;
 pub mod secshd;

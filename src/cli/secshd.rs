@@ -56,6 +56,11 @@ pub enum Command {
     /// Certificates for secshd.
     #[command(subcommand)]
     Pki(Pki),
+    /// Validate a configuration as the daemon would (exit 0, or 1 with
+    /// FILE:LINE:COLUMN), warn about risky rules; with --user, list what
+    /// the user may run (--list) or decide on one argv (after --): exit 0
+    /// allowed, 3 denied.
+    Check(super::check::CheckArgs),
     /// Print an argon2id hash (m=19456 KiB, t=2, p=1) of a password for
     /// `[users.NAME] password`. Asks twice on a terminal, without echo;
     /// reads one line from stdin when it is piped.
@@ -102,6 +107,7 @@ pub fn main() -> i32 {
     match args.command {
         Some(Command::Pki(pki)) => report(run_pki(pki)),
         Some(Command::HashPassword) => report(hash_password()),
+        Some(Command::Check(check)) => super::check::run(&check),
         None if args.dev => match super::dev::prepare(&args.state_dir) {
             Ok(config) => serve(&config, &args.listen, args.drain, true),
             Err(e) => report(Err(e)),

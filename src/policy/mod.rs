@@ -6,6 +6,7 @@
 //! slots match one argument each; a leading `-` is refused unless the slot
 //! allows it; the first matching rule in file order wins; no match denies.
 
+pub mod describe;
 mod rule;
 mod slot;
 

@@ -93,7 +93,35 @@ impl Slot {
         &self.name
     }
 
-    /// The slot's kind.
+    /// Whether values may start with `-`.
+    pub fn allows_dash(&self) -> bool {
+        self.allow_dash
+    }
+
+    /// What the slot accepts, in words (for `secshd check --list`).
+    pub fn describe(&self) -> String {
+        let what = match &self.kind {
+            SlotKind::Regex(re) => {
+                let p = re.as_str();
+                let p = p
+                    .strip_prefix("^(?:")
+                    .and_then(|p| p.strip_suffix(")$"))
+                    .unwrap_or(p);
+                format!("matching regex {p:?}")
+            }
+            SlotKind::Enum(v) => format!("one of {}", v.join(", ")),
+            SlotKind::Int { min, max } => format!("an integer from {min} to {max}"),
+            SlotKind::PathUnder(root) => format!("a path under {}", root.display()),
+        };
+        let dash = if self.allow_dash {
+            ""
+        } else {
+            ", not starting with '-'"
+        };
+        format!("{what}{dash}")
+    }
+
+    /// The slot's constraint.
     pub fn kind(&self) -> &SlotKind {
         &self.kind
     }

@@ -1,0 +1,191 @@
+//! `secshd check`: validate a configuration as the daemon would, warn about
+//! risky rules, list what a user may run, and explain the decision for one
+//! argv before anything runs (like `sshd -T` and `sudo -l`).
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::config::{LoadOptions, ServerConfig};
+use crate::policy::{describe, Decision};
+
+/// Exit status: the argv would be denied.
+pub const EXIT_DENIED: i32 = 3;
+
+/// What to check.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Configuration file.
+    #[arg(long, value_name = "FILE", default_value = "/etc/secsh/secshd.toml")]
+    pub config: PathBuf,
+    /// The user to list or explain for.
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Also apply the user's `from` restriction for this source address.
+    #[arg(long, value_name = "IP", requires = "user")]
+    pub from: Option<IpAddr>,
+    /// List the commands the user may run (templates and slot constraints).
+    #[arg(long, requires = "user")]
+    pub list: bool,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+    /// The exact argv to decide on (after `--`).
+    #[arg(last = true, value_name = "ARGV", requires = "user")]
+    pub argv: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Listed {
+    command: String,
+    template: String,
+    slots: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Reason {
+    command: String,
+    why: String,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+enum Explained {
+    Allowed { command: String, argv: Vec<String> },
+    Denied { reasons: Vec<Reason> },
+}
+
+fn print_json(v: &impl Serialize) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+/// Run `secshd check`; the exit status.
+pub fn run(args: &CheckArgs) -> i32 {
+    let config = match ServerConfig::load(&args.config, &LoadOptions::default()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("secshd check: {e}");
+            return 1;
+        }
+    };
+    let Some(user) = &args.user else {
+        return validate(&args.config, &config, args.json);
+    };
+    let Some(account) = config.users.get(user) else {
+        eprintln!(
+            "secshd check: no user {user:?} in {}",
+            args.config.display()
+        );
+        return 1;
+    };
+    if args.list {
+        let listed: Vec<Listed> = config
+            .policy
+            .rules_for(user)
+            .map(|r| Listed {
+                command: r.name().to_string(),
+                template: describe::template(r),
+                slots: describe::constraints(r),
+            })
+            .collect();
+        if args.json {
+            print_json(&listed);
+        } else {
+            println!("{user} may run:");
+            for l in &listed {
+                println!("  {}: {}", l.command, l.template);
+                for s in &l.slots {
+                    println!("      {s}");
+                }
+            }
+            if listed.is_empty() {
+                println!("  nothing");
+            }
+        }
+        return 0;
+    }
+    if args.argv.is_empty() {
+        eprintln!("secshd check: give the argv to decide on after --, or --list");
+        return 2;
+    }
+    let explained = match args.from {
+        Some(ip) if !account.allowed_from(ip) => Explained::Denied {
+            reasons: vec![Reason {
+                command: String::new(),
+                why: format!("{user} may not sign in from {ip} (from)"),
+            }],
+        },
+        _ => match config.policy.check(user, &args.argv, &crate::exec::RealFs) {
+            Decision::Allow { rule, argv } => Explained::Allowed {
+                command: rule,
+                argv,
+            },
+            Decision::Deny { reasons } => Explained::Denied {
+                reasons: reasons
+                    .into_iter()
+                    .map(|(command, why)| Reason { command, why })
+                    .collect(),
+            },
+        },
+    };
+    let code = match &explained {
+        Explained::Allowed { .. } => 0,
+        Explained::Denied { .. } => EXIT_DENIED,
+    };
+    if args.json {
+        print_json(&explained);
+        return code;
+    }
+    match explained {
+        Explained::Allowed { command, argv } => {
+            println!(
+                "ALLOWED by {command}: {}",
+                serde_json::to_string(&argv).unwrap_or_default()
+            );
+        }
+        Explained::Denied { reasons } => {
+            println!("DENIED");
+            for r in reasons {
+                match r.command.as_str() {
+                    "" => println!("  {}", r.why),
+                    c => println!("  {c}: {}", r.why),
+                }
+            }
+        }
+    }
+    code
+}
+
+fn validate(path: &Path, config: &ServerConfig, json: bool) -> i32 {
+    let mut warnings = config.warnings.clone();
+    let mut names: Vec<&String> = config.users.keys().collect();
+    names.sort();
+    let mut seen = std::collections::HashSet::new();
+    for user in &names {
+        for rule in config.policy.rules_for(user) {
+            if seen.insert(rule.name().to_string()) {
+                warnings.extend(describe::lint(rule));
+            }
+        }
+    }
+    if json {
+        #[derive(Serialize)]
+        struct Valid<'a> {
+            valid: bool,
+            users: usize,
+            warnings: &'a [String],
+        }
+        print_json(&Valid {
+            valid: true,
+            users: names.len(),
+            warnings: &warnings,
+        });
+    } else {
+        println!("{}: valid ({} users)", path.display(), names.len());
+        for w in &warnings {
+            println!("warning: {w}");
+        }
+    }
+    0
+}
