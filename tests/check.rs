@@ -151,3 +151,25 @@ fn json_decisions() {
     assert_eq!(v["decision"], "denied");
     assert_eq!(v["reasons"][0]["command"], "uptime");
 }
+
+#[test]
+fn secsh_list_shows_exactly_the_signed_in_users_commands() {
+    let env = Env::new();
+    let d = env.start(&env.config(""));
+    let (code, out, err) = common::run(env.secsh(&d, "bob").arg("--list"));
+    assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&err));
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(
+        out, "bob@127.0.0.1 may run:\n  true: /usr/bin/true\n",
+        "{out}"
+    );
+    let (code, out, _) = common::run(env.secsh(&d, "alice").arg("--list"));
+    assert_eq!(code, Some(0));
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("  head: /usr/bin/head -n {n}\n      n: an integer from 1 to 100000, not starting with '-'\n"), "{out}");
+    assert!(!out.contains("bob"), "{out}");
+    // A wrong key lists nothing.
+    let (code, out, _) = common::run(env.secsh(&d, "mallory").arg("--list"));
+    assert_eq!(code, Some(254));
+    assert!(out.is_empty());
+}

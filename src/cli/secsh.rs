@@ -66,10 +66,14 @@ pub struct Args {
     /// [USER@]HOST[:PORT]
     #[arg(value_name = "[USER@]HOST[:PORT]")]
     pub target: String,
+    /// List the commands you may run on HOST (templates and what each
+    /// slot accepts) instead of running one.
+    #[arg(long, conflicts_with = "command")]
+    pub list: bool,
     /// The command and its arguments, passed as an exact argv.
     #[arg(
         value_name = "COMMAND",
-        required = true,
+        required_unless_present = "list",
         trailing_var_arg = true,
         allow_hyphen_values = true
     )]
@@ -159,15 +163,33 @@ async fn run(args: Args, mut target: Target) -> Result<client::Outcome, ClientEr
     let connect_timeout = seconds(args.connect_timeout, "--connect-timeout")?;
     let conn = client::connect(&target, &args.cert, connect_timeout).await?;
     tracing::info!(host = %target.host, port = target.port_or_default(), "connected");
+    let options = client::SessionOptions {
+        auth_timeout: connect_timeout,
+        keepalive: Some(seconds(args.keepalive, "--keepalive")?).filter(|k| !k.is_zero()),
+    };
+    if args.list {
+        let session = client::Session::start(conn, creds, &user, &options)?;
+        let commands = session.list().await?;
+        let mut out = format!("{user}@{} may run:\n", target.host);
+        for c in &commands {
+            out.push_str(&format!("  {}: {}\n", c.command, c.template));
+            for s in &c.slots {
+                out.push_str(&format!("      {s}\n"));
+            }
+        }
+        if commands.is_empty() {
+            out.push_str("  nothing\n");
+        }
+        use std::io::Write as _;
+        let _ = std::io::stdout().write_all(out.as_bytes());
+        return Ok(client::Outcome::Exited(0));
+    }
     let req = ExecRequest {
         user,
         argv: args.command,
         stdin: !args.no_stdin,
         timeout: args.timeout.map(|t| seconds(t, "--timeout")).transpose()?,
-        session: client::SessionOptions {
-            auth_timeout: connect_timeout,
-            keepalive: Some(seconds(args.keepalive, "--keepalive")?).filter(|k| !k.is_zero()),
-        },
+        session: options,
     };
     let io = LocalIo {
         stdout: raw_fd_writer(1),

@@ -14,7 +14,7 @@ use tokio::io::{ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::{ClientError, ClientStream, Connection, Credentials};
-use crate::proto::{AuthMethod, ErrorCode, Secret, Stream};
+use crate::proto::{AuthMethod, CommandInfo, ErrorCode, Secret, Stream};
 use crate::session::{
     AuthProof, ClientAction, ClientSession, ClientSettings, ConnEnd, ExecParams, RemoteExit,
 };
@@ -74,6 +74,7 @@ enum Cmd {
     StdinEof(u64),
     Cancel(u64),
     Consumed(u64, u64),
+    List(oneshot::Sender<Result<Vec<CommandInfo>, ClientError>>),
 }
 
 /// Output credit held by one chunk; returned to the server when dropped.
@@ -179,6 +180,15 @@ impl Session {
         Ok(Self { cmds })
     }
 
+    /// The commands the signed-in user may run (templates and slot
+    /// constraints; nothing about other users).
+    pub async fn list(&self) -> Result<Vec<CommandInfo>, ClientError> {
+        let (reply, answer) = oneshot::channel();
+        let gone = || ClientError::Protocol("the connection has ended".into());
+        self.cmds.send(Cmd::List(reply)).map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+
     /// Start a command.
     pub async fn exec(&self, params: ExecParams) -> Result<Request, ClientError> {
         let (events, rx) = mpsc::unbounded_channel();
@@ -223,6 +233,8 @@ struct Driver {
     live: HashMap<u64, Live>,
     /// Taken while a password is being read on a blocking thread.
     creds: Option<Credentials>,
+    /// `list`s waiting for their answer, by id.
+    lists: HashMap<u64, oneshot::Sender<Result<Vec<CommandInfo>, ClientError>>>,
     asking: Option<tokio::task::JoinHandle<(Credentials, Option<Secret>)>>,
     auth_timeout: Duration,
 }
@@ -263,6 +275,7 @@ impl Driver {
             cmds,
             live: HashMap::new(),
             creds: Some(creds),
+            lists: HashMap::new(),
             asking: None,
             auth_timeout,
         }
@@ -300,6 +313,11 @@ impl Driver {
                     }
                 }
                 ClientAction::Authenticated { user } => tracing::info!(%user, "authenticated"),
+                ClientAction::Listed { id, commands } => {
+                    if let Some(reply) = self.lists.remove(&id) {
+                        let _ = reply.send(Ok(commands));
+                    }
+                }
                 ClientAction::AuthContinue { methods, partial } => {
                     self.auth_continue(methods, partial)
                 }
@@ -341,6 +359,9 @@ impl Driver {
                 ClientAction::Closed(end) => {
                     let message = end_error(end.clone()).to_string();
                     tracing::debug!("connection ended: {message}");
+                    for (_, reply) in self.lists.drain() {
+                        let _ = reply.send(Err(end_error(end.clone())));
+                    }
                     for (_, l) in self.live.drain() {
                         l.slots.close();
                         let _ = l.events.send(RequestEvent::Failed(end_error(end.clone())));
@@ -422,6 +443,10 @@ impl Driver {
             }
             Cmd::Cancel(id) => m.cancel(id),
             Cmd::Consumed(id, n) => m.consumed(id, n),
+            Cmd::List(reply) => {
+                let id = m.list();
+                self.lists.insert(id, reply);
+            }
         }
     }
 }

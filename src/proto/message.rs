@@ -56,6 +56,17 @@ impl Drop for Secret {
     }
 }
 
+/// One command a user may run, as `list` answers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandInfo {
+    /// The command's name in the server's configuration.
+    pub command: String,
+    /// The argv template: literals and `{slot}`s.
+    pub template: String,
+    /// One line per slot: what it accepts.
+    pub slots: Vec<String>,
+}
+
 /// One frame header. Unknown fields are ignored so that later versions can
 /// add optional fields; an unknown `type` is an error.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +117,19 @@ pub enum Message {
         /// Absent: no per-request output flow control.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         output_window: Option<u64>,
+    },
+    /// Client: which commands may I run? (After `auth`; `id` is not a
+    /// request id and never collides with one.)
+    List {
+        /// Echoed in the answer.
+        id: u64,
+    },
+    /// Server: the signed-in user's commands, in configuration order.
+    Commands {
+        /// The `list` this answers.
+        id: u64,
+        /// The commands.
+        commands: Vec<CommandInfo>,
     },
     /// Server: the command is running. The client may send up to
     /// `stdin_window` bytes of stdin before it receives `window` credit.
@@ -221,6 +245,8 @@ impl Message {
             Message::AuthOk { .. } => "auth_ok",
             Message::AuthContinue { .. } => "auth_continue",
             Message::Exec { .. } => "exec",
+            Message::List { .. } => "list",
+            Message::Commands { .. } => "commands",
             Message::Started { .. } => "started",
             Message::Window { .. } => "window",
             Message::Denied { .. } => "denied",

@@ -12,7 +12,7 @@ mod message;
 
 pub use codes::ErrorCode;
 pub use frame::{encode_header, Decoder, Frame, FrameError};
-pub use message::{AuthMethod, Message, Secret, Stream};
+pub use message::{AuthMethod, CommandInfo, Message, Secret, Stream};
 
 /// Length of the big-endian `u32` that starts every frame.
 pub const PREFIX_LEN: usize = 4;

@@ -251,6 +251,21 @@ impl Conn {
                     p.stop();
                 }
             }
+            Action::List { id } => {
+                let user = self.user();
+                let commands = self
+                    .live
+                    .config
+                    .policy
+                    .rules_for(&user)
+                    .map(|r| crate::proto::CommandInfo {
+                        command: r.name().to_string(),
+                        template: crate::policy::describe::template(r),
+                        slots: crate::policy::describe::constraints(r),
+                    })
+                    .collect();
+                self.session.handle_listed(id, commands);
+            }
             Action::Close(_) => {}
         }
     }

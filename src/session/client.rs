@@ -162,6 +162,19 @@ impl ClientSession {
         id
     }
 
+    /// Ask which commands the user may run; the answer comes as
+    /// [`ClientAction::Listed`] with the returned id.
+    pub fn list(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        let m = Message::List { id };
+        if !self.authenticated {
+            self.pipelined.push(m.clone());
+        }
+        send(&mut self.actions, m);
+        id
+    }
+
     /// Queue one chunk of stdin; it leaves in frames that fit the server's
     /// credit. [`ClientAction::StdinTaken`] says when each chunk is all
     /// sent; the caller bounds how many it queues.
@@ -381,6 +394,9 @@ impl ClientSession {
                 message,
                 retry_after_ms,
             }),
+            Message::Commands { id, commands } => {
+                acts.push_back(ClientAction::Listed { id, commands })
+            }
             Message::Ping => send(acts, Message::Pong),
             Message::Pong => {}
             other => self.protocol(format!(

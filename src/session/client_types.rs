@@ -65,6 +65,13 @@ pub enum ConnEnd {
 pub enum ClientAction {
     /// Write this frame.
     Send(Message, Bytes),
+    /// The answer to [`ClientSession::list`](super::ClientSession::list).
+    Listed {
+        /// The list id.
+        id: u64,
+        /// The user's commands.
+        commands: Vec<crate::proto::CommandInfo>,
+    },
     /// The server wants another proof: answer with
     /// [`ClientSession::retry_auth`](super::ClientSession::retry_auth) or
     /// [`give_up_auth`](super::ClientSession::give_up_auth).

@@ -152,6 +152,12 @@ pub enum Action {
         /// Which stream.
         stream: Stream,
     },
+    /// List the user's commands; answer with
+    /// [`ServerSession::handle_listed`].
+    List {
+        /// The `list` id.
+        id: u64,
+    },
     /// Stop the command's process group (TERM, grace, KILL).
     Stop {
         /// Request id.

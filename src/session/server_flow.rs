@@ -39,6 +39,7 @@ impl ServerSession {
             Message::Window { id, bytes } => self.output_credit(id, bytes, now),
             Message::Cancel { id } => self.cancel(id, now),
             Message::Ping => send(&mut self.actions, Message::Pong),
+            Message::List { id } => self.actions.push_back(Action::List { id }),
             Message::Pong => {}
             Message::Error {
                 id: None, message, ..
@@ -101,6 +102,13 @@ impl ServerSession {
             return;
         };
         send(&mut self.actions, reply);
+    }
+
+    /// The answer to `list` `id`.
+    pub fn handle_listed(&mut self, id: u64, commands: Vec<crate::proto::CommandInfo>) {
+        if !self.is_closed() {
+            send(&mut self.actions, Message::Commands { id, commands });
+        }
     }
 
     fn window_error(&mut self) {
