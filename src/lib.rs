@@ -25,6 +25,7 @@ pub mod config;
 pub mod exec;
 pub mod gate;
 pub mod logtext;
+pub mod metrics;
 pub mod pki;
 pub mod policy;
 pub mod proto;

@@ -219,6 +219,9 @@ fn serve(config_path: &Path, listen: &[SocketAddr], drain: u64, dev: bool) -> i3
         for addr in server.local_addrs() {
             tracing::info!("listening on {addr}");
         }
+        if let Some(addr) = server.metrics_addr() {
+            tracing::info!("metrics on http://{addr}/metrics");
+        }
         if dev {
             super::dev::print_instructions(&config, &server.local_addrs());
         }

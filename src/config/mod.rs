@@ -42,6 +42,9 @@ pub struct ServerConfig {
     /// Things worth a warning in the log (an expiring certificate, a key
     /// listed for two users); the daemon logs them at start and reload.
     pub warnings: Vec<String>,
+    /// Where Prometheus metrics are served (`[metrics] listen`); off when
+    /// `None`.
+    pub metrics_listen: Option<SocketAddr>,
     /// Where audit records go (`[audit]`).
     pub audit: crate::audit::AuditConfig,
     /// Per-source penalties for failures (`[penalties]`).

@@ -21,6 +21,8 @@ pub struct RawServer {
     #[serde(default)]
     pub audit: RawAudit,
     #[serde(default)]
+    pub metrics: RawMetrics,
+    #[serde(default)]
     pub users: BTreeMap<Spanned<String>, Spanned<RawUser>>,
     #[serde(default)]
     pub commands: BTreeMap<Spanned<String>, RawCommand>,
@@ -61,6 +63,12 @@ pub struct RawLimits {
     pub stdin_window_kib: Option<Spanned<u64>>,
     pub idle_timeout_secs: Option<Spanned<u64>>,
     pub keepalive_secs: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    pub listen: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -134,6 +134,15 @@ impl Cx<'_> {
         let limits = super::limits::limits(self, &raw.limits)?;
         let penalties = super::limits::penalties(self, &raw.penalties)?;
         let audit = self.audit(&raw.audit)?;
+        let metrics_listen = match &raw.metrics.listen {
+            None => None,
+            Some(a) => Some(a.get_ref().parse::<SocketAddr>().map_err(|_| {
+                self.at(
+                    a,
+                    format!("invalid metrics address {:?} (want IP:PORT)", a.get_ref()),
+                )
+            })?),
+        };
         let mut warnings = Vec::new();
         let tls = if options.load_tls {
             if options.check_permissions {
@@ -210,6 +219,7 @@ impl Cx<'_> {
             exec,
             limits,
             penalties,
+            metrics_listen,
             audit,
             warnings,
             users,

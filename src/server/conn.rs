@@ -25,6 +25,7 @@ use super::{Live, Shared};
 use crate::audit::{bounded_argv, Auth, Event};
 use crate::exec::ExecHandle;
 use crate::gate::Offence;
+use crate::metrics::{AuthResult, Direction, ExecResult};
 use crate::proto::{AuthMethod, ErrorCode, Message, MAX_BODY_LEN};
 use crate::session::{Action, AuthProof, AuthVerdict, CloseReason, ExecEvent, ServerSession};
 use crate::transport::{FrameReader, Outbound, TransportError};
@@ -228,6 +229,7 @@ impl Conn {
                 timeout_ms,
             } => self.exec(id, argv, stdin, timeout_ms),
             Action::Stdin { id, data } => {
+                self.shared.metrics.bytes(Direction::stdin, data.len());
                 if let Some(p) = self.procs.get(&id) {
                     p.push_stdin(&data);
                 }
@@ -274,6 +276,11 @@ impl Conn {
     fn sending(&mut self, m: &Message, body: &[u8]) {
         match m {
             Message::Data { id, stream, .. } => {
+                let direction = match stream {
+                    crate::proto::Stream::Stderr => Direction::stderr,
+                    _ => Direction::stdout,
+                };
+                self.shared.metrics.bytes(direction, body.len());
                 if let Some(t) = self.trails.get_mut(id) {
                     t.output(*stream, body);
                 }
@@ -288,6 +295,15 @@ impl Conn {
                 let user = self.user();
                 tracing::info!(peer = %self.peer, %user, id, ?code, ?signal, timed_out,
                     ms = duration_ms, "exited");
+                let result = match (timed_out, signal, code) {
+                    (true, ..) => ExecResult::timed_out,
+                    (_, Some(_), _) => ExecResult::signalled,
+                    (_, _, Some(0)) => ExecResult::ok,
+                    _ => ExecResult::failed,
+                };
+                self.shared.metrics.exec(result);
+                let secs = *duration_ms as f64 / 1000.0;
+                self.shared.metrics.exec_seconds.observe(secs);
                 if let Some(t) = self.trails.remove(id) {
                     let (command, pid) = (t.command.clone(), t.pid);
                     let ending = t.ending(*code, *signal, *timed_out, *duration_ms);
@@ -308,7 +324,9 @@ impl Conn {
 
     fn exec(&mut self, id: u64, argv: Vec<String>, stdin: bool, timeout_ms: Option<u64>) {
         let w = self.who.clone().expect("exec only after authentication");
+        let metrics = self.shared.metrics.clone();
         let refuse = |s: &mut ServerSession, code, message: String| {
+            metrics.exec(ExecResult::refused);
             s.handle_exec_event(id, ExecEvent::Refused { code, message }, Instant::now());
         };
         if !self.shared.audit.accepting() {
@@ -355,6 +373,7 @@ impl Conn {
                     closest,
                     reason,
                 });
+                self.shared.metrics.exec(ExecResult::denied);
                 let message = "no rule in the server's allowlist permits this command".into();
                 ExecEvent::Denied { message }
             }
@@ -387,6 +406,7 @@ impl Conn {
                 }
                 Err(e) => {
                     tracing::error!(%peer, id, %rule, "exec failed: {e}");
+                    self.shared.metrics.exec(ExecResult::failed);
                     ExecEvent::Failed
                 }
             },
@@ -419,6 +439,12 @@ impl Conn {
             AuthMethod::Key => "key",
             AuthMethod::Password => "password",
         };
+        let result = match &verdict {
+            AuthVerdict::Ok { .. } => AuthResult::ok,
+            AuthVerdict::Partial { .. } => AuthResult::partial,
+            AuthVerdict::Failed => AuthResult::failed,
+        };
+        self.shared.metrics.auth(method_name, result);
         if let Some(reason) = failure {
             let tally = &self.shared.door.tally;
             if tally.note(Tallied::AuthFailed, self.ticket.source()) {
@@ -501,6 +527,7 @@ impl Conn {
             door.penalise(ip, offence, 1);
         }
         drop(self.slot.take());
+        self.shared.metrics.connections_open.dec();
         let user = self.who.as_ref().map(|w| w.user.to_string());
         let peer = self.peer;
         match &reason {

@@ -74,6 +74,7 @@ pub(crate) async fn run(
         if door.tally.note(Tallied::RateLimited, ticket.source()) {
             tracing::info!(%peer, "refused: source penalised for repeated failures");
         }
+        shared.metrics.rate_limited.inc();
         return super::admit::refuse_rate_limited(tls, retry_after).await;
     }
     let id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
@@ -81,6 +82,8 @@ pub(crate) async fn run(
         conn: id,
         peer: peer.to_string(),
     });
+    shared.metrics.connections.inc();
+    shared.metrics.connections_open.inc();
     let (rd, wr) = tokio::io::split(tls);
     let mut reader = FrameReader::new(rd);
     // Before authentication no frame has a body.

@@ -24,6 +24,7 @@ pub(crate) struct FrontDoor {
     /// Counters for the bounded log.
     pub tally: Tally,
     dice: RandomState,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// An unauthenticated slot, given back when dropped or released.
@@ -60,7 +61,7 @@ impl Drop for Ticket {
 
 impl FrontDoor {
     /// A front door for `config`.
-    pub fn new(config: &ServerConfig) -> Arc<Self> {
+    pub fn new(config: &ServerConfig, metrics: Arc<crate::metrics::Metrics>) -> Arc<Self> {
         let limits = PreAuthLimits {
             total: config.limits.max_unauthenticated,
             per_source: config.limits.max_unauthenticated_per_source,
@@ -72,6 +73,7 @@ impl FrontDoor {
             }),
             tally: Tally::default(),
             dice: RandomState::new(),
+            metrics,
         })
     }
 
@@ -116,6 +118,7 @@ impl FrontDoor {
             b.penalties.record(ip, offence, times, Instant::now())
         };
         if let Some(refused) = over {
+            self.metrics.penalties.inc();
             tracing::warn!(source = %SourceKey::of(ip),
                 "penalised after repeated failures: new connections refused for {} s",
                 refused.as_secs().max(1));

@@ -107,6 +107,8 @@ pub(crate) struct Shared {
     pub budgets: Arc<budget::Budgets>,
     /// The audit trail.
     pub audit: Arc<crate::audit::Auditor>,
+    /// Counters for Prometheus.
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// The next connection id (for audit records).
     pub next_conn: std::sync::atomic::AtomicU64,
     /// Becomes true when the drain period is over: sessions stop their
@@ -148,6 +150,7 @@ impl Reloader {
 
     /// Record the outcome of a reload in the audit log.
     pub fn audit_reload(&self, path: &std::path::Path, error: Option<String>) {
+        self.shared.metrics.reload(error.is_none());
         self.shared
             .audit
             .record(crate::audit::Event::ConfigReloaded {
@@ -162,6 +165,7 @@ impl Reloader {
 pub struct Server {
     shared: Arc<Shared>,
     listeners: Vec<TcpListener>,
+    metrics_listener: Option<TcpListener>,
     stop: watch::Sender<bool>,
 }
 
@@ -180,12 +184,19 @@ impl Server {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let metrics_listener = match config.metrics_listen {
+            None => None,
+            Some(addr) => Some(listen(addr).map_err(|source| ServerError::Bind { addr, source })?),
+        };
         let (stop, stop_rx) = watch::channel(false);
         let audit = crate::audit::Auditor::start(&config.audit);
+        let metrics = crate::metrics::Metrics::new();
         Ok(Self {
+            metrics_listener,
             shared: Arc::new(Shared {
+                metrics: metrics.clone(),
                 audit,
-                door: door::FrontDoor::new(config),
+                door: door::FrontDoor::new(config, metrics),
                 sessions: Arc::new(Semaphore::new(config.limits.max_connections)),
                 live: RwLock::new(Arc::new(live)),
                 daemon: DaemonAccount::current(),
@@ -197,6 +208,13 @@ impl Server {
             listeners,
             stop,
         })
+    }
+
+    /// Where the metrics endpoint listens (with the actual port).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     /// A handle to apply reloaded configurations while [`Server::run`] runs.
@@ -229,6 +247,9 @@ impl Server {
             tasks.spawn(accept_loop(listener, self.shared.clone(), all.clone()));
         }
         tasks.spawn(summaries(self.shared.clone()));
+        if let Some(l) = self.metrics_listener {
+            tasks.spawn(crate::metrics::serve(l, self.shared.metrics.clone()));
+        }
         shutdown.await;
         tracing::info!("shutting down: no new connections, draining for {drain:?}");
         tasks.abort_all();

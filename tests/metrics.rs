@@ -1,0 +1,110 @@
+//! The Prometheus endpoint: parses as the text format, and its counters
+//! move with real sessions.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use common::{run, wait_until, Env};
+
+fn scrape(addr: SocketAddr, path: &str) -> (String, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    (head.to_string(), body.to_string())
+}
+
+/// `name{labels} value` lines into a map; panics on anything else.
+fn samples(body: &str) -> std::collections::HashMap<String, f64> {
+    assert!(body.ends_with("# EOF\n"), "{body}");
+    let mut out = std::collections::HashMap::new();
+    for line in body.lines().filter(|l| !l.starts_with('#')) {
+        let (key, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("bad line {line:?}"));
+        let v: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("bad value in {line:?}"));
+        let name = key.split('{').next().unwrap();
+        assert!(
+            name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "bad name in {line:?}"
+        );
+        out.insert(key.to_string(), v);
+    }
+    out
+}
+
+#[test]
+fn counters_move_with_a_session() {
+    let env = Env::new();
+    let d = env.start(&env.config("\n[metrics]\nlisten = \"127.0.0.1:0\"\n"));
+    let mut addr = None;
+    assert!(wait_until(Duration::from_secs(5), || {
+        addr = d
+            .log()
+            .lines()
+            .find_map(|l| l.split("metrics on http://").nth(1))
+            .and_then(|a| a.trim().trim_end_matches("/metrics").parse().ok());
+        addr.is_some()
+    }));
+    let addr: SocketAddr = addr.unwrap();
+    let (head, body) = scrape(addr, "/metrics");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_lowercase()
+            .contains("content-type: application/openmetrics-text"),
+        "{head}"
+    );
+    let before = samples(&body);
+    assert_eq!(before.get("secsh_connections_total"), Some(&0.0));
+
+    let (code, out, _) = run(env.secsh(&d, "alice").args(["--", "echo", "counted"]));
+    assert_eq!((code, out), (Some(0), b"counted\n".to_vec()));
+    assert_eq!(
+        run(env.secsh(&d, "bob").args(["--", "echo", "x"])).0,
+        Some(253)
+    );
+    assert_eq!(
+        run(env.secsh(&d, "mallory").args(["--", "true"])).0,
+        Some(254)
+    );
+    assert_eq!(
+        run(env
+            .secsh(&d, "alice")
+            .args(["--timeout", "1", "--", "sleep", "5"]))
+        .0,
+        Some(252)
+    );
+
+    let mut after = std::collections::HashMap::new();
+    assert!(wait_until(Duration::from_secs(5), || {
+        after = samples(&scrape(addr, "/metrics").1);
+        after.get("secsh_connections_open") == Some(&0.0)
+    }));
+    let get = |k: &str| after.get(k).copied().unwrap_or(0.0);
+    assert_eq!(get("secsh_connections_total"), 4.0, "{after:?}");
+    assert_eq!(get("secsh_auth_total{method=\"key\",result=\"ok\"}"), 3.0);
+    assert_eq!(
+        get("secsh_auth_total{method=\"key\",result=\"failed\"}"),
+        1.0
+    );
+    assert_eq!(get("secsh_exec_total{result=\"ok\"}"), 1.0);
+    assert_eq!(get("secsh_exec_total{result=\"denied\"}"), 1.0);
+    assert_eq!(get("secsh_exec_total{result=\"timed_out\"}"), 1.0);
+    assert_eq!(get("secsh_bytes_total{direction=\"stdout\"}"), 8.0);
+    assert_eq!(get("secsh_exec_duration_seconds_count"), 2.0);
+    assert!(get("secsh_exec_duration_seconds_sum") >= 1.0);
+
+    let (head, _) = scrape(addr, "/");
+    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+}
