@@ -14,6 +14,9 @@ use tokio::io::ReadHalf;
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 
+mod exec;
+mod sign_in;
+
 use super::admit::Slot;
 use super::auth::Proof;
 use super::budget::Held;
@@ -22,11 +25,11 @@ use super::request::{Checked, Requester};
 use super::tally::Event as Tallied;
 use super::trail::Trail;
 use super::{Live, Shared};
-use crate::audit::{bounded_argv, Auth, Event};
+use crate::audit::{Auth, Event};
 use crate::exec::ExecHandle;
 use crate::gate::Offence;
-use crate::metrics::{AuthResult, Direction, ExecResult};
-use crate::proto::{AuthMethod, ErrorCode, Message, MAX_BODY_LEN};
+use crate::metrics::Direction;
+use crate::proto::{AuthMethod, MAX_BODY_LEN};
 use crate::session::{Action, AuthProof, AuthVerdict, CloseReason, ExecEvent, ServerSession};
 use crate::transport::{FrameReader, Outbound, TransportError};
 
@@ -270,223 +273,6 @@ impl Conn {
             }
             Action::Close(_) => {}
         }
-    }
-
-    /// A frame is about to leave: account output and finished commands.
-    fn sending(&mut self, m: &Message, body: &[u8]) {
-        match m {
-            Message::Data { id, stream, .. } => {
-                let direction = match stream {
-                    crate::proto::Stream::Stderr => Direction::stderr,
-                    _ => Direction::stdout,
-                };
-                self.shared.metrics.bytes(direction, body.len());
-                if let Some(t) = self.trails.get_mut(id) {
-                    t.output(*stream, body);
-                }
-            }
-            Message::Exit {
-                id,
-                code,
-                signal,
-                timed_out,
-                duration_ms,
-            } => {
-                let user = self.user();
-                tracing::info!(peer = %self.peer, %user, id, ?code, ?signal, timed_out,
-                    ms = duration_ms, "exited");
-                let result = match (timed_out, signal, code) {
-                    (true, ..) => ExecResult::timed_out,
-                    (_, Some(_), _) => ExecResult::signalled,
-                    (_, _, Some(0)) => ExecResult::ok,
-                    _ => ExecResult::failed,
-                };
-                self.shared.metrics.exec(result);
-                let secs = *duration_ms as f64 / 1000.0;
-                self.shared.metrics.exec_seconds.observe(secs);
-                if let Some(t) = self.trails.remove(id) {
-                    let (command, pid) = (t.command.clone(), t.pid);
-                    let ending = t.ending(*code, *signal, *timed_out, *duration_ms);
-                    self.audit(Event::ExecFinished {
-                        conn: self.id,
-                        id: *id,
-                        peer: self.peer.to_string(),
-                        user,
-                        command,
-                        pid,
-                        ending,
-                    });
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn exec(&mut self, id: u64, argv: Vec<String>, stdin: bool, timeout_ms: Option<u64>) {
-        let w = self.who.clone().expect("exec only after authentication");
-        let metrics = self.shared.metrics.clone();
-        let refuse = |s: &mut ServerSession, code, message: String| {
-            metrics.exec(ExecResult::refused);
-            s.handle_exec_event(id, ExecEvent::Refused { code, message }, Instant::now());
-        };
-        if !self.shared.audit.accepting() {
-            tracing::warn!(peer = %self.peer, user = %w.user, id,
-                "refused: the audit log cannot be written (on_failure = \"deny\")");
-            let message = "the server cannot write its audit log; commands are refused".into();
-            return refuse(&mut self.session, ErrorCode::ExecFailed, message);
-        }
-        let max = self
-            .live
-            .config
-            .users
-            .get(&*w.user)
-            .map_or(0, |u| u.limits.max_commands);
-        let Some(held) = self.shared.budgets.command(&w.user, max) else {
-            tracing::info!(peer = %self.peer, user = %w.user, id, max,
-                "busy: max_commands_per_user reached");
-            let message =
-                format!("busy: {max} commands of this user are running (max_commands_per_user)");
-            return refuse(&mut self.session, ErrorCode::Busy, message);
-        };
-        self.running.insert(id, held);
-        self.checks
-            .spawn_blocking(move || (id, w.check(argv, stdin, timeout_ms)));
-    }
-
-    /// The allowlist's answer for request `id`: start it, or deny it.
-    fn checked(&mut self, id: u64, checked: Checked) {
-        let (peer, user) = (self.peer.to_string(), self.user());
-        let event = match checked {
-            Checked::Denied {
-                argv,
-                closest,
-                reason,
-            } => {
-                let (argv, argv_truncated) = bounded_argv(&argv);
-                self.audit(Event::ExecDenied {
-                    conn: self.id,
-                    id,
-                    peer,
-                    user,
-                    argv,
-                    argv_truncated,
-                    closest,
-                    reason,
-                });
-                self.shared.metrics.exec(ExecResult::denied);
-                let message = "no rule in the server's allowlist permits this command".into();
-                ExecEvent::Denied { message }
-            }
-            Checked::Allowed {
-                rule,
-                spec,
-                timeout,
-            } => match crate::exec::start(&spec, id, self.events.clone()) {
-                Ok(handle) => {
-                    let shown = crate::logtext::argv(&spec.argv);
-                    tracing::info!(%peer, id, %rule, argv = %shown, "started");
-                    let run_as = spec.env.iter().find(|(k, _)| k == "USER");
-                    self.audit(Event::ExecStarted {
-                        conn: self.id,
-                        id,
-                        peer,
-                        user,
-                        auth: self.auth.clone().unwrap_or_else(|| Auth {
-                            method: String::new(),
-                            key: None,
-                        }),
-                        argv: spec.argv.clone(),
-                        command: rule.clone(),
-                        run_as: run_as.map_or_else(String::new, |(_, v)| v.clone()),
-                        pid: handle.pid(),
-                    });
-                    self.trails.insert(id, Trail::new(rule, handle.pid()));
-                    self.procs.insert(id, handle);
-                    ExecEvent::Started { timeout }
-                }
-                Err(e) => {
-                    tracing::error!(%peer, id, %rule, "exec failed: {e}");
-                    self.shared.metrics.exec(ExecResult::failed);
-                    ExecEvent::Failed
-                }
-            },
-        };
-        if !matches!(event, ExecEvent::Started { .. }) {
-            self.running.remove(&id);
-        }
-        self.session.handle_exec_event(id, event, Instant::now());
-    }
-
-    fn exec_event(&mut self, id: u64, event: ExecEvent) {
-        if matches!(event, ExecEvent::Exited(_)) {
-            self.procs.remove(&id);
-            self.running.remove(&id);
-        }
-        self.session.handle_exec_event(id, event, Instant::now());
-    }
-
-    /// Hand the verifier's answer to the session; a successful sign-in
-    /// first needs a free authenticated-connection slot and room in the
-    /// user's connection budget.
-    fn verdict(&mut self, user: &str, method: AuthMethod, proof: Proof) {
-        let Proof {
-            verdict,
-            failure,
-            key,
-        } = proof;
-        let peer = self.peer;
-        let method_name = match method {
-            AuthMethod::Key => "key",
-            AuthMethod::Password => "password",
-        };
-        let result = match &verdict {
-            AuthVerdict::Ok { .. } => AuthResult::ok,
-            AuthVerdict::Partial { .. } => AuthResult::partial,
-            AuthVerdict::Failed => AuthResult::failed,
-        };
-        self.shared.metrics.auth(method_name, result);
-        if let Some(reason) = failure {
-            let tally = &self.shared.door.tally;
-            if tally.note(Tallied::AuthFailed, self.ticket.source()) {
-                tracing::warn!(%peer, "authentication failed: {reason}");
-            }
-            self.audit(Event::AuthFailed {
-                conn: self.id,
-                peer: peer.to_string(),
-                user: crate::logtext::shown(user),
-                method: method_name.into(),
-                key: key.clone(),
-                reason,
-            });
-        }
-        if key.is_some() && !matches!(verdict, AuthVerdict::Failed) {
-            self.key = key;
-        }
-        if let AuthVerdict::Ok { .. } = &verdict {
-            match super::admit::slot(&self.shared, &self.live, &self.ticket, user, peer) {
-                Ok(slot) => self.slot = Some(slot),
-                Err(message) => return self.session.reject_busy(&message),
-            }
-            self.ticket.release();
-            let method = match (&self.key, method) {
-                (Some(_), AuthMethod::Password) => "key+password",
-                (_, AuthMethod::Key) => "key",
-                (None, AuthMethod::Password) => "password",
-            };
-            let auth = Auth {
-                method: method.into(),
-                key: self.key.clone(),
-            };
-            self.auth = Some(auth.clone());
-            self.audit(Event::AuthOk {
-                conn: self.id,
-                peer: peer.to_string(),
-                user: user.to_string(),
-                auth,
-            });
-        }
-        self.session
-            .handle_auth_result(user, verdict, Instant::now());
     }
 
     /// After the loop: stop what runs, flush, penalise, audit the close.

@@ -16,6 +16,7 @@ mod client_types;
 mod credit;
 mod liveness;
 mod server;
+mod server_auth;
 mod server_flow;
 mod server_request;
 

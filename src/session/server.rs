@@ -7,9 +7,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::server_auth::AuthProgress;
+pub use super::server_auth::{AuthProof, AuthVerdict};
 use super::server_request::Request;
 use super::{Due, Keepalive, StopReason, PRE_AUTH_BUFFER};
-use crate::proto::{AuthMethod, ErrorCode, Frame, FrameError, Message, Secret, Stream};
+use crate::proto::{AuthMethod, ErrorCode, Frame, FrameError, Message, Stream};
 
 /// Limits and timers of one server connection.
 #[derive(Debug, Clone)]
@@ -33,50 +35,6 @@ pub struct ServerSettings {
     pub auth_methods: Vec<AuthMethod>,
     /// Failed `auth` attempts before the connection is closed.
     pub max_auth_tries: u32,
-}
-
-/// The proof in an `auth` message, for the verifier.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuthProof {
-    /// An armored SSHSIG over the session's signing message.
-    Key {
-        /// The signature.
-        signature: String,
-    },
-    /// A password.
-    Password {
-        /// The password.
-        password: Secret,
-    },
-}
-
-impl AuthProof {
-    /// The method this proof uses.
-    pub fn method(&self) -> AuthMethod {
-        match self {
-            AuthProof::Key { .. } => AuthMethod::Key,
-            AuthProof::Password { .. } => AuthMethod::Password,
-        }
-    }
-}
-
-/// The verifier's answer to one proof.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuthVerdict {
-    /// Authenticated as `user`.
-    Ok {
-        /// The account.
-        user: String,
-    },
-    /// The proof held, but the user also needs one of `remaining`.
-    Partial {
-        /// The method just proven.
-        method: AuthMethod,
-        /// Methods still required.
-        remaining: Vec<AuthMethod>,
-    },
-    /// The proof failed (or the user does not exist).
-    Failed,
 }
 
 /// Why a connection ends (for the server's log).
@@ -170,7 +128,7 @@ pub enum Action {
 }
 
 #[derive(Debug)]
-enum State {
+pub(super) enum State {
     AwaitAuth,
     Verifying {
         queued: VecDeque<Frame>,
@@ -182,23 +140,12 @@ enum State {
     Closed,
 }
 
-/// What earlier `auth` attempts on this connection established.
-#[derive(Debug, Default)]
-struct AuthProgress {
-    failures: u32,
-    /// Some attempt was answered: frames the client pipelined behind it
-    /// are discarded until its next `auth`.
-    answered: bool,
-    /// A user and the methods they proved (partial success).
-    proven: Option<(String, Vec<AuthMethod>)>,
-}
-
 /// One connection, server side.
 #[derive(Debug)]
 pub struct ServerSession {
     pub(super) settings: ServerSettings,
-    state: State,
-    auth: AuthProgress,
+    pub(super) state: State,
+    pub(super) auth: AuthProgress,
     pub(super) requests: HashMap<u64, Request>,
     pub(super) actions: VecDeque<Action>,
     keepalive: Keepalive,
@@ -265,7 +212,12 @@ impl ServerSession {
         self.requests.len()
     }
 
-    fn fatal(&mut self, code: ErrorCode, message: impl Into<String>, reason: CloseReason) {
+    pub(super) fn fatal(
+        &mut self,
+        code: ErrorCode,
+        message: impl Into<String>,
+        reason: CloseReason,
+    ) {
         if self.is_closed() {
             return;
         }
@@ -385,59 +337,6 @@ impl ServerSession {
             }
             State::Open { .. } => self.request_frame(frame, now),
         }
-    }
-
-    /// The verdict on the last `auth` proof for `user`.
-    pub fn handle_auth_result(&mut self, user: &str, verdict: AuthVerdict, now: Instant) {
-        let State::Verifying { queued, .. } = &mut self.state else {
-            return;
-        };
-        let queued = std::mem::take(queued);
-        let (methods, partial) = match verdict {
-            AuthVerdict::Ok { user } => {
-                self.state = State::Open {
-                    idle_since: Some(now),
-                };
-                self.auth.proven = None;
-                send(&mut self.actions, Message::AuthOk { user: user.clone() });
-                self.actions.push_back(Action::Authenticated { user });
-                for frame in queued {
-                    self.request_frame(frame, now);
-                }
-                return;
-            }
-            AuthVerdict::Partial { method, remaining } => {
-                let mut proven = match self.auth.proven.take() {
-                    Some((u, m)) if u == user => m,
-                    _ => Vec::new(),
-                };
-                if !proven.contains(&method) {
-                    proven.push(method);
-                }
-                self.auth.proven = Some((user.to_string(), proven));
-                (remaining, true)
-            }
-            AuthVerdict::Failed => {
-                self.auth.failures += 1;
-                if self.auth.failures >= self.settings.max_auth_tries {
-                    return self.fatal(
-                        ErrorCode::AuthFailed,
-                        "authentication failed",
-                        CloseReason::AuthFailed,
-                    );
-                }
-                (self.settings.auth_methods.clone(), false)
-            }
-        };
-        // Requests pipelined behind the attempt are dropped (the client
-        // resends them after `auth_ok`).
-        drop(queued);
-        self.auth.answered = true;
-        self.state = State::AwaitAuth;
-        send(
-            &mut self.actions,
-            Message::AuthContinue { methods, partial },
-        );
     }
 
     /// The signed-in user's stdin budget for this connection.

@@ -1,0 +1,78 @@
+//! Sign-in on a connection: the verifier's answer in the log, the audit
+//! trail and the metrics, and the slots a successful sign-in must hold.
+
+use std::time::Instant;
+
+use super::Conn;
+use crate::audit::{Auth, Event};
+use crate::metrics::AuthResult;
+use crate::proto::AuthMethod;
+use crate::server::auth::Proof;
+use crate::server::tally::Event as Tallied;
+use crate::session::AuthVerdict;
+
+impl Conn {
+    /// Hand the verifier's answer to the session; a successful sign-in
+    /// first needs a free authenticated-connection slot and room in the
+    /// user's connection budget.
+    pub(super) fn verdict(&mut self, user: &str, method: AuthMethod, proof: Proof) {
+        let Proof {
+            verdict,
+            failure,
+            key,
+        } = proof;
+        let peer = self.peer;
+        let method_name = match method {
+            AuthMethod::Key => "key",
+            AuthMethod::Password => "password",
+        };
+        let result = match &verdict {
+            AuthVerdict::Ok { .. } => AuthResult::ok,
+            AuthVerdict::Partial { .. } => AuthResult::partial,
+            AuthVerdict::Failed => AuthResult::failed,
+        };
+        self.shared.metrics.auth(method_name, result);
+        if let Some(reason) = failure {
+            let tally = &self.shared.door.tally;
+            if tally.note(Tallied::AuthFailed, self.ticket.source()) {
+                tracing::warn!(%peer, "authentication failed: {reason}");
+            }
+            self.audit(Event::AuthFailed {
+                conn: self.id,
+                peer: peer.to_string(),
+                user: crate::logtext::shown(user),
+                method: method_name.into(),
+                key: key.clone(),
+                reason,
+            });
+        }
+        if key.is_some() && !matches!(verdict, AuthVerdict::Failed) {
+            self.key = key;
+        }
+        if let AuthVerdict::Ok { .. } = &verdict {
+            match crate::server::admit::slot(&self.shared, &self.live, &self.ticket, user, peer) {
+                Ok(slot) => self.slot = Some(slot),
+                Err(message) => return self.session.reject_busy(&message),
+            }
+            self.ticket.release();
+            let method = match (&self.key, method) {
+                (Some(_), AuthMethod::Password) => "key+password",
+                (_, AuthMethod::Key) => "key",
+                (None, AuthMethod::Password) => "password",
+            };
+            let auth = Auth {
+                method: method.into(),
+                key: self.key.clone(),
+            };
+            self.auth = Some(auth.clone());
+            self.audit(Event::AuthOk {
+                conn: self.id,
+                peer: peer.to_string(),
+                user: user.to_string(),
+                auth,
+            });
+        }
+        self.session
+            .handle_auth_result(user, verdict, Instant::now());
+    }
+}

@@ -1,0 +1,118 @@
+//! Authentication in the server's state machine: the proofs an `auth`
+//! carries, the verifier's verdicts, what earlier attempts established
+//! (failures, a partially proven user), and the answer to each attempt.
+
+use std::time::Instant;
+
+use super::server::{send, Action, CloseReason, ServerSession, State};
+use crate::proto::{AuthMethod, ErrorCode, Message, Secret};
+
+/// The proof in an `auth` message, for the verifier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthProof {
+    /// An armored SSHSIG over the session's signing message.
+    Key {
+        /// The signature.
+        signature: String,
+    },
+    /// A password.
+    Password {
+        /// The password.
+        password: Secret,
+    },
+}
+
+impl AuthProof {
+    /// The method this proof uses.
+    pub fn method(&self) -> AuthMethod {
+        match self {
+            AuthProof::Key { .. } => AuthMethod::Key,
+            AuthProof::Password { .. } => AuthMethod::Password,
+        }
+    }
+}
+
+/// The verifier's answer to one proof.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthVerdict {
+    /// Authenticated as `user`.
+    Ok {
+        /// The account.
+        user: String,
+    },
+    /// The proof held, but the user also needs one of `remaining`.
+    Partial {
+        /// The method just proven.
+        method: AuthMethod,
+        /// Methods still required.
+        remaining: Vec<AuthMethod>,
+    },
+    /// The proof failed (or the user does not exist).
+    Failed,
+}
+
+/// What earlier `auth` attempts on this connection established.
+#[derive(Debug, Default)]
+pub(super) struct AuthProgress {
+    pub failures: u32,
+    /// Some attempt was answered: frames the client pipelined behind it
+    /// are discarded until its next `auth`.
+    pub answered: bool,
+    /// A user and the methods they proved (partial success).
+    pub proven: Option<(String, Vec<AuthMethod>)>,
+}
+
+impl ServerSession {
+    /// The verdict on the last `auth` proof for `user`.
+    pub fn handle_auth_result(&mut self, user: &str, verdict: AuthVerdict, now: Instant) {
+        let State::Verifying { queued, .. } = &mut self.state else {
+            return;
+        };
+        let queued = std::mem::take(queued);
+        let (methods, partial) = match verdict {
+            AuthVerdict::Ok { user } => {
+                self.state = State::Open {
+                    idle_since: Some(now),
+                };
+                self.auth.proven = None;
+                send(&mut self.actions, Message::AuthOk { user: user.clone() });
+                self.actions.push_back(Action::Authenticated { user });
+                for frame in queued {
+                    self.request_frame(frame, now);
+                }
+                return;
+            }
+            AuthVerdict::Partial { method, remaining } => {
+                let mut proven = match self.auth.proven.take() {
+                    Some((u, m)) if u == user => m,
+                    _ => Vec::new(),
+                };
+                if !proven.contains(&method) {
+                    proven.push(method);
+                }
+                self.auth.proven = Some((user.to_string(), proven));
+                (remaining, true)
+            }
+            AuthVerdict::Failed => {
+                self.auth.failures += 1;
+                if self.auth.failures >= self.settings.max_auth_tries {
+                    return self.fatal(
+                        ErrorCode::AuthFailed,
+                        "authentication failed",
+                        CloseReason::AuthFailed,
+                    );
+                }
+                (self.settings.auth_methods.clone(), false)
+            }
+        };
+        // Requests pipelined behind the attempt are dropped (the client
+        // resends them after `auth_ok`).
+        drop(queued);
+        self.auth.answered = true;
+        self.state = State::AwaitAuth;
+        send(
+            &mut self.actions,
+            Message::AuthContinue { methods, partial },
+        );
+    }
+}
