@@ -34,10 +34,11 @@ pub struct Ending {
     pub stdout_bytes: u64,
     /// Bytes sent to the client from stderr.
     pub stderr_bytes: u64,
-    /// SHA-256 (hex) of exactly the stdout bytes sent to the client.
-    pub stdout_sha256: String,
+    /// SHA-256 (hex) of exactly the stdout bytes sent to the client
+    /// (`null` with `output_hashes = false`).
+    pub stdout_sha256: Option<String>,
     /// SHA-256 (hex) of exactly the stderr bytes sent to the client.
-    pub stderr_sha256: String,
+    pub stderr_sha256: Option<String>,
 }
 
 /// One audited event. Every event carries the connection id and peer.

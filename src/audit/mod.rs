@@ -41,6 +41,9 @@ pub struct AuditConfig {
     pub sink: Sink,
     /// The policy while it fails.
     pub on_failure: OnFailure,
+    /// Record SHA-256 of each command's stdout and stderr (costs about one
+    /// CPU-second per GiB of output).
+    pub output_hashes: bool,
 }
 
 impl Default for AuditConfig {
@@ -48,6 +51,7 @@ impl Default for AuditConfig {
         Self {
             sink: Sink::Stderr,
             on_failure: OnFailure::Log,
+            output_hashes: true,
         }
     }
 }

@@ -34,6 +34,7 @@ fn file_sink_appends_reopens_and_reports_failure() {
     let config = AuditConfig {
         sink: Sink::File(path.clone()),
         on_failure: OnFailure::Deny,
+        output_hashes: true,
     };
     let a = Auditor::start(&config);
     let ev = |conn| Event::ConnectionAccepted {
@@ -50,6 +51,7 @@ fn file_sink_appends_reopens_and_reports_failure() {
     a.reopen(&AuditConfig {
         sink: Sink::File(dir.path().join("missing/dir/audit")),
         on_failure: OnFailure::Deny,
+        output_hashes: true,
     });
     a.record(ev(3));
     a.close();

@@ -76,6 +76,7 @@ pub struct RawMetrics {
 pub struct RawAudit {
     pub path: Option<Spanned<String>>,
     pub on_failure: Option<Spanned<String>>,
+    pub output_hashes: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -271,7 +271,11 @@ impl Cx<'_> {
                 ))
             }
         };
-        Ok(AuditConfig { sink, on_failure })
+        Ok(AuditConfig {
+            sink,
+            on_failure,
+            output_hashes: raw.output_hashes.unwrap_or(true),
+        })
     }
 
     /// Load the certificate chain and key now, so a bad file is a config

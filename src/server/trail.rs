@@ -13,6 +13,7 @@ pub(crate) struct Trail {
     pub pid: u32,
     stdin: u64,
     out: [(u64, Sha256); 2],
+    hash: bool,
 }
 
 fn hex(d: impl AsRef<[u8]>) -> String {
@@ -20,13 +21,15 @@ fn hex(d: impl AsRef<[u8]>) -> String {
 }
 
 impl Trail {
-    /// A command `command` started as `pid`.
-    pub fn new(command: String, pid: u32) -> Self {
+    /// A command `command` started as `pid`; `hash`: keep SHA-256 of its
+    /// output.
+    pub fn new(command: String, pid: u32, hash: bool) -> Self {
         Self {
             command,
             pid,
             stdin: 0,
             out: [(0, Sha256::new()), (0, Sha256::new())],
+            hash,
         }
     }
 
@@ -39,7 +42,9 @@ impl Trail {
     pub fn output(&mut self, stream: Stream, data: &[u8]) {
         let (n, h) = &mut self.out[crate::session::out_index(stream)];
         *n += data.len() as u64;
-        h.update(data);
+        if self.hash {
+            h.update(data);
+        }
     }
 
     /// The totals, with how the command ended.
@@ -51,6 +56,7 @@ impl Trail {
         duration_ms: u64,
     ) -> Ending {
         let [(stdout_bytes, o), (stderr_bytes, e)] = self.out;
+        let hash = self.hash;
         Ending {
             exit_code,
             signal,
@@ -59,8 +65,8 @@ impl Trail {
             stdin_bytes: self.stdin,
             stdout_bytes,
             stderr_bytes,
-            stdout_sha256: hex(o.finalize()),
-            stderr_sha256: hex(e.finalize()),
+            stdout_sha256: hash.then(|| hex(o.finalize())),
+            stderr_sha256: hash.then(|| hex(e.finalize())),
         }
     }
 }
@@ -71,7 +77,7 @@ mod tests {
 
     #[test]
     fn totals_and_hashes() {
-        let mut t = Trail::new("echo".into(), 42);
+        let mut t = Trail::new("echo".into(), 42, true);
         t.output(Stream::Stdout, b"hello ");
         t.output(Stream::Stdout, b"world\n");
         t.stdin(3);
@@ -79,12 +85,16 @@ mod tests {
         assert_eq!((e.stdout_bytes, e.stderr_bytes, e.stdin_bytes), (12, 0, 3));
         // sha256("hello world\n") and sha256("").
         assert_eq!(
-            e.stdout_sha256,
-            "a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447"
+            e.stdout_sha256.as_deref(),
+            Some("a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447")
         );
         assert_eq!(
-            e.stderr_sha256,
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+            e.stderr_sha256.as_deref(),
+            Some("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         );
+        let mut t = Trail::new("cat".into(), 43, false);
+        t.output(Stream::Stdout, b"x");
+        let e = t.ending(Some(0), None, false, 1);
+        assert_eq!((e.stdout_bytes, e.stdout_sha256), (1, None));
     }
 }

@@ -147,7 +147,8 @@ impl Conn {
                         run_as: run_as.map_or_else(String::new, |(_, v)| v.clone()),
                         pid: handle.pid(),
                     });
-                    self.trails.insert(id, Trail::new(rule, handle.pid()));
+                    let hash = self.live.config.audit.output_hashes;
+                    self.trails.insert(id, Trail::new(rule, handle.pid(), hash));
                     self.procs.insert(id, handle);
                     ExecEvent::Started { timeout }
                 }
