@@ -9,9 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::raw::Raw;
 use common::{alive, wait_until, Env};
-use secsh::client::{
-    connect, Credentials, Identity, RequestEvent, Session, SessionOptions, Target,
-};
+use secsh::client::RequestEvent;
 use secsh::proto::{ErrorCode, Message};
 use secsh::session::{ExecParams, RemoteExit};
 
@@ -32,22 +30,7 @@ fn params(argv: &[&str], window: u64) -> ExecParams {
 async fn an_unread_request_stalls_only_itself() {
     let env = Env::new();
     let d = env.start(&env.config(""));
-    let target = Target::parse(&d.addr.to_string()).unwrap();
-    let conn = connect(&target, &env.ca(), Duration::from_secs(10))
-        .await
-        .unwrap();
-    let identity = Identity::from_file(&env.key_path("alice"), false).unwrap();
-    let options = SessionOptions {
-        auth_timeout: Duration::from_secs(10),
-        keepalive: None,
-    };
-    let session = Session::start(
-        conn,
-        Credentials::new(Some(identity), None, false, "alice".into()),
-        "alice",
-        &options,
-    )
-    .unwrap();
+    let session = common::session(&env, &d, "alice").await;
     // `yes` writes forever; its events are never read, so its 64 KiB of
     // credit is never returned.
     let mut flood = session.exec(params(&["yes"], 64 * 1024)).await.unwrap();

@@ -186,14 +186,7 @@ exempt = ["127.0.0.0/8"]
 fn per_user_budgets_hold_across_connections() {
     let env = Env::new();
     let path = env.config("\n[limits]\nmax_commands_per_user = 2\n");
-    let text = std::fs::read_to_string(&path).unwrap();
-    common::write_config(
-        &path,
-        &text.replace(
-            "[users.bob]\n",
-            "[users.bob]\nlimits = { max_connections = 1 }\n",
-        ),
-    );
+    common::user_limits(&path, "bob", "max_connections = 1");
     let d = env.start(&path);
     let sleeper = || {
         env.secsh(&d, "alice")
@@ -226,44 +219,13 @@ fn per_user_budgets_hold_across_connections() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_connection_budget_turns_the_next_sign_in_busy() {
-    use secsh::client::{
-        connect, Credentials, Identity, RequestEvent, Session, SessionOptions, Target,
-    };
     let env = Env::new();
     let path = env.config("");
-    let text = std::fs::read_to_string(&path).unwrap();
-    common::write_config(
-        &path,
-        &text.replace(
-            "[users.bob]\n",
-            "[users.bob]\nlimits = { max_connections = 1 }\n",
-        ),
-    );
+    common::user_limits(&path, "bob", "max_connections = 1");
     let d = env.start(&path);
-    let target = Target::parse(&d.addr.to_string()).unwrap();
-    let conn = connect(&target, &env.ca(), Duration::from_secs(10))
-        .await
-        .unwrap();
-    let key = Identity::from_file(&env.key_path("bob"), false).unwrap();
-    let options = SessionOptions {
-        auth_timeout: Duration::from_secs(10),
-        keepalive: None,
-    };
-    let creds = Credentials::new(Some(key), None, false, "bob".into());
-    let held = Session::start(conn, creds, "bob", &options).unwrap();
-    let params = secsh::session::ExecParams {
-        argv: vec!["true".into()],
-        stdin: false,
-        timeout_ms: None,
-        output_window: 1 << 20,
-    };
+    let held = common::session(&env, &d, "bob").await;
     // One command through it proves it is signed in.
-    let mut req = held.exec(params).await.unwrap();
-    while let Some(ev) = req.next().await {
-        if matches!(ev, RequestEvent::Exit(_)) {
-            break;
-        }
-    }
+    assert!(common::runs_true(&held).await);
     let (code, _, err) =
         tokio::task::spawn_blocking(move || run(env.secsh(&d, "bob").args(["--", "true"])))
             .await

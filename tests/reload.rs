@@ -12,10 +12,6 @@ use std::time::Duration;
 use common::{run, wait_until, Daemon, Env};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use secsh::client::{
-    connect, Credentials, Identity, RequestEvent, Session, SessionOptions, Target,
-};
-use secsh::session::{ExecParams, RemoteExit};
 
 struct Notify(UnixDatagram);
 
@@ -50,39 +46,6 @@ fn hup(d: &Daemon) {
     kill(Pid::from_raw(d.pid() as i32), Signal::SIGHUP).unwrap();
 }
 
-async fn alice_session(env: &Env, d: &Daemon) -> Session {
-    let target = Target::parse(&d.addr.to_string()).unwrap();
-    let conn = connect(&target, &env.ca(), Duration::from_secs(10))
-        .await
-        .unwrap();
-    let key = Identity::from_file(&env.key_path("alice"), false).unwrap();
-    let options = SessionOptions {
-        auth_timeout: Duration::from_secs(10),
-        keepalive: None,
-    };
-    let creds = Credentials::new(Some(key), None, false, "alice".into());
-    Session::start(conn, creds, "alice", &options).unwrap()
-}
-
-/// Run `true` on `session`: true when it ran, false when denied.
-async fn runs_true(session: &Session) -> bool {
-    let params = ExecParams {
-        argv: vec!["true".into()],
-        stdin: false,
-        timeout_ms: None,
-        output_window: 1 << 20,
-    };
-    let mut req = session.exec(params).await.unwrap();
-    loop {
-        match tokio::time::timeout(Duration::from_secs(10), req.next()).await {
-            Ok(Some(RequestEvent::Exit(e))) => return e == RemoteExit::Code(0),
-            Ok(Some(RequestEvent::Denied(_))) => return false,
-            Ok(Some(RequestEvent::Started | RequestEvent::Eof(_))) => {}
-            other => panic!("{other:?}"),
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_a_valid_config_and_keeps_the_old_one_on_errors() {
     let env = Env::new();
@@ -98,8 +61,8 @@ async fn sighup_reloads_a_valid_config_and_keeps_the_old_one_on_errors() {
     let (code, _, _) = run(env.secsh(&d, "bob").args(["--", "echo", "hi"]));
     assert_eq!(code, Some(253));
     // A signed-in connection that outlives the reload keeps its policy.
-    let before = alice_session(&env, &d).await;
-    assert!(runs_true(&before).await);
+    let before = common::session(&env, &d, "alice").await;
+    assert!(common::runs_true(&before).await);
 
     // A valid change: bob may echo now; alice may no longer run anything.
     let changed = original
@@ -148,10 +111,10 @@ async fn sighup_reloads_a_valid_config_and_keeps_the_old_one_on_errors() {
     // The connection from before the reload still has alice's old policy;
     // a new one has the new.
     assert!(
-        runs_true(&before).await,
+        common::runs_true(&before).await,
         "signed-in connections keep their policy"
     );
-    assert!(!runs_true(&alice_session(&env, &d).await).await);
+    assert!(!common::runs_true(&common::session(&env, &d, "alice").await).await);
 
     kill(Pid::from_raw(d.pid() as i32), Signal::SIGTERM).unwrap();
     notify.expect("STOPPING=1");

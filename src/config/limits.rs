@@ -107,6 +107,17 @@ pub(super) fn user_limits(
     })
 }
 
+/// An address or CIDR block (`"10.0.0.0/8"`, `"192.0.2.7"`), host bits
+/// cleared, located at its value on error.
+pub(super) fn net(cx: &Cx<'_>, s: &toml::Spanned<String>) -> Result<ipnet::IpNet, ConfigError> {
+    let text = s.get_ref();
+    let net = text
+        .parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| cx.at(s, format!("{text:?} is not an address or CIDR block")))?;
+    Ok(net.trunc())
+}
+
 /// Validate `[penalties]`.
 pub(super) fn penalties(cx: &Cx<'_>, p: &RawPenalties) -> Result<PenaltySettings, ConfigError> {
     let d = PenaltySettings::default();
@@ -115,15 +126,12 @@ pub(super) fn penalties(cx: &Cx<'_>, p: &RawPenalties) -> Result<PenaltySettings
             .ranged(v, key, 0, max)?
             .map_or(default, Duration::from_secs))
     };
-    let mut exempt = Vec::new();
-    for e in p.exempt.iter().flatten() {
-        let text = e.get_ref();
-        let net = text
-            .parse::<ipnet::IpNet>()
-            .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-            .map_err(|_| cx.at(e, format!("{text:?} is not an address or CIDR block")))?;
-        exempt.push(net.trunc());
-    }
+    let exempt = p
+        .exempt
+        .iter()
+        .flatten()
+        .map(|e| net(cx, e))
+        .collect::<Result<Vec<_>, _>>()?;
     let out = PenaltySettings {
         auth_failure: s(
             &p.auth_failure_secs,

@@ -30,15 +30,12 @@ pub(super) fn build(
         }
         keys.push(key);
     }
-    let mut from = Vec::new();
-    for f in u.from.iter().flatten() {
-        let text = f.get_ref();
-        let net = text
-            .parse::<ipnet::IpNet>()
-            .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-            .map_err(|_| cx.at(f, format!("{text:?} is not an address or CIDR block")))?;
-        from.push(net.trunc());
-    }
+    let from = u
+        .from
+        .iter()
+        .flatten()
+        .map(|f| super::limits::net(cx, f))
+        .collect::<Result<Vec<_>, _>>()?;
     if u.from.as_ref().is_some_and(|f| f.is_empty()) {
         return Err(cx.at(
             user,

@@ -417,3 +417,49 @@ pub fn wait_for_pid(file: &Path) -> i32 {
         .parse()
         .unwrap()
 }
+
+/// A library session to `daemon` as `user`, signed in with `user`'s key
+/// (no keepalive, 10 s to authenticate).
+pub async fn session(env: &Env, daemon: &Daemon, user: &str) -> secsh::client::Session {
+    use secsh::client::{connect, Credentials, Identity, Session, SessionOptions, Target};
+    let target = Target::parse(&daemon.addr.to_string()).unwrap();
+    let conn = connect(&target, &env.ca(), Duration::from_secs(10))
+        .await
+        .unwrap();
+    let key = Identity::from_file(&env.key_path(user), false).unwrap();
+    let options = SessionOptions {
+        auth_timeout: Duration::from_secs(10),
+        keepalive: None,
+    };
+    let creds = Credentials::new(Some(key), None, false, user.into());
+    Session::start(conn, creds, user, &options).unwrap()
+}
+
+/// Run `true` on `session`: true when it ran, false when denied.
+pub async fn runs_true(session: &secsh::client::Session) -> bool {
+    use secsh::client::RequestEvent;
+    let params = secsh::session::ExecParams {
+        argv: vec!["true".into()],
+        stdin: false,
+        timeout_ms: None,
+        output_window: 1 << 20,
+    };
+    let mut req = session.exec(params).await.unwrap();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), req.next()).await {
+            Ok(Some(RequestEvent::Exit(e))) => return e == secsh::session::RemoteExit::Code(0),
+            Ok(Some(RequestEvent::Denied(_))) => return false,
+            Ok(Some(RequestEvent::Started | RequestEvent::Eof(_))) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+/// Give `user` a `limits = { ... }` line in the config at `path`.
+pub fn user_limits(path: &Path, user: &str, limits: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let header = format!("[users.{user}]\n");
+    assert!(text.contains(&header), "no {header} in the config");
+    let text = text.replace(&header, &format!("{header}limits = {{ {limits} }}\n"));
+    write_config(path, &text);
+}
