@@ -163,6 +163,17 @@ impl Decoder {
                     limit: self.max_body,
                 });
             }
+            if matches!(
+                message,
+                Message::Auth {
+                    password: Some(_),
+                    ..
+                }
+            ) {
+                // The password now lives in a zeroizing Secret; leave no
+                // copy of it in the read buffer.
+                buf[PREFIX_LEN..total].fill(0);
+            }
             buf.advance(total);
             self.pending = Some(message);
         }

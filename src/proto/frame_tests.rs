@@ -237,3 +237,29 @@ fn state_body_limit_is_checked_from_the_header() {
     assert_eq!(err.code(), ErrorCode::TooLarge);
     assert!(err.wire_message().contains("before authentication"));
 }
+
+#[test]
+fn a_decoded_password_leaves_no_copy_in_the_read_buffer() {
+    let auth = Message::Auth {
+        user: "carol".into(),
+        method: crate::proto::AuthMethod::Password,
+        signature: None,
+        password: Some(crate::proto::Secret::new("hunter2-correct".into())),
+    };
+    let mut bytes = encode(&auth, &[]);
+    bytes.extend(encode(&Message::Ping, &[]));
+    let mut buf = BytesMut::from(&bytes[..]);
+    let base = buf.as_ptr();
+    let mut d = Decoder::new();
+    assert_eq!(d.decode(&mut buf).unwrap().unwrap().message, auth);
+    // The consumed header bytes are still in the allocation: all zero now.
+    let consumed = bytes.len() - buf.len();
+    // SAFETY: `base..base+consumed` is the part of the same allocation that
+    // `advance` skipped; BytesMut does not free it while `buf` lives.
+    let old = unsafe { std::slice::from_raw_parts(base, consumed) };
+    assert!(
+        !old.windows(7).any(|w| w == b"hunter2"),
+        "password left in the buffer"
+    );
+    assert_eq!(d.decode(&mut buf).unwrap().unwrap().message, Message::Ping);
+}
