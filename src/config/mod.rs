@@ -6,6 +6,7 @@ mod error;
 mod files;
 mod limits;
 mod raw;
+mod rules;
 mod server;
 mod user;
 
@@ -17,7 +18,8 @@ use std::time::Duration;
 
 pub use crate::proto::DEFAULT_PORT;
 pub use error::{ConfigError, Location};
-pub use server::{resolve_program, LoadOptions, DEFAULT_PATH};
+pub use rules::resolve_program;
+pub use server::{LoadOptions, DEFAULT_PATH};
 
 use crate::policy::Policy;
 
