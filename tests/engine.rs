@@ -126,14 +126,12 @@ fn setsid_grandchild_holding_stdout_does_not_hold_the_exit() {
     let extra = r#"
 [commands.orphan]
 argv = ["/bin/sh", "-c", "setsid /bin/sleep 97 & /bin/sleep 97"]
+
+[groups.extra]
+members = ["alice"]
+commands = ["orphan"]
 "#;
-    let path = env.config(extra);
-    let text = std::fs::read_to_string(&path).unwrap().replace(
-        "commands = [\"true\", \"echo\"",
-        "commands = [\"orphan\", \"true\", \"echo\"",
-    );
-    common::write_config(&path, &text);
-    let d = env.start(&path);
+    let d = env.start(&env.config(extra));
     let started = Instant::now();
     let (code, _, err) = common::run(env.secsh(&d, "alice").args([
         "--timeout",
@@ -158,14 +156,12 @@ fn kill_9_of_the_daemon_takes_its_commands() {
     let extra = r#"
 [commands.family]
 argv = ["/bin/sh", "-c", "/bin/sleep 296 & /bin/sleep 296"]
+
+[groups.extra]
+members = ["alice"]
+commands = ["family"]
 "#;
-    let path = env.config(extra);
-    let text = std::fs::read_to_string(&path).unwrap().replace(
-        "commands = [\"true\", \"echo\"",
-        "commands = [\"family\", \"true\", \"echo\"",
-    );
-    common::write_config(&path, &text);
-    let mut d = env.start(&path);
+    let mut d = env.start(&env.config(extra));
     let sentinel = common::children_of(d.pid() as i32);
     assert_eq!(sentinel.len(), 1, "one sentinel process: {sentinel:?}");
     let mut client = env
@@ -281,16 +277,11 @@ fn first_sigterm_cancels_even_while_stdout_is_stalled() {
     let env = Env::new();
     let jail = env.jail();
     let extra = format!(
-        "[commands.flood]\nargv = [\"/bin/sh\", \"-c\", \"echo $$ > {}/ypid; exec yes\"]\n",
+        "[commands.flood]\nargv = [\"/bin/sh\", \"-c\", \"echo $$ > {}/ypid; exec yes\"]\n\n\
+         [groups.extra]\nmembers = [\"alice\"]\ncommands = [\"flood\"]\n",
         jail.display()
     );
-    let path = env.config(&extra);
-    let text = std::fs::read_to_string(&path).unwrap().replace(
-        "commands = [\"true\", \"echo\"",
-        "commands = [\"flood\", \"true\", \"echo\"",
-    );
-    common::write_config(&path, &text);
-    let d = env.start(&path);
+    let d = env.start(&env.config(&extra));
     let script = format!("echo $$ > {}/ypid; exec yes", jail.display());
     // stdout is a pipe nobody reads: the client's writer blocks on it.
     let mut client = env

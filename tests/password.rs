@@ -13,8 +13,7 @@ use common::{run, run_with_stdin, secsh_to, wait_until, Daemon, Env, SECSHD};
 
 fn password_file(env: &Env, name: &str, text: &str) -> std::path::PathBuf {
     let p = env.path(name);
-    std::fs::write(&p, text).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    common::write_config(&p, text);
     p
 }
 

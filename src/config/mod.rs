@@ -106,10 +106,7 @@ impl User {
 
     /// Whether the user may sign in from `ip`.
     pub fn allowed_from(&self, ip: std::net::IpAddr) -> bool {
-        let ip = match ip {
-            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
-            v4 => v4,
-        };
+        let ip = ip.to_canonical();
         self.from.is_empty() || self.from.iter().any(|n| n.contains(&ip))
     }
 

@@ -26,12 +26,9 @@ pub enum SourceKey {
 impl SourceKey {
     /// The key of `ip`.
     pub fn of(ip: IpAddr) -> Self {
-        match ip {
+        match ip.to_canonical() {
             IpAddr::V4(v4) => SourceKey::V4(u32::from(v4)),
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => SourceKey::V4(u32::from(v4)),
-                None => SourceKey::V6((u128::from(v6) >> 64) as u64),
-            },
+            IpAddr::V6(v6) => SourceKey::V6((u128::from(v6) >> 64) as u64),
         }
     }
 }

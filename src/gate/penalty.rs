@@ -83,10 +83,7 @@ impl Penalties {
     }
 
     fn exempt(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
+        let ip = ip.to_canonical();
         self.settings.exempt.iter().any(|net| net.contains(&ip))
     }
 
@@ -163,10 +160,5 @@ impl Penalties {
     /// True when no source has a penalty.
     pub fn is_empty(&self) -> bool {
         self.until.is_empty()
-    }
-
-    /// Forget every penalty (an operator's reload).
-    pub fn clear(&mut self) {
-        self.until.clear();
     }
 }

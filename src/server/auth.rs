@@ -45,19 +45,8 @@ fn decide(user: Option<&User>, method: AuthMethod, ok: bool, proven: &[AuthMetho
     let mut all = proven.to_vec();
     all.push(method);
     match user.missing(&all) {
-        None => AuthVerdict::Ok {
-            user: String::new(),
-        },
+        None => AuthVerdict::Ok,
         Some(remaining) => AuthVerdict::Partial { method, remaining },
-    }
-}
-
-fn named(v: AuthVerdict, name: &str) -> AuthVerdict {
-    match v {
-        AuthVerdict::Ok { .. } => AuthVerdict::Ok {
-            user: name.to_string(),
-        },
-        other => other,
     }
 }
 
@@ -137,11 +126,11 @@ pub(crate) fn key(
         }
         AuthVerdict::Partial { .. } => tracing::info!(%peer, user = %shown(name), key = %fp,
             "key accepted; the user must also give a password"),
-        AuthVerdict::Ok { .. } => tracing::info!(%peer, user = %shown(name), key = %fp,
+        AuthVerdict::Ok => tracing::info!(%peer, user = %shown(name), key = %fp,
             method = "key", "authenticated"),
     }
     Proof {
-        verdict: named(v, name),
+        verdict: v,
         failure: None,
         key: Some(fp.to_string()),
     }
@@ -177,7 +166,7 @@ pub(crate) async fn password(
     let matched = verified == Verified::Match;
     let v = decide(user, AuthMethod::Password, matched, &proven);
     let reason = match (&v, verified) {
-        (AuthVerdict::Ok { .. }, _) => {
+        (AuthVerdict::Ok, _) => {
             tracing::info!(%peer, user = %who, method = "password", "authenticated");
             None
         }
@@ -195,7 +184,7 @@ pub(crate) async fn password(
     match reason {
         Some(r) => failed(format!("user {who}: {r}")),
         None => Proof {
-            verdict: named(v, &name),
+            verdict: v,
             failure: None,
             key: None,
         },

@@ -22,24 +22,11 @@ pub enum AuthProof {
     },
 }
 
-impl AuthProof {
-    /// The method this proof uses.
-    pub fn method(&self) -> AuthMethod {
-        match self {
-            AuthProof::Key { .. } => AuthMethod::Key,
-            AuthProof::Password { .. } => AuthMethod::Password,
-        }
-    }
-}
-
 /// The verifier's answer to one proof.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthVerdict {
-    /// Authenticated as `user`.
-    Ok {
-        /// The account.
-        user: String,
-    },
+    /// Authenticated as the user the proof was for.
+    Ok,
     /// The proof held, but the user also needs one of `remaining`.
     Partial {
         /// The method just proven.
@@ -70,11 +57,12 @@ impl ServerSession {
         };
         let queued = std::mem::take(queued);
         let (methods, partial) = match verdict {
-            AuthVerdict::Ok { user } => {
+            AuthVerdict::Ok => {
                 self.state = State::Open {
                     idle_since: Some(now),
                 };
                 self.auth.proven = None;
+                let user = user.to_string();
                 send(&mut self.actions, Message::AuthOk { user: user.clone() });
                 self.actions.push_back(Action::Authenticated { user });
                 for frame in queued {

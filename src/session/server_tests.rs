@@ -70,7 +70,7 @@ impl T {
         let mut t = Self::new();
         t.s.handle_frame(auth(), t.t0);
         t.actions();
-        t.s.handle_auth_result("alice", ok("alice"), t.t0);
+        t.s.handle_auth_result("alice", AuthVerdict::Ok, t.t0);
         t.actions();
         t
     }
@@ -126,10 +126,6 @@ fn auth() -> Frame {
     })
 }
 
-fn ok(user: &str) -> AuthVerdict {
-    AuthVerdict::Ok { user: user.into() }
-}
-
 fn fatal(messages: &[Message]) -> Option<ErrorCode> {
     messages.iter().find_map(|m| match m {
         Message::Error { id: None, code, .. } => Some(*code),
@@ -144,7 +140,7 @@ fn pipelined_first_flight_waits_for_the_verdict() {
     t.s.handle_frame(exec(1, false, None), t.t0);
     let a = t.actions();
     assert!(matches!(&a[..], [Action::Verify { user, .. }] if user == "alice"));
-    t.s.handle_auth_result("alice", ok("alice"), t.t0);
+    t.s.handle_auth_result("alice", AuthVerdict::Ok, t.t0);
     let a = t.actions();
     assert!(matches!(a[0], Action::Send(Message::AuthOk { .. }, _)));
     assert!(matches!(a[1], Action::Authenticated { .. }));
@@ -185,7 +181,7 @@ fn failed_auth_drops_the_queued_requests_and_offers_a_retry() {
         matches!(&a[..], [Action::Verify { proof: AuthProof::Password { .. }, proven, .. }] if proven.is_empty())
     );
     t.s.handle_frame(exec(1, false, None), t.t0);
-    t.s.handle_auth_result("alice", ok("alice"), t.t0);
+    t.s.handle_auth_result("alice", AuthVerdict::Ok, t.t0);
     let a = t.actions();
     assert!(matches!(a[0], Action::Send(Message::AuthOk { .. }, _)));
     assert!(matches!(a[2], Action::Exec { id: 1, .. }), "{a:?}");
