@@ -34,4 +34,5 @@ pub mod server;
 pub mod session;
 pub mod timefmt;
 pub mod tls;
+pub mod transfer;
 pub mod transport;

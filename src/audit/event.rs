@@ -122,6 +122,34 @@ pub enum Event {
         /// Why it missed.
         reason: String,
     },
+    /// A put or get ended (stored, sent, refused or interrupted).
+    Transfer {
+        /// Connection id.
+        conn: u64,
+        /// Request id.
+        id: u64,
+        /// Peer address.
+        peer: String,
+        /// The account.
+        user: String,
+        /// `put` (to the server) or `get` (from it).
+        direction: String,
+        /// The file it resolved to, else the path asked for (cut).
+        path: String,
+        /// `ok`, `denied`, `not_found`, `bad_request`, `busy`,
+        /// `checksum_mismatch`, `failed`, `cancelled` or `interrupted`.
+        result: String,
+        /// Bytes in the whole file (when it completed).
+        size: Option<u64>,
+        /// SHA-256 (hex) of the whole file (when it completed).
+        sha256: Option<String>,
+        /// Where this transfer's bytes started (a resume), else 0.
+        offset: u64,
+        /// Bytes moved on this connection.
+        bytes: u64,
+        /// From request to end.
+        duration_ms: u64,
+    },
     /// A started command ended.
     ExecFinished {
         /// Connection id.

@@ -4,6 +4,8 @@
 
 mod check;
 mod dev;
+mod files;
+mod progress;
 pub mod secsh;
 pub mod secshd;
 mod signals;

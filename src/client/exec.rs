@@ -127,6 +127,12 @@ pub async fn run_exec(
                     sink.write(data, credit);
                 }
                 Some(RequestEvent::Eof(_)) => {}
+                Some(
+                    RequestEvent::PutReady { .. }
+                    | RequestEvent::Stored { .. }
+                    | RequestEvent::File { .. }
+                    | RequestEvent::End { .. },
+                ) => return Err(ClientError::Protocol("a file event on an exec".into())),
                 Some(RequestEvent::Exit(exit)) => break match exit {
                     RemoteExit::Code(c) => Outcome::Exited(c),
                     RemoteExit::Signal(s) => Outcome::Signaled(s),

@@ -9,6 +9,7 @@ mod exec;
 mod identity;
 mod session;
 mod target;
+pub mod transfer;
 
 pub use connect::{connect, ClientStream, Connection};
 pub use credentials::{has_terminal, read_password_file, Credentials};
@@ -33,6 +34,9 @@ pub const EXIT_DENIED: i32 = 253;
 pub const EXIT_AUTH_FAILED: i32 = 254;
 /// Exit status: connection, TLS or protocol failure.
 pub const EXIT_CONNECTION: i32 = 255;
+/// Exit status: a transfer failed (no such file, checksum mismatch, a
+/// local or remote I/O error).
+pub const EXIT_FAILED: i32 = 1;
 /// Exit status: bad command line.
 pub const EXIT_USAGE: i32 = 2;
 
@@ -95,6 +99,14 @@ pub enum ClientError {
     /// The server broke the protocol or the connection dropped.
     #[error("{0}")]
     Protocol(String),
+    /// A transfer's path is outside the user's roots (or crosses a
+    /// symlink); nothing was transferred.
+    #[error("denied: {0}")]
+    Denied(String),
+    /// A transfer failed on this side (a local file could not be read or
+    /// written, or the bytes did not check out).
+    #[error("{0}")]
+    Transfer(String),
 }
 
 impl ClientError {
@@ -112,6 +124,8 @@ impl ClientError {
                 code: ErrorCode::Busy,
                 ..
             } => EXIT_BUSY,
+            ClientError::Denied(_) => EXIT_DENIED,
+            ClientError::Transfer(_) => EXIT_FAILED,
             _ => EXIT_CONNECTION,
         }
     }

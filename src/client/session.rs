@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::{ClientError, Connection, Credentials};
 use crate::proto::{CommandInfo, Stream};
-use crate::session::{ClientSession, ClientSettings, ExecParams, RemoteExit};
+use crate::session::{ClientSession, ClientSettings, ExecParams, GetParams, PutParams, RemoteExit};
 use driver::Driver;
 
 /// Default output credit per request: what the client may have to buffer
@@ -55,7 +55,38 @@ pub enum RequestEvent {
     Eof(Stream),
     /// The command ended.
     Exit(RemoteExit),
-    /// The allowlist refused it; nothing ran.
+    /// A put may send its bytes from `offset` on; `prefix_sha256` is the
+    /// hash of the `offset` bytes the server already holds.
+    PutReady {
+        /// Bytes the server holds.
+        offset: u64,
+        /// Their SHA-256.
+        prefix_sha256: Option<String>,
+    },
+    /// A put is stored (its last event).
+    Stored {
+        /// Bytes stored.
+        size: u64,
+        /// SHA-256 the server computed.
+        sha256: String,
+    },
+    /// A get's file is open; its bytes follow as `Output` of stdout.
+    File {
+        /// Its size.
+        size: u64,
+        /// Its permission bits.
+        mode: u32,
+        /// Where its bytes start.
+        offset: u64,
+    },
+    /// A get's bytes are all sent (its last event).
+    End {
+        /// The file's size.
+        size: u64,
+        /// SHA-256 the server computed.
+        sha256: String,
+    },
+    /// The allowlist (or a transfer root) refused it; nothing ran.
     Denied(String),
     /// The request or the connection failed.
     Failed(ClientError),
@@ -63,16 +94,24 @@ pub enum RequestEvent {
 
 enum Cmd {
     Exec {
-        params: ExecParams,
+        params: Start,
         events: mpsc::UnboundedSender<RequestEvent>,
         slots: Arc<Semaphore>,
         reply: oneshot::Sender<u64>,
     },
     Stdin(u64, Bytes),
     StdinEof(u64),
+    FinishPut(u64, u64, String),
     Cancel(u64),
     Consumed(u64, u64),
     List(oneshot::Sender<Result<Vec<CommandInfo>, ClientError>>),
+}
+
+/// What a new request is.
+enum Start {
+    Exec(ExecParams),
+    Put(PutParams),
+    Get(GetParams),
 }
 
 /// Output credit held by one chunk; returned to the server when dropped.
@@ -128,6 +167,12 @@ impl StdinSink {
     /// End of stdin.
     pub fn close(self) {
         let _ = self.cmds.send(Cmd::StdinEof(self.id));
+    }
+
+    /// End of a put's bytes: the whole file had `size` bytes with this
+    /// SHA-256 (hex); the server checks both before storing it.
+    pub fn finish(self, size: u64, sha256: String) {
+        let _ = self.cmds.send(Cmd::FinishPut(self.id, size, sha256));
     }
 }
 
@@ -189,10 +234,27 @@ impl Session {
 
     /// Start a command.
     pub async fn exec(&self, params: ExecParams) -> Result<Request, ClientError> {
+        let stdin = params.stdin;
+        self.begin(Start::Exec(params), stdin).await
+    }
+
+    /// Store a file on the server: send its bytes through the request's
+    /// stdin sink after [`RequestEvent::PutReady`], then
+    /// [`StdinSink::finish`].
+    pub async fn put(&self, params: PutParams) -> Result<Request, ClientError> {
+        self.begin(Start::Put(params), true).await
+    }
+
+    /// Fetch a file from the server: [`RequestEvent::File`], its bytes as
+    /// stdout `Output`, then [`RequestEvent::End`].
+    pub async fn get(&self, params: GetParams) -> Result<Request, ClientError> {
+        self.begin(Start::Get(params), false).await
+    }
+
+    async fn begin(&self, params: Start, stdin: bool) -> Result<Request, ClientError> {
         let (events, rx) = mpsc::unbounded_channel();
         let slots = Arc::new(Semaphore::new(STDIN_SLOTS));
         let (reply, id) = oneshot::channel();
-        let stdin = params.stdin;
         let gone = || ClientError::Protocol("the connection has ended".into());
         self.cmds
             .send(Cmd::Exec {

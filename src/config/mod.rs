@@ -6,6 +6,7 @@ mod error;
 mod files;
 mod limits;
 mod raw;
+mod roots;
 mod rules;
 mod server;
 mod user;
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 pub use crate::proto::DEFAULT_PORT;
 pub use error::{ConfigError, Location};
+pub use roots::{FileSettings, DEFAULT_PARTIAL_MAX_AGE};
 pub use rules::resolve_program;
 pub use server::{LoadOptions, DEFAULT_PATH};
 
@@ -51,6 +53,8 @@ pub struct ServerConfig {
     pub audit: crate::audit::AuditConfig,
     /// Per-source penalties for failures (`[penalties]`).
     pub penalties: crate::gate::PenaltySettings,
+    /// File transfer settings (`[files]`).
+    pub files: FileSettings,
     /// Accounts by name.
     pub users: HashMap<String, User>,
     /// The compiled allowlist.
@@ -75,6 +79,11 @@ pub struct User {
     pub run_as: Option<RunAs>,
     /// This user's budgets (`[limits]` defaults unless overridden).
     pub limits: UserLimits,
+    /// Directories the user may put files under (theirs and their
+    /// groups'), most specific first is not implied: order as configured.
+    pub upload: Vec<PathBuf>,
+    /// Directories the user may get files from.
+    pub download: Vec<PathBuf>,
 }
 
 impl User {
@@ -194,6 +203,20 @@ pub struct UserLimits {
 }
 
 impl ServerConfig {
+    /// Every user's upload roots, each once (the partial-upload sweep).
+    pub fn upload_roots(&self) -> Vec<PathBuf> {
+        let mut all: Vec<PathBuf> = Vec::new();
+        for u in self.users.values() {
+            for r in &u.upload {
+                if !all.contains(r) {
+                    all.push(r.clone());
+                }
+            }
+        }
+        all.sort();
+        all
+    }
+
     /// The effective time limit for a request asking for `requested`.
     pub fn effective_timeout(&self, requested: Option<Duration>) -> Option<Duration> {
         let wanted = requested.or(self.exec.default_timeout);

@@ -23,6 +23,8 @@ pub struct RawServer {
     #[serde(default)]
     pub metrics: RawMetrics,
     #[serde(default)]
+    pub files: RawFiles,
+    #[serde(default)]
     pub users: BTreeMap<Spanned<String>, Spanned<RawUser>>,
     #[serde(default)]
     pub commands: BTreeMap<Spanned<String>, RawCommand>,
@@ -73,6 +75,12 @@ pub struct RawMetrics {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct RawFiles {
+    pub partial_max_age_secs: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RawAudit {
     pub path: Option<Spanned<String>>,
     pub on_failure: Option<Spanned<String>>,
@@ -111,6 +119,10 @@ pub struct RawUser {
     #[serde(default)]
     pub commands: Vec<Spanned<String>>,
     pub run_as: Option<Spanned<String>>,
+    #[serde(default)]
+    pub upload: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub download: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -139,4 +151,8 @@ pub struct RawGroup {
     pub members: Vec<Spanned<String>>,
     #[serde(default)]
     pub commands: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub upload: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub download: Vec<Spanned<String>>,
 }

@@ -180,7 +180,8 @@ impl Cx<'_> {
                     .grant(name.get_ref(), c.get_ref())
                     .map_err(|e| self.at(c, e.to_string()))?;
             }
-            let account = super::user::build(self, name, user, options, limits.per_user)?;
+            let account =
+                super::user::build(self, name, user, options, limits.per_user, &mut warnings)?;
             for key in &account.keys {
                 let fp = key.fingerprint(Default::default()).to_string();
                 if let Some(other) = key_owner.insert(fp.clone(), name.get_ref().clone()) {
@@ -207,7 +208,16 @@ impl Cx<'_> {
                         .map_err(|e| self.at(c, e.to_string()))?;
                 }
             }
+            let up = super::roots::roots(self, "upload", &group.upload, &mut warnings)?;
+            let down = super::roots::roots(self, "download", &group.download, &mut warnings)?;
+            for m in &group.members {
+                if let Some(u) = users.get_mut(m.get_ref()) {
+                    super::roots::merge(&mut u.upload, &up);
+                    super::roots::merge(&mut u.download, &down);
+                }
+            }
         }
+        let files = super::roots::files(self, &raw.files)?;
 
         Ok(ServerConfig {
             source: self.path.to_path_buf(),
@@ -221,6 +231,7 @@ impl Cx<'_> {
             metrics_listen,
             audit,
             warnings,
+            files,
             users,
             policy,
         })

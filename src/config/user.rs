@@ -18,6 +18,7 @@ pub(super) fn build(
     user: &Spanned<RawUser>,
     options: &LoadOptions,
     defaults: UserLimits,
+    warnings: &mut Vec<String>,
 ) -> Result<User, ConfigError> {
     let u = user.get_ref();
     let mut keys = Vec::with_capacity(u.keys.len());
@@ -94,8 +95,12 @@ pub(super) fn build(
         Some(r) => Some(lookup_account(r.get_ref()).map_err(|m| cx.at(r, m))?),
     };
     let limits = super::limits::user_limits(cx, u.limits.as_ref(), defaults)?;
+    let upload = super::roots::roots(cx, "upload", &u.upload, warnings)?;
+    let download = super::roots::roots(cx, "download", &u.download, warnings)?;
     Ok(User {
         limits,
+        upload,
+        download,
         keys,
         key_expiry,
         from,

@@ -56,6 +56,19 @@ pub enum Direction {
     stdout,
     /// Command to client.
     stderr,
+    /// A put's file bytes, client to server.
+    upload,
+    /// A get's file bytes, server to client.
+    download,
+}
+
+/// Labels of `secsh_transfers_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TransferLabels {
+    /// `put` or `get`.
+    pub direction: String,
+    /// `ok`, `denied`, `not_found`, `checksum_mismatch`, `cancelled`, ...
+    pub result: String,
 }
 
 /// Labels of `secsh_auth_total`.
@@ -110,6 +123,8 @@ pub struct Metrics {
     pub exec_seconds: Histogram,
     /// Reloads by result.
     pub reloads: Family<ReloadLabels, Counter>,
+    /// File transfers by direction and result.
+    pub transfers: Family<TransferLabels, Counter>,
 }
 
 impl Metrics {
@@ -126,6 +141,7 @@ impl Metrics {
             bytes: Family::default(),
             exec_seconds: Histogram::new(exponential_buckets(0.005, 4.0, 10)),
             reloads: Family::default(),
+            transfers: Family::default(),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -151,7 +167,16 @@ impl Metrics {
             "Connections refused as rate limited",
             m.rate_limited.clone(),
         );
-        r.register("bytes", "Bytes through commands by stream", m.bytes.clone());
+        r.register(
+            "bytes",
+            "Bytes through commands and transfers by stream",
+            m.bytes.clone(),
+        );
+        r.register(
+            "transfers",
+            "File transfers by direction and result",
+            m.transfers.clone(),
+        );
         r.register(
             "exec_duration_seconds",
             "Command run time",
@@ -184,6 +209,15 @@ impl Metrics {
         self.bytes
             .get_or_create(&DirLabels { direction })
             .inc_by(n as u64);
+    }
+
+    /// Count one finished transfer.
+    pub fn transfer(&self, direction: &str, result: &str) {
+        let labels = TransferLabels {
+            direction: direction.into(),
+            result: result.into(),
+        };
+        self.transfers.get_or_create(&labels).inc();
     }
 
     /// Count a reload.

@@ -32,6 +32,16 @@ pub enum ErrorCode {
     RateLimited,
     /// Something went wrong inside the server; details are in its log only.
     Internal,
+    /// The file asked for does not exist (or is not a regular file).
+    NotFound,
+    /// A transferred file's bytes do not match the size or SHA-256 its
+    /// sender announced; nothing was stored.
+    ChecksumMismatch,
+    /// The request was cancelled by the client.
+    Cancelled,
+    /// The server could not read or store the file (disk full, I/O
+    /// error); details are in its log only.
+    TransferFailed,
 }
 
 impl ErrorCode {
@@ -50,6 +60,10 @@ impl ErrorCode {
             ErrorCode::ShuttingDown => "shutting_down",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Internal => "internal",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::ChecksumMismatch => "checksum_mismatch",
+            ErrorCode::Cancelled => "cancelled",
+            ErrorCode::TransferFailed => "transfer_failed",
         }
     }
 }

@@ -263,3 +263,70 @@ fn a_decoded_password_leaves_no_copy_in_the_read_buffer() {
     );
     assert_eq!(d.decode(&mut buf).unwrap().unwrap().message, Message::Ping);
 }
+
+#[test]
+fn every_type_name_is_known_to_the_error_classifier() {
+    let samples = [
+        Message::Ping,
+        Message::List { id: 1 },
+        Message::Commands {
+            id: 1,
+            commands: vec![],
+        },
+        Message::Put {
+            id: 1,
+            path: "/srv/drop/a".into(),
+            name: None,
+            size: Some(3),
+            mode: Some(0o640),
+            resume: false,
+        },
+        Message::PutReady {
+            id: 1,
+            window: 10,
+            offset: 0,
+            prefix_sha256: None,
+        },
+        Message::PutOk {
+            id: 1,
+            size: 3,
+            sha256: "ab".into(),
+        },
+        Message::Get {
+            id: 1,
+            path: "a".into(),
+            offset: None,
+            prefix_sha256: None,
+            output_window: Some(5),
+        },
+        Message::File {
+            id: 1,
+            size: 3,
+            mode: 0o644,
+            offset: 0,
+        },
+        Message::End {
+            id: 1,
+            size: 3,
+            sha256: "ab".into(),
+        },
+    ];
+    for m in samples {
+        assert!(
+            Message::TYPE_NAMES.contains(&m.type_name()),
+            "{}",
+            m.type_name()
+        );
+        let mut out = Vec::new();
+        encode_header(&m, &mut out).unwrap();
+        let frame = Decoder::new()
+            .decode(&mut BytesMut::from(&out[..]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(frame.message, m);
+    }
+    // A put with a field of the wrong type is an invalid put, not an
+    // unknown type.
+    let e = decode_header(br#"{"type":"put","id":1,"path":7}"#).unwrap_err();
+    assert!(matches!(e, FrameError::InvalidMessage { .. }), "{e:?}");
+}

@@ -131,6 +131,96 @@ pub enum Message {
         /// The commands.
         commands: Vec<CommandInfo>,
     },
+    /// Client: store a file at `path` (put). The file's bytes follow as
+    /// `data {stream: stdin}` frames within the window of `put_ready`,
+    /// closed by `end`.
+    Put {
+        /// Request id (shares the id space of `exec`).
+        id: u64,
+        /// Absolute path on the server, or relative to the user's first
+        /// upload root. When it names an existing directory, the file is
+        /// stored inside it as `name`.
+        path: String,
+        /// The file's name, used when `path` is a directory.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        /// Total size when known in advance (required for `resume`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        size: Option<u64>,
+        /// Permission bits (0..=0o777) of the stored file.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mode: Option<u32>,
+        /// Continue a partial upload of the same file, if there is one.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        resume: bool,
+    },
+    /// Server: the put may proceed. The client sends the file from byte
+    /// `offset` on, at most `window` bytes before `window` credit.
+    PutReady {
+        /// Request id.
+        id: u64,
+        /// Initial credit in bytes.
+        window: u64,
+        /// Bytes the server already holds (a resumed upload), else 0.
+        offset: u64,
+        /// SHA-256 (hex) of those `offset` bytes, when `offset` > 0: the
+        /// client checks it against its own file before sending more.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        prefix_sha256: Option<String>,
+    },
+    /// Server, last message of a put: the file is stored under its name,
+    /// its hash checked, synced and renamed into place.
+    PutOk {
+        /// Request id.
+        id: u64,
+        /// Bytes in the stored file.
+        size: u64,
+        /// Its SHA-256 (hex).
+        sha256: String,
+    },
+    /// Client: send me the file at `path` (get).
+    Get {
+        /// Request id.
+        id: u64,
+        /// Absolute path on the server, or relative to the user's first
+        /// download root.
+        path: String,
+        /// Continue from this byte, if the first `offset` bytes match
+        /// `prefix_sha256`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        offset: Option<u64>,
+        /// SHA-256 (hex) of the first `offset` bytes the client holds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        prefix_sha256: Option<String>,
+        /// Output credit, as for `exec`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        output_window: Option<u64>,
+    },
+    /// Server: the file `get` asked for; its bytes from `offset` follow as
+    /// `data {stream: stdout}` frames, then `end`.
+    File {
+        /// Request id.
+        id: u64,
+        /// The file's size when it was opened (exactly this many bytes
+        /// are sent, from `offset`).
+        size: u64,
+        /// Its permission bits.
+        mode: u32,
+        /// Where the data starts: the `offset` asked for when the prefix
+        /// matched, else 0.
+        offset: u64,
+    },
+    /// The sender of a file's bytes, after the last `data`: how many
+    /// bytes the whole file has and their SHA-256 (hex). Ends a get; the
+    /// client's `end` asks the server to check and store a put.
+    End {
+        /// Request id.
+        id: u64,
+        /// Total size of the file.
+        size: u64,
+        /// SHA-256 (hex) of the whole file, from byte 0.
+        sha256: String,
+    },
     /// Server: the command is running. The client may send up to
     /// `stdin_window` bytes of stdin before it receives `window` credit.
     Started {
@@ -218,6 +308,14 @@ impl Message {
         "auth_ok",
         "auth_continue",
         "exec",
+        "list",
+        "commands",
+        "put",
+        "put_ready",
+        "put_ok",
+        "get",
+        "file",
+        "end",
         "started",
         "window",
         "denied",
@@ -247,6 +345,12 @@ impl Message {
             Message::Exec { .. } => "exec",
             Message::List { .. } => "list",
             Message::Commands { .. } => "commands",
+            Message::Put { .. } => "put",
+            Message::PutReady { .. } => "put_ready",
+            Message::PutOk { .. } => "put_ok",
+            Message::Get { .. } => "get",
+            Message::File { .. } => "file",
+            Message::End { .. } => "end",
             Message::Started { .. } => "started",
             Message::Window { .. } => "window",
             Message::Denied { .. } => "denied",

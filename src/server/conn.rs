@@ -16,6 +16,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 mod exec;
 mod sign_in;
+mod transfer;
 
 use super::admit::Slot;
 use super::auth::Proof;
@@ -54,6 +55,8 @@ pub(crate) struct Conn {
     events: mpsc::Sender<(u64, ExecEvent)>,
     procs: HashMap<u64, ExecHandle>,
     trails: HashMap<u64, Trail>,
+    /// Puts and gets running, by request id.
+    transfers: HashMap<u64, transfer::Transfer>,
     /// Each checked or running command's unit of its user's budget.
     running: HashMap<u64, Held>,
     checks: JoinSet<(u64, Checked)>,
@@ -95,6 +98,7 @@ impl Conn {
             events,
             procs: HashMap::new(),
             trails: HashMap::new(),
+            transfers: HashMap::new(),
             running: HashMap::new(),
             checks: JoinSet::new(),
             who: None,
@@ -232,6 +236,10 @@ impl Conn {
                 timeout_ms,
             } => self.exec(id, argv, stdin, timeout_ms),
             Action::Stdin { id, data } => {
+                if let Some(t) = self.transfers.get(&id) {
+                    self.shared.metrics.bytes(Direction::upload, data.len());
+                    return t.handle.push(data);
+                }
                 self.shared.metrics.bytes(Direction::stdin, data.len());
                 if let Some(p) = self.procs.get(&id) {
                     p.push_stdin(&data);
@@ -248,9 +256,19 @@ impl Conn {
             Action::OutputTaken { id, stream } => {
                 if let Some(p) = self.procs.get(&id) {
                     p.output_taken(stream);
+                } else if let Some(t) = self.transfers.get(&id) {
+                    t.handle.output_taken();
+                }
+            }
+            Action::Put { id, spec } => self.put(id, spec),
+            Action::Get { id, spec } => self.get(id, spec),
+            Action::Commit { id, size, sha256 } => {
+                if let Some(t) = self.transfers.get(&id) {
+                    t.handle.commit(size, sha256);
                 }
             }
             Action::Stop { id, reason } => {
+                // A transfer's handle went with its last message.
                 if let Some(p) = self.procs.get_mut(&id) {
                     tracing::info!(peer = %self.peer, id, ?reason, "stopping command");
                     p.stop();
@@ -287,6 +305,7 @@ impl Conn {
         }
         // Dropping a handle stops its command.
         self.procs.clear();
+        self.interrupt_transfers();
         self.running.clear();
         drop(self.out);
         if !writer_done

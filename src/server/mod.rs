@@ -10,6 +10,7 @@ mod conn;
 mod connection;
 mod door;
 mod request;
+mod sweep;
 mod tally;
 mod trail;
 
@@ -242,7 +243,9 @@ impl Server {
         // it ends: the drain waits for all of them.
         let total = limits.max_connections + limits.max_unauthenticated;
         let all = Arc::new(Semaphore::new(total));
+        sweep::at_start(&self.shared).await;
         let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(sweep::periodically(self.shared.clone()));
         for listener in self.listeners {
             tasks.spawn(accept_loop(listener, self.shared.clone(), all.clone()));
         }

@@ -10,27 +10,42 @@ use std::time::Instant;
 use bytes::Bytes;
 
 pub use super::client_types::{
-    ClientAction, ClientSettings, ConnEnd, ExecParams, RemoteExit, UsageError,
+    ClientAction, ClientSettings, ConnEnd, ExecParams, GetParams, PutParams, RemoteExit, UsageError,
 };
 use super::AuthProof;
-use super::{out_index, Credit, Due, Keepalive};
+use super::{out_index, Credit, Due, Keepalive, Kind};
 use crate::proto::{AuthMethod, ErrorCode, Frame, Message, Stream, DATA_CHUNK, MAX_WINDOW};
 
 #[derive(Debug)]
-struct Stdin {
-    credit: Credit,
-    pending: VecDeque<Bytes>,
-    eof_queued: bool,
-    closed: bool,
+pub(super) struct Stdin {
+    pub credit: Credit,
+    pub pending: VecDeque<Bytes>,
+    pub eof_queued: bool,
+    /// A put's `end` (size, SHA-256), sent instead of `eof`.
+    pub end: Option<(u64, String)>,
+    pub closed: bool,
+}
+
+impl Stdin {
+    pub fn new() -> Self {
+        Self {
+            credit: Credit::new(0).expect("zero window"),
+            pending: VecDeque::new(),
+            eof_queued: false,
+            end: None,
+            closed: false,
+        }
+    }
 }
 
 #[derive(Debug)]
-struct Req {
-    started: bool,
-    stdin: Option<Stdin>,
+pub(super) struct Req {
+    pub kind: Kind,
+    pub started: bool,
+    pub stdin: Option<Stdin>,
     /// What the server may still send us.
-    out_credit: Credit,
-    eof: [bool; 2],
+    pub out_credit: Credit,
+    pub eof: [bool; 2],
 }
 
 /// One connection, client side.
@@ -38,18 +53,18 @@ struct Req {
 pub struct ClientSession {
     settings: ClientSettings,
     user: String,
-    authenticated: bool,
-    /// `exec`s sent before `auth_ok`: the server drops them when it
+    pub(super) authenticated: bool,
+    /// Requests sent before `auth_ok`: the server drops them when it
     /// answers `auth_continue`, so they go again after the next `auth`.
-    pipelined: Vec<Message>,
+    pub(super) pipelined: Vec<Message>,
     closed: bool,
-    next_id: u64,
-    requests: HashMap<u64, Req>,
-    actions: VecDeque<ClientAction>,
+    pub(super) next_id: u64,
+    pub(super) requests: HashMap<u64, Req>,
+    pub(super) actions: VecDeque<ClientAction>,
     keepalive: Keepalive,
 }
 
-fn send(actions: &mut VecDeque<ClientAction>, m: Message) {
+pub(super) fn send(actions: &mut VecDeque<ClientAction>, m: Message) {
     actions.push_back(ClientAction::Send(m, Bytes::new()));
 }
 
@@ -137,13 +152,9 @@ impl ClientSession {
         self.requests.insert(
             id,
             Req {
+                kind: Kind::Exec,
                 started: false,
-                stdin: params.stdin.then(|| Stdin {
-                    credit: Credit::new(0).expect("zero window"),
-                    pending: VecDeque::new(),
-                    eof_queued: false,
-                    closed: false,
-                }),
+                stdin: params.stdin.then(Stdin::new),
                 out_credit: Credit::new(window).expect("clamped window"),
                 eof: [false; 2],
             },
@@ -191,7 +202,7 @@ impl ClientSession {
         Ok(())
     }
 
-    fn stdin_mut(&mut self, id: u64) -> Result<&mut Stdin, UsageError> {
+    pub(super) fn stdin_mut(&mut self, id: u64) -> Result<&mut Stdin, UsageError> {
         self.requests
             .get_mut(&id)
             .and_then(|r| r.stdin.as_mut())
@@ -199,7 +210,7 @@ impl ClientSession {
             .ok_or(UsageError::NoStdin(id))
     }
 
-    fn flush_stdin(&mut self, id: u64) {
+    pub(super) fn flush_stdin(&mut self, id: u64) {
         let Some(req) = self.requests.get_mut(&id) else {
             return;
         };
@@ -229,8 +240,14 @@ impl ClientSession {
         }
         if stdin.eof_queued && !stdin.closed {
             stdin.closed = true;
-            let stream = Stream::Stdin;
-            send(&mut self.actions, Message::Eof { id, stream });
+            let m = match stdin.end.take() {
+                Some((size, sha256)) => Message::End { id, size, sha256 },
+                None => Message::Eof {
+                    id,
+                    stream: Stream::Stdin,
+                },
+            };
+            send(&mut self.actions, m);
         }
     }
 
@@ -262,7 +279,7 @@ impl ClientSession {
         }
     }
 
-    fn protocol(&mut self, message: String) {
+    pub(super) fn protocol(&mut self, message: String) {
         if !self.closed {
             let m = Message::Error {
                 id: None,
@@ -308,8 +325,16 @@ impl ClientSession {
             Message::AuthContinue { methods, partial } if !self.authenticated => {
                 acts.push_back(ClientAction::AuthContinue { methods, partial });
             }
+            m @ (Message::PutReady { .. }
+            | Message::PutOk { .. }
+            | Message::File { .. }
+            | Message::End { .. }) => self.file_frame(m),
             Message::Started { id, stdin_window } => {
-                let Some(req) = self.requests.get_mut(&id).filter(|r| !r.started) else {
+                let Some(req) = self
+                    .requests
+                    .get_mut(&id)
+                    .filter(|r| !r.started && r.kind == Kind::Exec)
+                else {
                     return self.protocol(format!("started for unknown request {id}"));
                 };
                 req.started = true;
@@ -363,9 +388,10 @@ impl ClientSession {
                     (_, _, Some(c)) => RemoteExit::Code(c),
                     _ => return self.protocol("exit without code or signal".into()),
                 };
-                if self.requests.remove(&id).is_none() {
+                if self.requests.get(&id).map(|r| r.kind) != Some(Kind::Exec) {
                     return self.protocol(format!("exit for unknown request {id}"));
                 }
+                self.requests.remove(&id);
                 acts.push_back(ClientAction::Exited { id, exit });
             }
             Message::Denied { id, message } => {

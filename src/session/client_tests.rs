@@ -9,9 +9,9 @@ use crate::proto::{AuthMethod, ErrorCode, Frame, Message, Secret, Stream, DATA_C
 
 const S: Duration = Duration::from_secs(1);
 
-struct T {
-    c: ClientSession,
-    t0: Instant,
+pub(super) struct T {
+    pub(super) c: ClientSession,
+    pub(super) t0: Instant,
 }
 
 fn params(stdin: bool, window: u64) -> ExecParams {
@@ -24,7 +24,7 @@ fn params(stdin: bool, window: u64) -> ExecParams {
 }
 
 impl T {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         let t0 = Instant::now();
         let settings = ClientSettings {
             auth_deadline: t0 + 3 * S,
@@ -43,11 +43,11 @@ impl T {
         }
     }
 
-    fn actions(&mut self) -> Vec<ClientAction> {
+    pub(super) fn actions(&mut self) -> Vec<ClientAction> {
         std::iter::from_fn(|| self.c.poll_action()).collect()
     }
 
-    fn sent(&mut self) -> Vec<Message> {
+    pub(super) fn sent(&mut self) -> Vec<Message> {
         self.actions()
             .into_iter()
             .filter_map(|a| match a {
@@ -57,12 +57,12 @@ impl T {
             .collect()
     }
 
-    fn recv(&mut self, message: Message) {
+    pub(super) fn recv(&mut self, message: Message) {
         let body = Bytes::from(vec![b'o'; message.body_len()]);
         self.c.handle_frame(Frame { message, body }, self.t0);
     }
 
-    fn authed() -> Self {
+    pub(super) fn authed() -> Self {
         let mut t = Self::new();
         t.recv(Message::AuthOk {
             user: "alice".into(),

@@ -29,6 +29,32 @@ pub struct ExecParams {
     pub output_window: u64,
 }
 
+/// One file to store on the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutParams {
+    /// Where (absolute, or relative to the first upload root).
+    pub path: String,
+    /// The name to store it under when `path` is a directory.
+    pub name: Option<String>,
+    /// Its size, when known in advance (required with `resume`).
+    pub size: Option<u64>,
+    /// Permission bits for the stored file.
+    pub mode: Option<u32>,
+    /// Continue a partial upload if the server holds one.
+    pub resume: bool,
+}
+
+/// One file to fetch from the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetParams {
+    /// Where (absolute, or relative to the first download root).
+    pub path: String,
+    /// Bytes already held locally (a resume), with their SHA-256.
+    pub resume_from: Option<(u64, String)>,
+    /// Output credit granted up front (1..=MAX_WINDOW).
+    pub output_window: u64,
+}
+
 /// How a remote command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RemoteExit {
@@ -129,6 +155,44 @@ pub enum ClientAction {
         id: u64,
         /// How it ended.
         exit: RemoteExit,
+    },
+    /// A put may send its bytes from `offset` on.
+    PutReady {
+        /// Request id.
+        id: u64,
+        /// Bytes the server already holds.
+        offset: u64,
+        /// Their SHA-256, to compare with the local file's prefix.
+        prefix_sha256: Option<String>,
+    },
+    /// A put is stored (the last event of the request).
+    Stored {
+        /// Request id.
+        id: u64,
+        /// Bytes stored.
+        size: u64,
+        /// Their SHA-256 as the server computed it.
+        sha256: String,
+    },
+    /// A get's file is open; its bytes follow as `Output` on stdout.
+    FileOpened {
+        /// Request id.
+        id: u64,
+        /// Its size.
+        size: u64,
+        /// Its permission bits.
+        mode: u32,
+        /// Where its bytes start.
+        offset: u64,
+    },
+    /// A get's bytes are all sent (the last event of the request).
+    FileEnd {
+        /// Request id.
+        id: u64,
+        /// The file's size.
+        size: u64,
+        /// Its SHA-256 as the server computed it.
+        sha256: String,
     },
     /// The stdin chunk given to [`ClientSession::push_stdin`] is all sent.
     StdinTaken {

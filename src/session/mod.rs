@@ -12,15 +12,21 @@
 //!   requests, driven by `client/`.
 
 mod client;
+mod client_files;
 mod client_types;
 mod credit;
 mod liveness;
 mod server;
 mod server_auth;
+mod server_files;
 mod server_flow;
 mod server_request;
+mod server_types;
 
-pub use client::{ClientAction, ClientSession, ClientSettings, ConnEnd, ExecParams, RemoteExit};
+pub use client::{
+    ClientAction, ClientSession, ClientSettings, ConnEnd, ExecParams, GetParams, PutParams,
+    RemoteExit,
+};
 pub use credit::{Credit, CreditError};
 pub use liveness::{Due, Keepalive, MAX_MISSED};
 pub use server::{Action, AuthProof, AuthVerdict, CloseReason, ServerSession, ServerSettings};
@@ -94,6 +100,74 @@ pub enum ExecEvent {
     StdinWritten(u64),
     /// The command was reaped; reported after both `Eof`s.
     Exited(ExitStatus),
+    /// A put or get is open and may start moving bytes.
+    Ready(Ready),
+    /// A transfer's last event. Put: the file is verified and in place.
+    /// Get: every byte was read (reported after `Eof` of stdout).
+    Done {
+        /// Bytes in the whole file.
+        size: u64,
+        /// SHA-256 (hex) of the whole file.
+        sha256: String,
+    },
+}
+
+/// What kind of request an id carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `exec`: a command.
+    Exec,
+    /// `put`: a file to the server (its bytes travel as stdin).
+    Put,
+    /// `get`: a file from the server (its bytes travel as stdout).
+    Get,
+}
+
+/// A transfer opened by the file layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ready {
+    /// A put: where the client continues.
+    Put {
+        /// Bytes already held (resumed), else 0.
+        offset: u64,
+        /// SHA-256 (hex) of those bytes when `offset` > 0.
+        prefix_sha256: Option<String>,
+    },
+    /// A get: the file.
+    Get {
+        /// Its size when opened.
+        size: u64,
+        /// Its permission bits.
+        mode: u32,
+        /// Where the data starts.
+        offset: u64,
+    },
+}
+
+/// What a `put` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutSpec {
+    /// The path as the client sent it.
+    pub path: String,
+    /// The file name to use when `path` is a directory.
+    pub name: Option<String>,
+    /// Total size, when announced.
+    pub size: Option<u64>,
+    /// Permission bits asked for.
+    pub mode: Option<u32>,
+    /// Continue a partial upload.
+    pub resume: bool,
+}
+
+/// What a `get` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetSpec {
+    /// The path as the client sent it.
+    pub path: String,
+    /// Bytes the client already holds.
+    pub offset: u64,
+    /// Their SHA-256 (hex).
+    pub prefix_sha256: Option<String>,
 }
 
 /// Index of an output stream in per-stream arrays (stdout 0, stderr 1).
@@ -108,6 +182,10 @@ pub fn out_index(stream: Stream) -> usize {
 const OUT_STREAMS: [Stream; 2] = [Stream::Stdout, Stream::Stderr];
 
 #[cfg(test)]
+mod client_files_tests;
+#[cfg(test)]
 mod client_tests;
+#[cfg(test)]
+mod server_files_tests;
 #[cfg(test)]
 mod server_tests;

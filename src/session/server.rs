@@ -10,8 +10,9 @@ use bytes::Bytes;
 use super::server_auth::AuthProgress;
 pub use super::server_auth::{AuthProof, AuthVerdict};
 use super::server_request::Request;
+pub use super::server_types::{Action, CloseReason};
 use super::{Due, Keepalive, StopReason, PRE_AUTH_BUFFER};
-use crate::proto::{AuthMethod, ErrorCode, Frame, FrameError, Message, Stream};
+use crate::proto::{AuthMethod, ErrorCode, Frame, FrameError, Message};
 
 /// Limits and timers of one server connection.
 #[derive(Debug, Clone)]
@@ -35,96 +36,6 @@ pub struct ServerSettings {
     pub auth_methods: Vec<AuthMethod>,
     /// Failed `auth` attempts before the connection is closed.
     pub max_auth_tries: u32,
-}
-
-/// Why a connection ends (for the server's log).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CloseReason {
-    /// The client closed the connection.
-    PeerClosed,
-    /// The client sent a fatal `error`.
-    PeerError(String),
-    /// A protocol violation by the client (sent as a fatal error).
-    Protocol(String),
-    /// Authentication failed (too many failed attempts).
-    AuthFailed,
-    /// No authentication before the deadline.
-    AuthTimeout,
-    /// Authenticated but idle past `idle_timeout`.
-    Idle,
-    /// The client stopped answering keepalives.
-    Unresponsive,
-    /// The server's drain period is over.
-    Shutdown,
-    /// Refused after authenticating: the server is at a limit.
-    Busy,
-}
-
-/// Work for the driver.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Action {
-    /// Write this frame.
-    Send(Message, Bytes),
-    /// Check this proof and call [`ServerSession::handle_auth_result`].
-    Verify {
-        /// The claimed user.
-        user: String,
-        /// The proof.
-        proof: AuthProof,
-        /// Methods this user already proved on this connection.
-        proven: Vec<AuthMethod>,
-    },
-    /// The connection is authenticated as `user`.
-    Authenticated {
-        /// The account.
-        user: String,
-    },
-    /// Check `argv` against the allowlist and spawn it; report with
-    /// `ExecEvent::Started`, `Denied` or `Failed`.
-    Exec {
-        /// Request id.
-        id: u64,
-        /// The exact argv.
-        argv: Vec<String>,
-        /// Give the command a stdin pipe.
-        stdin: bool,
-        /// The client's requested time limit.
-        timeout_ms: Option<u64>,
-    },
-    /// Write these bytes to the command's stdin.
-    Stdin {
-        /// Request id.
-        id: u64,
-        /// The bytes.
-        data: Bytes,
-    },
-    /// Close the command's stdin.
-    StdinEof {
-        /// Request id.
-        id: u64,
-    },
-    /// The last `Output` chunk of `stream` is gone: read the next.
-    OutputTaken {
-        /// Request id.
-        id: u64,
-        /// Which stream.
-        stream: Stream,
-    },
-    /// List the user's commands; answer with
-    /// [`ServerSession::handle_listed`].
-    List {
-        /// The `list` id.
-        id: u64,
-    },
-    /// Stop the command's process group (TERM, grace, KILL).
-    Stop {
-        /// Request id.
-        id: u64,
-        /// Why.
-        reason: StopReason,
-    },
-    /// Flush what was sent, close the connection and stop every command.
-    Close(CloseReason),
 }
 
 #[derive(Debug)]

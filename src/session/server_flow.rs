@@ -7,8 +7,8 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::server::{error, send, CloseReason, ServerSession};
-use super::server_request::{OutEof, Phase, Request, Running, StdinSide};
-use super::{out_index, Action, Credit, ExecEvent, StopReason, OUT_STREAMS};
+use super::server_request::{Ending, OutEof, Phase, Request, Running, StdinSide};
+use super::{out_index, Action, Credit, ExecEvent, Kind, StopReason, OUT_STREAMS};
 use crate::proto::{ErrorCode, Frame, Message, Stream, DATA_CHUNK, MAX_WINDOW};
 
 /// The smallest stdin window a request is started with.
@@ -26,7 +26,49 @@ impl ServerSession {
                 stdin,
                 timeout_ms,
                 output_window,
-            } => self.exec(id, argv, stdin, timeout_ms, output_window),
+            } => {
+                if self.admit(id, Kind::Exec, stdin, output_window) {
+                    let exec = Action::Exec {
+                        id,
+                        argv,
+                        stdin,
+                        timeout_ms,
+                    };
+                    self.actions.push_back(exec);
+                }
+            }
+            Message::Put {
+                id,
+                path,
+                name,
+                size,
+                mode,
+                resume,
+            } => {
+                let spec = super::PutSpec {
+                    path,
+                    name,
+                    size,
+                    mode,
+                    resume,
+                };
+                self.put(id, spec);
+            }
+            Message::Get {
+                id,
+                path,
+                offset,
+                prefix_sha256,
+                output_window,
+            } => {
+                let spec = super::GetSpec {
+                    path,
+                    offset: offset.unwrap_or(0),
+                    prefix_sha256,
+                };
+                self.get(id, spec, output_window);
+            }
+            Message::End { id, size, sha256 } => self.put_end(id, size, sha256),
             Message::Data {
                 id,
                 stream: Stream::Stdin,
@@ -52,21 +94,28 @@ impl ServerSession {
         self.set_idle(now);
     }
 
-    fn exec(
+    /// Take a new request `id` if the connection's limits allow; else
+    /// answer it with an error. True when it was taken.
+    pub(super) fn admit(
         &mut self,
         id: u64,
-        argv: Vec<String>,
+        kind: Kind,
         stdin: bool,
-        timeout_ms: Option<u64>,
         output_window: Option<u64>,
-    ) {
+    ) -> bool {
         let out_credit = match output_window {
             None => Credit::unlimited(),
             Some(w) if w >= 1 => match Credit::new(w) {
                 Ok(c) => c,
-                Err(_) => return self.window_error(),
+                Err(_) => {
+                    self.window_error();
+                    return false;
+                }
             },
-            Some(_) => return self.window_error(),
+            Some(_) => {
+                self.window_error();
+                return false;
+            }
         };
         let allotted: u64 = self.requests.values().map(|r| r.stdin_allot).sum();
         let free = self.settings.stdin_budget.saturating_sub(allotted);
@@ -91,17 +140,12 @@ impl ServerSession {
                 "the connection's stdin buffer is in use by its other requests",
             )
         } else {
-            self.requests
-                .insert(id, Request::new(stdin, out_credit, allot));
-            self.actions.push_back(Action::Exec {
-                id,
-                argv,
-                stdin,
-                timeout_ms,
-            });
-            return;
+            let req = Request::new(kind, stdin, out_credit, allot);
+            self.requests.insert(id, req);
+            return true;
         };
         send(&mut self.actions, reply);
+        false
     }
 
     /// The answer to `list` `id`.
@@ -111,7 +155,7 @@ impl ServerSession {
         }
     }
 
-    fn window_error(&mut self) {
+    pub(super) fn window_error(&mut self) {
         self.protocol(
             ErrorCode::Protocol,
             format!("output_window must be between 1 and {MAX_WINDOW}"),
@@ -142,6 +186,10 @@ impl ServerSession {
         let Some(req) = self.requests.get_mut(&id) else {
             return;
         };
+        if req.kind == Kind::Put {
+            let m = "a put ends with end, not eof".into();
+            return self.protocol(ErrorCode::Protocol, m);
+        }
         if let StdinSide::Open(_) = req.stdin {
             req.stdin = StdinSide::Closed;
             match req.phase {
@@ -167,10 +215,13 @@ impl ServerSession {
         self.flush(id, now);
     }
 
-    fn cancel(&mut self, id: u64, now: Instant) {
+    pub(super) fn cancel(&mut self, id: u64, now: Instant) {
         let Some(req) = self.requests.get_mut(&id) else {
             return;
         };
+        if req.kind != Kind::Exec && matches!(req.phase, Phase::Running(_)) {
+            return self.end_transfer(id, StopReason::Cancelled);
+        }
         match &mut req.phase {
             Phase::Checking { cancelled } => *cancelled = true,
             Phase::Running(run) => {
@@ -270,8 +321,10 @@ impl ServerSession {
             }
             ExecEvent::Exited(status) => {
                 let Some(run) = req.running_mut() else { return };
-                run.exited = Some(status);
+                run.ended = Some(Ending::Exit(status));
             }
+            ExecEvent::Ready(ready) => return self.ready(id, ready, now),
+            ExecEvent::Done { size, sha256 } => return self.done(id, size, sha256, now),
         }
         self.flush(id, now);
         self.set_idle(now);
@@ -279,11 +332,11 @@ impl ServerSession {
 
     /// Send what credit allows of `id`'s output, its `eof`s, and its
     /// `exit` once everything before it is out. The id is free after that.
-    fn flush(&mut self, id: u64, now: Instant) {
+    pub(super) fn flush(&mut self, id: u64, now: Instant) {
         let Some(req) = self.requests.get_mut(&id) else {
             return;
         };
-        let credit = &mut req.out_credit;
+        let (credit, kind) = (&mut req.out_credit, req.kind);
         let Phase::Running(run) = &mut req.phase else {
             return;
         };
@@ -306,16 +359,23 @@ impl ServerSession {
             }
             if run.pending[i].is_none() && run.eof[i] == OutEof::Seen {
                 run.eof[i] = OutEof::Sent;
-                send(&mut self.actions, Message::Eof { id, stream });
+                // A get's `end` stands for its `eof`.
+                if kind == Kind::Exec {
+                    send(&mut self.actions, Message::Eof { id, stream });
+                }
             }
         }
         if !run.finished() {
             return;
         }
-        let status = run.exited.unwrap_or(super::ExitStatus {
-            code: None,
-            signal: None,
-        });
+        let status = match run.ended.take() {
+            Some(Ending::Exit(status)) => status,
+            Some(Ending::Sent { size, sha256 }) => {
+                self.requests.remove(&id);
+                return send(&mut self.actions, Message::End { id, size, sha256 });
+            }
+            None => return,
+        };
         let exit = Message::Exit {
             id,
             code: status.code,

@@ -5,7 +5,21 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::{out_index, Credit, ExitStatus, StopReason};
+use super::{out_index, Credit, ExitStatus, Kind, StopReason};
+
+/// How a request's last message reads, once known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Ending {
+    /// A command was reaped: `exit`.
+    Exit(ExitStatus),
+    /// A get read its whole file: `end`.
+    Sent {
+        /// Bytes in the file.
+        size: u64,
+        /// Its SHA-256.
+        sha256: String,
+    },
+}
 
 /// The stdin side of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +64,7 @@ pub(super) struct Running {
     /// Output read but not yet sent, one chunk per stream at most.
     pub pending: [Option<Bytes>; 2],
     pub eof: [OutEof; 2],
-    pub exited: Option<ExitStatus>,
+    pub ended: Option<Ending>,
 }
 
 impl Running {
@@ -61,13 +75,13 @@ impl Running {
             stop: None,
             pending: [None, None],
             eof: [OutEof::Open; 2],
-            exited: None,
+            ended: None,
         }
     }
 
-    /// Both streams ended and are sent, and the command was reaped.
+    /// Both streams ended and are sent, and the end is known.
     pub fn finished(&self) -> bool {
-        self.exited.is_some() && self.eof.iter().all(|e| *e == OutEof::Sent)
+        self.ended.is_some() && self.eof.iter().all(|e| *e == OutEof::Sent)
     }
 
     pub fn pending_mut(&mut self, stream: crate::proto::Stream) -> &mut Option<Bytes> {
@@ -78,6 +92,7 @@ impl Running {
 /// One live request.
 #[derive(Debug)]
 pub(super) struct Request {
+    pub kind: Kind,
     pub phase: Phase,
     pub stdin: StdinSide,
     /// The client sent `eof` on stdin before `started`.
@@ -90,8 +105,9 @@ pub(super) struct Request {
 }
 
 impl Request {
-    pub fn new(stdin: bool, out_credit: Credit, stdin_allot: u64) -> Self {
+    pub fn new(kind: Kind, stdin: bool, out_credit: Credit, stdin_allot: u64) -> Self {
         Self {
+            kind,
             stdin_allot,
             phase: Phase::Checking { cancelled: false },
             stdin: if stdin {

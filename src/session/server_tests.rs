@@ -9,7 +9,7 @@ use crate::proto::{AuthMethod, ErrorCode, Frame, Message, Secret, Stream, MAX_WI
 
 const S: Duration = Duration::from_secs(1);
 
-fn frame(message: Message) -> Frame {
+pub(super) fn frame(message: Message) -> Frame {
     let body = Bytes::from(vec![b'x'; message.body_len()]);
     Frame { message, body }
 }
@@ -24,13 +24,13 @@ fn exec(id: u64, stdin: bool, output_window: Option<u64>) -> Frame {
     })
 }
 
-struct T {
-    s: ServerSession,
-    t0: Instant,
+pub(super) struct T {
+    pub(super) s: ServerSession,
+    pub(super) t0: Instant,
 }
 
 impl T {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         let t0 = Instant::now();
         let settings = ServerSettings {
             auth_deadline: t0 + 10 * S,
@@ -48,15 +48,15 @@ impl T {
         }
     }
 
-    fn at(&self, secs: u32) -> Instant {
+    pub(super) fn at(&self, secs: u32) -> Instant {
         self.t0 + secs * S
     }
 
-    fn actions(&mut self) -> Vec<Action> {
+    pub(super) fn actions(&mut self) -> Vec<Action> {
         std::iter::from_fn(|| self.s.poll_action()).collect()
     }
 
-    fn sent(&mut self) -> Vec<Message> {
+    pub(super) fn sent(&mut self) -> Vec<Message> {
         self.actions()
             .into_iter()
             .filter_map(|a| match a {
@@ -66,7 +66,7 @@ impl T {
             .collect()
     }
 
-    fn authed() -> Self {
+    pub(super) fn authed() -> Self {
         let mut t = Self::new();
         t.s.handle_frame(auth(), t.t0);
         t.actions();
@@ -75,11 +75,11 @@ impl T {
         t
     }
 
-    fn frame(&mut self, m: Message) {
+    pub(super) fn frame(&mut self, m: Message) {
         self.s.handle_frame(frame(m), self.t0);
     }
 
-    fn event(&mut self, id: u64, e: ExecEvent) {
+    pub(super) fn event(&mut self, id: u64, e: ExecEvent) {
         self.s.handle_exec_event(id, e, self.t0);
     }
 
@@ -126,7 +126,7 @@ fn auth() -> Frame {
     })
 }
 
-fn fatal(messages: &[Message]) -> Option<ErrorCode> {
+pub(super) fn fatal(messages: &[Message]) -> Option<ErrorCode> {
     messages.iter().find_map(|m| match m {
         Message::Error { id: None, code, .. } => Some(*code),
         _ => None,

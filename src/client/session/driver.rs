@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-use super::{Cmd, OutputCredit, RequestEvent, OUT_QUEUE};
+use super::{Cmd, OutputCredit, RequestEvent, Start, OUT_QUEUE};
 use crate::client::{ClientError, ClientStream, Credentials};
 use crate::proto::{AuthMethod, CommandInfo, ErrorCode, Secret};
 use crate::session::{AuthProof, ClientAction, ClientSession, ConnEnd};
@@ -135,6 +135,31 @@ impl Driver {
                     );
                 }
                 ClientAction::Eof { id, stream } => self.deliver(id, RequestEvent::Eof(stream)),
+                ClientAction::PutReady {
+                    id,
+                    offset,
+                    prefix_sha256,
+                } => {
+                    let ev = RequestEvent::PutReady {
+                        offset,
+                        prefix_sha256,
+                    };
+                    self.deliver(id, ev);
+                }
+                ClientAction::FileOpened {
+                    id,
+                    size,
+                    mode,
+                    offset,
+                } => self.deliver(id, RequestEvent::File { size, mode, offset }),
+                ClientAction::Stored { id, size, sha256 } => {
+                    self.deliver(id, RequestEvent::Stored { size, sha256 });
+                    self.forget(id);
+                }
+                ClientAction::FileEnd { id, size, sha256 } => {
+                    self.deliver(id, RequestEvent::End { size, sha256 });
+                    self.forget(id);
+                }
                 ClientAction::Exited { id, exit } => {
                     self.deliver(id, RequestEvent::Exit(exit));
                     self.forget(id);
@@ -228,7 +253,11 @@ impl Driver {
                 slots,
                 reply,
             } => {
-                let id = m.exec(params);
+                let id = match params {
+                    Start::Exec(p) => m.exec(p),
+                    Start::Put(p) => m.put(p),
+                    Start::Get(p) => m.get(p),
+                };
                 self.live.insert(id, Live { events, slots });
                 let _ = reply.send(id);
             }
@@ -237,6 +266,9 @@ impl Driver {
             }
             Cmd::StdinEof(id) => {
                 let _ = m.close_stdin(id);
+            }
+            Cmd::FinishPut(id, size, sha256) => {
+                let _ = m.finish_put(id, size, sha256);
             }
             Cmd::Cancel(id) => m.cancel(id),
             Cmd::Consumed(id, n) => m.consumed(id, n),

@@ -15,6 +15,12 @@ use crate::session::{ExecEvent, ServerSession};
 impl Conn {
     /// A frame is about to leave: account output and finished commands.
     pub(super) fn sending(&mut self, m: &Message, body: &[u8]) {
+        if !self.transfers.is_empty() {
+            self.transfer_sending(m, body.len());
+            if matches!(m, Message::Data { id, .. } if self.transfers.contains_key(id)) {
+                return;
+            }
+        }
         match m {
             Message::Data { id, stream, .. } => {
                 let direction = match stream {

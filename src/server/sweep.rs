@@ -1,0 +1,45 @@
+//! Partial uploads left behind: all of them are removed when the daemon
+//! starts (nothing can resume them: their uploads ended with the last
+//! run), and while it runs, those untouched for `[files]
+//! partial_max_age_secs`, checked a few times per period.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Shared;
+use crate::transfer::partial::sweep;
+
+/// Remove every partial under the current upload roots.
+pub(super) async fn at_start(shared: &Arc<Shared>) {
+    let roots = shared.live().config.upload_roots();
+    if roots.is_empty() {
+        return;
+    }
+    let n = tokio::task::spawn_blocking(move || sweep(&roots, None))
+        .await
+        .unwrap_or(0);
+    if n > 0 {
+        tracing::info!("removed {n} partial uploads left by the last run");
+    }
+}
+
+/// Forever: remove partials older than the configured age.
+pub(super) async fn periodically(shared: Arc<Shared>) {
+    loop {
+        let config = shared.live().config.clone();
+        let age = config.files.partial_max_age;
+        let every = (age / 4).clamp(Duration::from_secs(15), Duration::from_secs(900));
+        tokio::time::sleep(every).await;
+        let roots = shared.live().config.upload_roots();
+        let age = shared.live().config.files.partial_max_age;
+        let n = tokio::task::spawn_blocking(move || sweep(&roots, Some(age)))
+            .await
+            .unwrap_or(0);
+        if n > 0 {
+            tracing::info!(
+                "removed {n} partial uploads untouched for {} s",
+                age.as_secs()
+            );
+        }
+    }
+}
