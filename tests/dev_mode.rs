@@ -51,7 +51,11 @@ fn dev_mode_prints_working_commands_and_reuses_state() {
     let state = tmp.path().join("dev");
     let (d, lines) = start_dev(&state);
     let runnable: Vec<&String> = lines.iter().filter(|l| l.contains(PREFIX)).collect();
-    assert!(runnable.len() >= 5, "printed: {lines:#?}");
+    assert!(runnable.len() >= 7, "printed: {lines:#?}");
+    // The put comes before the get that fetches the same file.
+    let put = runnable.iter().position(|l| l.contains(" put "));
+    let get = runnable.iter().position(|l| l.contains(" get "));
+    assert!(put.is_some() && put < get, "printed: {lines:#?}");
     for line in &runnable {
         let args = client_args(line);
         let mut cmd = Command::new(common::SECSH);
@@ -74,6 +78,13 @@ fn dev_mode_prints_working_commands_and_reuses_state() {
         let err = String::from_utf8_lossy(&out.stderr);
         if line.contains("rm -rf /") {
             assert_eq!(out.status.code(), Some(253), "{line}: {err}");
+        } else if line.contains(" put ") {
+            // Run in the package root: README.md lands in the files root.
+            assert_eq!(out.status.code(), Some(0), "{line}: {err}");
+            assert_eq!(
+                std::fs::read(state.join("files/README.md")).unwrap(),
+                std::fs::read("README.md").unwrap()
+            );
         } else {
             assert_eq!(out.status.code(), Some(0), "{line}: {err}");
             assert!(!out.stdout.is_empty(), "{line} printed nothing");

@@ -2,6 +2,7 @@
 //! (or `cargo bench --bench compare -- [--quick]` once openssh-server is
 //! installed). Progress goes to stderr; the markdown report to stdout.
 
+mod files;
 mod memory;
 mod scenarios;
 mod secsh_side;
@@ -73,15 +74,15 @@ fn progress(s: &str) {
 }
 
 /// One table row: medians of both sides and the median per-pair ratio.
-struct Row {
-    name: String,
-    secsh: String,
-    ssh: String,
-    ratio: f64,
-    target: &'static str,
+pub(crate) struct Row {
+    pub(crate) name: String,
+    pub(crate) secsh: String,
+    pub(crate) ssh: String,
+    pub(crate) ratio: f64,
+    pub(crate) target: &'static str,
 }
 
-fn pairs(a: &[f64], b: &[f64]) -> f64 {
+pub(crate) fn pairs(a: &[f64], b: &[f64]) -> f64 {
     let r: Vec<f64> = a.iter().zip(b).map(|(x, y)| x / y).collect();
     median(&r)
 }
@@ -172,6 +173,19 @@ fn main() {
             target: ">= 1.5",
         });
     }
+
+    progress(&format!(
+        "put and get {} MiB x {}",
+        p.bulk_bytes / MIB,
+        p.bulk_rounds
+    ));
+    rows.extend(files::put_get(
+        &server,
+        &ssh,
+        tmp.path(),
+        p.bulk_bytes,
+        p.bulk_rounds,
+    ));
 
     progress(&format!(
         "{} concurrent `true` x {}",

@@ -51,6 +51,8 @@ exempt = ["127.0.0.0/8"]
 [users.{USER}]
 keys = ["{public}"]
 commands = ["true", "zeros", "sink"]
+upload = ["{files}"]
+download = ["{files}"]
 [commands.true]
 argv = ["true"]
 [commands.zeros]
@@ -59,8 +61,10 @@ slots.n = {{ int = [1, 1000000000000] }}
 [commands.sink]
 argv = ["/bin/sh", "-c", "cat > /dev/null"]
 "#,
-            public = key.public_key().to_openssh().unwrap()
+            public = key.public_key().to_openssh().unwrap(),
+            files = dir.join("files").display()
         );
+        std::fs::create_dir_all(dir.join("files")).unwrap();
         std::fs::write(dir.join("secshd.toml"), config).unwrap();
         let mut child = Command::new(SECSHD)
             .arg("--config")
@@ -111,6 +115,32 @@ argv = ["/bin/sh", "-c", "cat > /dev/null"]
             .arg("--")
             .env_remove("SSH_AUTH_SOCK");
         c
+    }
+}
+
+impl Secshd {
+    /// The directory `put` and `get` may use.
+    pub fn files(&self) -> PathBuf {
+        self.dir.join("files")
+    }
+
+    /// `secsh put|get --cert CA -i KEY` (append the paths; remote paths
+    /// via [`Secshd::remote`]).
+    pub fn transfer(&self, verb: &str) -> Command {
+        let mut c = Command::new(SECSH);
+        c.arg(verb)
+            .arg("--cert")
+            .arg(self.ca())
+            .arg("-i")
+            .arg(self.dir.join("id"))
+            .args(["-p", &self.addr.port().to_string()])
+            .env_remove("SSH_AUTH_SOCK");
+        c
+    }
+
+    /// `bench@127.0.0.1:PATH`.
+    pub fn remote(&self, path: &Path) -> String {
+        format!("{USER}@{}:{}", self.addr.ip(), path.display())
     }
 }
 

@@ -78,6 +78,27 @@ impl Sshd {
     /// `ssh` with the common options, no destination yet.
     fn base(&self) -> Command {
         let mut c = Command::new("ssh");
+        self.options(&mut c);
+        c.args(["-p", &self.port.to_string()]);
+        c
+    }
+
+    /// `scp` with the same key, ciphers and port: append source and
+    /// destination (`USER@127.0.0.1:PATH` via [`Sshd::remote`]).
+    pub fn scp(&self) -> Command {
+        let mut c = Command::new("scp");
+        c.arg("-q");
+        self.options(&mut c);
+        c.args(["-P", &self.port.to_string()]);
+        c
+    }
+
+    /// `USER@127.0.0.1:PATH` for scp.
+    pub fn remote(&self, path: &Path) -> String {
+        format!("{}@127.0.0.1:{}", whoami(), path.display())
+    }
+
+    fn options(&self, c: &mut Command) {
         c.args(["-F", "/dev/null", "-i"])
             .arg(self.dir.join("client_ed25519"))
             .args(["-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes"])
@@ -92,9 +113,7 @@ impl Sshd {
                 "KexAlgorithms=curve25519-sha256",
                 "-o",
                 "Ciphers=aes128-gcm@openssh.com",
-            ])
-            .args(["-p", &self.port.to_string()]);
-        c
+            ]);
     }
 
     /// `ssh ... user@127.0.0.1` (append the remote command), optionally

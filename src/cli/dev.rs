@@ -13,6 +13,8 @@ use crate::pki;
 
 const KEY_FILE: &str = "id_ed25519";
 const CONFIG_FILE: &str = "secshd.toml";
+/// Where the demo user may put and get files.
+const FILES_DIR: &str = "files";
 
 /// The local account running `secshd --dev`: the demo user's name.
 fn invoking_user() -> String {
@@ -52,6 +54,8 @@ pub fn prepare(dir: &Path) -> anyhow::Result<PathBuf> {
             0o644,
         )?;
     }
+    std::fs::create_dir_all(dir.join(FILES_DIR))
+        .with_context(|| format!("cannot create {}", dir.join(FILES_DIR).display()))?;
     let config_path = dir.join(CONFIG_FILE);
     if !config_path.exists() {
         let public = std::fs::read_to_string(dir.join(format!("{KEY_FILE}.pub")))
@@ -77,6 +81,8 @@ default_timeout_secs = 300
 [users.{user}]
 keys = ["{public_key}"]
 commands = ["uname", "uptime", "date", "echo", "cat", "ls"]
+upload = ["{dir}/files"]
+download = ["{dir}/files"]
 
 [commands.uname]
 argv = ["uname", "{{flags...}}"]
@@ -128,5 +134,20 @@ pub fn print_instructions(config: &ServerConfig, addrs: &[SocketAddr]) {
     println!("  echo 'piped through the server' | {base} -- cat");
     println!("  {base} -- ls -l {}", dir.display());
     println!("  {base} -- rm -rf /     # denied by the allowlist: exit status 253");
+    if let Some(root) = config.users.get(user).and_then(|u| u.upload.first()) {
+        let files = format!(
+            "cargo run --release --bin secsh -- {{}} --cert {} -i {} -p {}",
+            dir.join(pki::CA_CERT).display(),
+            dir.join(KEY_FILE).display(),
+            addr.port()
+        );
+        let host = match addr {
+            SocketAddr::V4(a) => a.ip().to_string(),
+            SocketAddr::V6(a) => format!("[{}]", a.ip()),
+        };
+        let remote = format!("{user}@{host}:{}", root.display());
+        println!("  {} README.md {remote}/", files.replace("{}", "put"));
+        println!("  {} {remote}/README.md -", files.replace("{}", "get"));
+    }
     println!("\n(after `cargo build --release`, target/release/secsh is the same client)");
 }

@@ -24,7 +24,9 @@ use crate::client::{self, ClientError, ExecRequest, Identity, LocalIo, Target};
     after_help = "Exit status: the remote command's code; 128+N if signal N killed it; \
                   250 server busy (a budget); 251 rate limited; 252 timed out; 253 denied by \
                   the server's allowlist; 254 authentication failed; 255 connection, TLS or \
-                  protocol failure; 2 usage."
+                  protocol failure; 2 usage.\n\nFiles: `secsh put [OPTIONS] LOCAL... \
+                  [USER@]HOST:PATH` and `secsh get [OPTIONS] [USER@]HOST:PATH... LOCAL` \
+                  (see `secsh put --help`)."
 )]
 pub struct Args {
     #[command(flatten)]

@@ -198,3 +198,41 @@ fn refuses_group_writable_file() {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     ServerConfig::load(&path, &no_tls).unwrap();
 }
+
+#[test]
+fn transfer_roots_are_absolute_normalised_and_merged_from_groups() {
+    let text = base().replace(
+        "commands = [\"echo\", \"uptime\"]",
+        "commands = [\"echo\", \"uptime\"]\nupload = [\"/srv/drop/\", \"/srv//drop\", \"/srv/./x\"]",
+    ) + "\n[groups.ops]\nmembers = [\"alice\"]\ndownload = [\"/var/log\"]\nupload = [\"/srv/drop\", \"/srv/y\"]\n\n[files]\npartial_max_age_secs = 3600\n";
+    let c = parse(&text).unwrap();
+    let a = &c.users["alice"];
+    let p = |s: &str| std::path::PathBuf::from(s);
+    assert_eq!(a.upload, [p("/srv/drop"), p("/srv/x"), p("/srv/y")]);
+    assert_eq!(a.download, [p("/var/log")]);
+    assert_eq!(
+        c.files.partial_max_age,
+        std::time::Duration::from_secs(3600)
+    );
+    assert_eq!(c.upload_roots(), [p("/srv/drop"), p("/srv/x"), p("/srv/y")]);
+    assert!(
+        c.warnings.iter().any(|w| w.contains("/srv/x")),
+        "{:?}",
+        c.warnings
+    );
+    for (bad, want) in [
+        ("upload = [\"srv/drop\"]", "not an absolute path"),
+        ("download = [\"/var/../etc\"]", "contains `..`"),
+        ("upload = [\"/\"]", "whole filesystem"),
+    ] {
+        let text = base().replace(
+            "commands = [\"echo\", \"uptime\"]",
+            &format!("commands = [\"echo\", \"uptime\"]\n{bad}"),
+        );
+        let (line, col, msg) = err_at(&text);
+        assert_eq!(line, 9, "{bad}");
+        assert!(col > 10 && msg.contains(want), "{bad}: {col} {msg}");
+    }
+    let (_, _, msg) = err_at(&(base() + "\n[files]\npartial_max_age_secs = 5\n"));
+    assert!(msg.contains("partial_max_age_secs"), "{msg}");
+}

@@ -208,6 +208,35 @@ impl TransferHandle {
     }
 }
 
+/// Bytes written before writeback of them is started (so the fsync at the
+/// end finds little left to do, and dirty pages stay few).
+pub const WRITEBACK_EVERY: u64 = 8 * 1024 * 1024;
+
+/// Ask the kernel to start writing `len` bytes at `offset` of `file` to
+/// disk now, without waiting (`sync_file_range` with
+/// `SYNC_FILE_RANGE_WRITE`). Only a hint: durability comes from the
+/// fsync before the rename.
+pub fn start_writeback(file: &std::fs::File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a plain system call on a descriptor we own; it reads no
+    // memory of ours.
+    unsafe {
+        nix::libc::sync_file_range(
+            file.as_raw_fd(),
+            offset as i64,
+            len as i64,
+            nix::libc::SYNC_FILE_RANGE_WRITE,
+        );
+    }
+}
+
+/// True when every byte is zero (such chunks are stored as holes);
+/// compares against a block of zeros, which is a `memcmp`.
+pub fn is_zero(data: &[u8]) -> bool {
+    static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+    data.chunks(ZEROS.len()).all(|c| c == &ZEROS[..c.len()])
+}
+
 /// Lower-case hex of a digest.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

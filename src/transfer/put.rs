@@ -31,6 +31,8 @@ struct Open {
     hasher: Sha256,
     /// Bytes in the partial (offset + received).
     held: u64,
+    /// Writeback has been started up to here.
+    flushed: u64,
     size: Option<u64>,
     mode: u32,
 }
@@ -74,7 +76,7 @@ fn run(job: Job, spec: PutSpec, rx: mpsc::Receiver<PutMsg>) {
                 }
                 // An all-zero chunk becomes a hole (the length is set at
                 // the commit): sparse files stay sparse.
-                let written = if data.iter().all(|&b| b == 0) {
+                let written = if super::is_zero(&data) {
                     o.file.seek(SeekFrom::Current(n as i64)).map(|_| ())
                 } else {
                     o.file.write_all(&data)
@@ -84,6 +86,10 @@ fn run(job: Job, spec: PutSpec, rx: mpsc::Receiver<PutMsg>) {
                 }
                 o.hasher.update(&data);
                 o.held += n;
+                if o.held - o.flushed >= super::WRITEBACK_EVERY {
+                    super::start_writeback(&o.file, o.flushed, o.held - o.flushed);
+                    o.flushed = o.held;
+                }
                 job.info.add(n);
                 if !job.report(ExecEvent::StdinWritten(n)) {
                     return;
@@ -183,6 +189,7 @@ fn open(job: &Job, spec: &PutSpec) -> Result<Open, TransferError> {
         file,
         hasher,
         held,
+        flushed: held,
         size: spec.size,
         mode,
     })

@@ -3,6 +3,7 @@
 //! child process, and `secsh` command lines against it.
 #![allow(dead_code)]
 
+pub mod files;
 pub mod raw;
 
 use std::io::{BufRead, BufReader};

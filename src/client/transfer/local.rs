@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use crate::client::session::OutputCredit;
-use crate::transfer::{hex, PART_PREFIX};
+use crate::transfer::{hex, PART_PREFIX, WRITEBACK_EVERY};
 
 /// Bytes read from a local file at a time.
 pub const CHUNK: usize = 1024 * 1024;
@@ -131,6 +131,7 @@ pub fn spawn_writer(
     let (tx, mut rx) = mpsc::channel::<(Bytes, OutputCredit)>(8);
     let handle = std::thread::spawn(move || {
         let mut size = pos;
+        let mut flushed = pos;
         if let Sink::File(f) = &mut sink {
             f.seek(SeekFrom::Start(pos))?;
         }
@@ -138,7 +139,7 @@ pub fn spawn_writer(
             match &mut sink {
                 // An all-zero chunk becomes a hole: a sparse file stays
                 // sparse (the length is set at the end).
-                Sink::File(f) if data.iter().all(|&b| b == 0) => {
+                Sink::File(f) if crate::transfer::is_zero(&data) => {
                     f.seek(SeekFrom::Current(data.len() as i64))?;
                 }
                 Sink::File(f) => f.write_all(&data)?,
@@ -147,6 +148,10 @@ pub fn spawn_writer(
             hasher.update(&data);
             size += data.len() as u64;
             drop(credit);
+            if let (Sink::File(f), true) = (&sink, size - flushed >= WRITEBACK_EVERY) {
+                crate::transfer::start_writeback(f, flushed, size - flushed);
+                flushed = size;
+            }
         }
         if let Sink::File(f) = &mut sink {
             f.set_len(size)?;

@@ -1,0 +1,528 @@
+//! File transfer end to end, real binaries over real TLS: round trips of
+//! every size class (a 3 GiB sparse file included) byte for byte, modes,
+//! several files and stdin/stdout, a wrong hash and a short stream that
+//! leave nothing behind, interruptions on either side and `--resume`, flat
+//! server memory, and the progress bar on a terminal only.
+
+mod common;
+
+use std::io::Write;
+use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::files::{cli, listing, random_file, remote, sha, sha_file, transfers, Roots};
+use common::{run, wait_until, Env};
+use secsh::client::RequestEvent;
+use secsh::proto::ErrorCode;
+use secsh::session::PutParams;
+
+#[test]
+fn round_trips_are_byte_identical_with_modes_several_files_and_streams() {
+    let env = Env::new();
+    let r = Roots::new(&env);
+    let d = env.start(&r.config(&env, ""));
+    for (name, size) in [("empty", 0), ("one", 1), ("mib1", (1 << 20) + 1)] {
+        let src = r.local.join(name);
+        random_file(&src, size);
+        std::fs::set_permissions(&src, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let dst = r.up.join(name);
+        let (code, _, err) = run(&mut cli(
+            &env,
+            &d,
+            "alice",
+            "put",
+            &[src.to_str().unwrap(), &remote(&dst)],
+        ));
+        assert_eq!(
+            code,
+            Some(0),
+            "put {name}: {}",
+            String::from_utf8_lossy(&err)
+        );
+        assert_eq!(
+            std::fs::read(&dst).unwrap(),
+            std::fs::read(&src).unwrap(),
+            "{name}"
+        );
+        assert_eq!(
+            dst.metadata().unwrap().mode() & 0o777,
+            0o640,
+            "mode of {name}"
+        );
+        let back = r.local.join(format!("{name}.back"));
+        let (code, _, err) = run(&mut cli(
+            &env,
+            &d,
+            "alice",
+            "get",
+            &[&remote(&dst), back.to_str().unwrap()],
+        ));
+        assert_eq!(
+            code,
+            Some(0),
+            "get {name}: {}",
+            String::from_utf8_lossy(&err)
+        );
+        assert_eq!(
+            std::fs::read(&back).unwrap(),
+            std::fs::read(&src).unwrap(),
+            "{name}"
+        );
+    }
+    // --mode, and the audit record of a put carries size and hash.
+    let src = r.local.join("mib1");
+    let moded = r.up.join("moded");
+    let (code, ..) = run(&mut cli(
+        &env,
+        &d,
+        "alice",
+        "put",
+        &["--mode", "600", src.to_str().unwrap(), &remote(&moded)],
+    ));
+    assert_eq!(code, Some(0));
+    assert_eq!(moded.metadata().unwrap().mode() & 0o777, 0o600);
+    let want = sha_file(&src);
+    let rec = transfers(&env);
+    let rec = rec
+        .iter()
+        .find(|t| t["path"] == moded.display().to_string())
+        .expect("audited");
+    assert_eq!(rec["direction"], "put");
+    assert_eq!(rec["result"], "ok");
+    assert_eq!(rec["sha256"], want.as_str());
+    assert_eq!(rec["size"], (1 << 20) + 1);
+    // Several files into a directory, and back into a local directory.
+    let sub = r.up.join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let (a, b) = (r.local.join("empty"), r.local.join("one"));
+    let (code, ..) = run(&mut cli(
+        &env,
+        &d,
+        "alice",
+        "put",
+        &[a.to_str().unwrap(), b.to_str().unwrap(), &remote(&sub)],
+    ));
+    assert_eq!(code, Some(0));
+    assert_eq!(listing(&sub), ["empty", "one"]);
+    let into = r.local.join("into");
+    std::fs::create_dir(&into).unwrap();
+    let (code, ..) = run(&mut cli(
+        &env,
+        &d,
+        "alice",
+        "get",
+        &[
+            &remote(&sub.join("one")),
+            &remote(&sub.join("empty")),
+            into.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        std::fs::read(into.join("one")).unwrap(),
+        std::fs::read(&b).unwrap()
+    );
+    assert_eq!(listing(&into), ["empty", "one"], "no partials left");
+    // `-`: stdin up, stdout down.
+    let streamed = r.up.join("streamed");
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let mut cmd = cli(&env, &d, "alice", "put", &["-", &remote(&streamed)]);
+    let mut child = cmd.stdin(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(&data).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(std::fs::read(&streamed).unwrap(), data);
+    let (code, out, _) = run(&mut cli(
+        &env,
+        &d,
+        "alice",
+        "get",
+        &[&remote(&streamed), "-"],
+    ));
+    assert_eq!(code, Some(0));
+    assert_eq!(sha(&out), sha(&data));
+    // A relative path goes under the first root; a missing file is exit 1.
+    let (code, ..) = run(&mut cli(
+        &env,
+        &d,
+        "alice",
+        "put",
+        &[b.to_str().unwrap(), "alice@127.0.0.1:rel.txt"],
+    ));
+    assert_eq!(code, Some(0));
+    assert!(r.up.join("rel.txt").exists());
+    let (code, _, err) = run(&mut cli(
+        &env,
+        &d,
+        "alice",
+        "get",
+        &[
+            &remote(&r.dl.join("nope")),
+            r.local.join("nope").to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(code, Some(1), "{}", String::from_utf8_lossy(&err));
+    assert!(String::from_utf8_lossy(&err).contains("not_found"));
+    assert!(!r.local.join("nope").exists());
+    assert!(!listing(&r.local)
+        .iter()
+        .any(|n| n.starts_with(".secsh-part")));
+}
+
+/// Peak RSS of `pid` in KiB while `f` runs, sampled every 20 ms.
+fn peak_rss_during(pid: u32, f: impl FnOnce()) -> u64 {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s = stop.clone();
+    let sampler = std::thread::spawn(move || {
+        let mut peak = 0;
+        while !s.load(std::sync::atomic::Ordering::Relaxed) {
+            peak = peak.max(common::rss_kib(pid));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        peak
+    });
+    f();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    sampler.join().unwrap()
+}
+
+#[test]
+fn three_gib_sparse_round_trip_in_flat_memory() {
+    const SIZE: u64 = 3 << 30;
+    let env = Env::new();
+    let r = Roots::new(&env);
+    let d = env.start(&r.config(&env, ""));
+    let src = r.local.join("sparse");
+    let f = std::fs::File::create(&src).unwrap();
+    f.set_len(SIZE).unwrap();
+    f.write_all_at(b"head", 0).unwrap();
+    f.write_all_at(b"tail", SIZE - 4).unwrap();
+    drop(f);
+    let want = sha_file(&src);
+    let dst = r.up.join("sparse");
+    let peak = peak_rss_during(d.pid(), || {
+        let (code, _, err) = run(&mut cli(
+            &env,
+            &d,
+            "alice",
+            "put",
+            &[src.to_str().unwrap(), &remote(&dst)],
+        ));
+        assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&err));
+    });
+    assert_eq!(dst.metadata().unwrap().len(), SIZE);
+    assert!(
+        dst.metadata().unwrap().blocks() * 512 < 64 << 20,
+        "the copy stays sparse"
+    );
+    assert!(
+        peak < 100 * 1024,
+        "server RSS during a 3 GiB put: {peak} KiB"
+    );
+    let back = r.local.join("back");
+    let peak = peak_rss_during(d.pid(), || {
+        let (code, _, err) = run(&mut cli(
+            &env,
+            &d,
+            "alice",
+            "get",
+            &[&remote(&dst), back.to_str().unwrap()],
+        ));
+        assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&err));
+    });
+    assert!(
+        peak < 100 * 1024,
+        "server RSS during a 3 GiB get: {peak} KiB"
+    );
+    assert_eq!(sha_file(&back), want);
+    let recs = transfers(&env);
+    assert!(
+        recs.iter()
+            .all(|t| t["sha256"] == want.as_str() && t["size"] == SIZE),
+        "{recs:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_hash_or_a_short_stream_leaves_the_target_and_no_partial() {
+    let env = Env::new();
+    let r = Roots::new(&env);
+    let d = env.start(&r.config(&env, ""));
+    let target = r.up.join("t.bin");
+    std::fs::write(&target, b"old contents").unwrap();
+    let before = listing(&r.up);
+    let s = common::session(&env, &d, "alice").await;
+    // (bytes sent, size announced at the end, hash at the end)
+    let data = vec![7u8; 100_000];
+    let cases = [
+        (data.clone(), 100_000, sha(&[1, 2, 3])),
+        (data[..50_000].to_vec(), 100_000, sha(&data)),
+        (data[..50_000].to_vec(), 50_000, sha(&data[..50_000])),
+    ];
+    for (i, (bytes, size, hash)) in cases.into_iter().enumerate() {
+        let params = PutParams {
+            path: target.display().to_string(),
+            name: None,
+            size: Some(100_000),
+            mode: None,
+            resume: false,
+        };
+        let mut req = s.put(params).await.unwrap();
+        assert!(matches!(
+            req.next().await,
+            Some(RequestEvent::PutReady { offset: 0, .. })
+        ));
+        let sink = req.take_stdin().unwrap();
+        sink.send(bytes::Bytes::from(bytes)).await.unwrap();
+        sink.finish(size, hash);
+        match req.next().await {
+            Some(RequestEvent::Failed(secsh::client::ClientError::Server { code, .. })) => {
+                assert_eq!(code, ErrorCode::ChecksumMismatch, "case {i}")
+            }
+            other => panic!("case {i}: {other:?}"),
+        }
+        assert_eq!(std::fs::read(&target).unwrap(), b"old contents", "case {i}");
+        assert_eq!(listing(&r.up), before, "case {i}: no partial left");
+    }
+    let recs = transfers(&env);
+    assert_eq!(
+        recs.iter()
+            .filter(|t| t["result"] == "checksum_mismatch")
+            .count(),
+        3
+    );
+}
+
+/// Start `cmd`, wait until `pred` holds (checked every 2 ms), SIGKILL the
+/// process `victim` names (None: the child), and reap the child.
+fn kill_when(mut cmd: Command, victim: Option<u32>, pred: impl Fn() -> bool) {
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ok = wait_until(Duration::from_secs(60), || {
+        pred() || child.try_wait().unwrap().is_some()
+    });
+    assert!(
+        ok && child.try_wait().unwrap().is_none(),
+        "the transfer ended before the kill point"
+    );
+    let pid = victim.unwrap_or(child.id()) as i32;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn partial_size(dir: &std::path::Path) -> u64 {
+    listing(dir)
+        .iter()
+        .filter(|n| n.starts_with(".secsh-part."))
+        .map(|n| dir.join(n).metadata().map_or(0, |m| m.len()))
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn interrupted_transfers_keep_the_old_file_and_resume_both_ways() {
+    const SIZE: usize = 160 << 20;
+    let env = Env::new();
+    let r = Roots::new(&env);
+    let config = r.config(&env, "");
+    let d = env.start(&config);
+    let src = r.local.join("big");
+    random_file(&src, SIZE);
+    let want = sha_file(&src);
+    let target = r.up.join("big");
+    std::fs::write(&target, b"old").unwrap();
+
+    // The client dies mid-upload: old file intact, a hidden partial.
+    let put = cli(
+        &env,
+        &d,
+        "alice",
+        "put",
+        &[src.to_str().unwrap(), &remote(&target)],
+    );
+    kill_when(put, None, || partial_size(&r.up) > 16 << 20);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(std::fs::read(&target).unwrap(), b"old");
+    let held = partial_size(&r.up);
+    assert!(
+        held > 0
+            && listing(&r.up)
+                .iter()
+                .filter(|n| !n.starts_with('.'))
+                .count()
+                == 1
+    );
+    // --resume continues from the bytes the server holds.
+    let (code, _, err) = run(&mut cli(
+        &env,
+        &d,
+        "alice",
+        "put",
+        &["--resume", src.to_str().unwrap(), &remote(&target)],
+    ));
+    assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&err));
+    assert_eq!(sha_file(&target), want);
+    assert_eq!(listing(&r.up), ["big"]);
+    let last = transfers(&env).pop().unwrap();
+    assert!(
+        last["offset"].as_u64().unwrap() >= held - (1 << 20),
+        "{last}"
+    );
+    assert_eq!(
+        last["bytes"].as_u64().unwrap() + last["offset"].as_u64().unwrap(),
+        SIZE as u64
+    );
+
+    // The client dies mid-download over an existing local file.
+    let local = r.local.join("big.back");
+    std::fs::write(&local, b"old local").unwrap();
+    let get = cli(
+        &env,
+        &d,
+        "alice",
+        "get",
+        &[&remote(&target), local.to_str().unwrap()],
+    );
+    kill_when(get, None, || partial_size(&r.local) > 16 << 20);
+    assert_eq!(std::fs::read(&local).unwrap(), b"old local");
+    let (code, _, err) = run(&mut cli(
+        &env,
+        &d,
+        "alice",
+        "get",
+        &["--resume", &remote(&target), local.to_str().unwrap()],
+    ));
+    assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&err));
+    assert_eq!(sha_file(&local), want);
+    let last = transfers(&env).pop().unwrap();
+    assert!(last["offset"].as_u64().unwrap() > 0, "{last}");
+    assert!(!listing(&r.local)
+        .iter()
+        .any(|n| n.starts_with(".secsh-part")));
+
+    // A partial whose bytes differ is not resumed: the put starts over.
+    let put = cli(
+        &env,
+        &d,
+        "alice",
+        "put",
+        &[src.to_str().unwrap(), &remote(&r.up.join("again"))],
+    );
+    kill_when(put, None, || partial_size(&r.up) > 8 << 20);
+    for n in listing(&r.up)
+        .iter()
+        .filter(|n| n.starts_with(".secsh-part."))
+    {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(r.up.join(n))
+            .unwrap();
+        f.write_all_at(b"corrupted", 1000).unwrap();
+    }
+    let (code, ..) = run(&mut cli(
+        &env,
+        &d,
+        "alice",
+        "put",
+        &[
+            "--resume",
+            src.to_str().unwrap(),
+            &remote(&r.up.join("again")),
+        ],
+    ));
+    assert_eq!(code, Some(0));
+    assert_eq!(sha_file(&r.up.join("again")), want);
+    assert_eq!(transfers(&env).pop().unwrap()["offset"], 0);
+
+    // The server dies mid-upload: after a restart the old file is intact
+    // and the partial is gone.
+    let victim = r.up.join("again");
+    let pid = d.pid();
+    let put = cli(
+        &env,
+        &d,
+        "alice",
+        "put",
+        &[r.local.join("big").to_str().unwrap(), &remote(&victim)],
+    );
+    std::fs::write(&victim, b"previous").unwrap();
+    kill_when(put, Some(pid), || partial_size(&r.up) > 16 << 20);
+    drop(d);
+    let d = env.start(&config);
+    assert!(
+        wait_until(Duration::from_secs(5), || listing(&r.up)
+            == ["again", "big"]),
+        "{:?}",
+        listing(&r.up)
+    );
+    assert_eq!(std::fs::read(&victim).unwrap(), b"previous");
+    drop(d);
+}
+
+#[test]
+fn progress_bar_on_a_terminal_only() {
+    let env = Env::new();
+    let r = Roots::new(&env);
+    let d = env.start(&r.config(&env, ""));
+    // stdin fed slowly for about a second: the transfer lasts long enough
+    // for the bar to appear (it waits 300 ms).
+    let feed = |child: &mut std::process::Child| {
+        let mut stdin = child.stdin.take().unwrap();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_millis(1200) {
+            stdin.write_all(&[b'x'; 64 * 1024]).unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    // A pipe: nothing on stderr.
+    let mut cmd = cli(
+        &env,
+        &d,
+        "alice",
+        "put",
+        &["-", &remote(&r.up.join("piped"))],
+    );
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    feed(&mut child);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(
+        out.stderr.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A terminal on stderr: a bar with a rate; --no-progress: none.
+    for (flags, bar) in [(&[][..], true), (&["--no-progress"][..], false)] {
+        let pt = nix::pty::openpty(None, None).unwrap();
+        let mut args: Vec<&str> = flags.to_vec();
+        let dst = remote(&r.up.join(format!("tty{}", flags.len())));
+        args.extend(["-", dst.as_str()]);
+        let mut cmd = cli(&env, &d, "alice", "put", &args);
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stderr(std::fs::File::from(pt.slave))
+            .env("TERM", "xterm")
+            .spawn()
+            .unwrap();
+        drop(cmd);
+        let mut master = std::fs::File::from(pt.master);
+        let reader = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut master, &mut v);
+            v
+        });
+        feed(&mut child);
+        assert!(child.wait().unwrap().success());
+        let screen = String::from_utf8_lossy(&reader.join().unwrap()).into_owned();
+        let rate = screen.contains("/s");
+        assert_eq!(rate, bar, "flags {flags:?}: {screen:?}");
+    }
+}
