@@ -193,6 +193,19 @@ fn group_roots_apply_to_members_only() {
     ));
     assert_eq!(code, Some(253));
     assert_eq!(listing(&shared), ["bob"]);
+    // `secshd check --list` shows each user's roots.
+    let out = std::process::Command::new(common::SECSHD)
+        .args(["check", "--config"])
+        .arg(env.path("secshd.toml"))
+        .args(["--user", "bob", "--list"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("bob may put files under: {}", shared.display())),
+        "{text}"
+    );
+    assert!(!text.contains("may get files"), "{text}");
 }
 
 #[test]

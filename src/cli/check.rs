@@ -102,6 +102,18 @@ pub fn run(args: &CheckArgs) -> i32 {
             if listed.is_empty() {
                 println!("  nothing");
             }
+            let roots = |r: &[PathBuf]| {
+                r.iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            if !account.upload.is_empty() {
+                println!("{user} may put files under: {}", roots(&account.upload));
+            }
+            if !account.download.is_empty() {
+                println!("{user} may get files from: {}", roots(&account.download));
+            }
         }
         return 0;
     }

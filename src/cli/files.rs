@@ -173,8 +173,15 @@ async fn put(args: PutArgs) -> Result<i32, ClientError> {
                 .map(|n| n.to_string_lossy().into_owned());
             (Source::File(PathBuf::from(l)), name)
         };
-        let path = match (&name, several) {
+        // Several files, or a path ending in `/`, name a directory.
+        let into_dir = several || remote.ends_with('/');
+        let path = match (&name, into_dir) {
             (Some(n), true) => format!("{}/{n}", remote.trim_end_matches('/')),
+            (None, true) => {
+                eprintln!("secsh: put -: give the remote file name (not a directory)");
+                code = worse(code, client::EXIT_USAGE);
+                continue;
+            }
             _ => remote.clone(),
         };
         let job = PutJob {

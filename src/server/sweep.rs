@@ -26,12 +26,15 @@ pub(super) async fn at_start(shared: &Arc<Shared>) {
 /// Forever: remove partials older than the configured age.
 pub(super) async fn periodically(shared: Arc<Shared>) {
     loop {
-        let config = shared.live().config.clone();
-        let age = config.files.partial_max_age;
+        let age = shared.live().config.files.partial_max_age;
         let every = (age / 4).clamp(Duration::from_secs(15), Duration::from_secs(900));
         tokio::time::sleep(every).await;
-        let roots = shared.live().config.upload_roots();
-        let age = shared.live().config.files.partial_max_age;
+        // The configuration may have been reloaded meanwhile.
+        let live = shared.live();
+        let (roots, age) = (
+            live.config.upload_roots(),
+            live.config.files.partial_max_age,
+        );
         let n = tokio::task::spawn_blocking(move || sweep(&roots, Some(age)))
             .await
             .unwrap_or(0);

@@ -13,6 +13,7 @@
 
 mod client;
 mod client_files;
+mod client_stdin;
 mod client_types;
 mod credit;
 mod liveness;
@@ -27,6 +28,7 @@ pub use client::{
     ClientAction, ClientSession, ClientSettings, ConnEnd, ExecParams, GetParams, PutParams,
     RemoteExit,
 };
+pub use client_types::UsageError;
 pub use credit::{Credit, CreditError};
 pub use liveness::{Due, Keepalive, MAX_MISSED};
 pub use server::{Action, AuthProof, AuthVerdict, CloseReason, ServerSession, ServerSettings};
