@@ -11,11 +11,11 @@ use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::files::{cli, listing, random_file, remote, sha, sha_file, transfers, Roots};
+use common::files::{cli, listing, ok, random_file, remote, sha, sha_file, transfers, Roots};
 use common::{run, Env};
 use secsh::client::RequestEvent;
 use secsh::proto::ErrorCode;
-use secsh::session::PutParams;
+use secsh::session::PutSpec;
 
 #[test]
 fn round_trips_are_byte_identical_with_modes_several_files_and_streams() {
@@ -27,19 +27,7 @@ fn round_trips_are_byte_identical_with_modes_several_files_and_streams() {
         random_file(&src, size);
         std::fs::set_permissions(&src, std::fs::Permissions::from_mode(0o640)).unwrap();
         let dst = r.up.join(name);
-        let (code, _, err) = run(&mut cli(
-            &env,
-            &d,
-            "alice",
-            "put",
-            &[src.to_str().unwrap(), &remote(&dst)],
-        ));
-        assert_eq!(
-            code,
-            Some(0),
-            "put {name}: {}",
-            String::from_utf8_lossy(&err)
-        );
+        ok(&env, &d, "put", &[src.to_str().unwrap(), &remote(&dst)]);
         assert_eq!(
             std::fs::read(&dst).unwrap(),
             std::fs::read(&src).unwrap(),
@@ -51,19 +39,7 @@ fn round_trips_are_byte_identical_with_modes_several_files_and_streams() {
             "mode of {name}"
         );
         let back = r.local.join(format!("{name}.back"));
-        let (code, _, err) = run(&mut cli(
-            &env,
-            &d,
-            "alice",
-            "get",
-            &[&remote(&dst), back.to_str().unwrap()],
-        ));
-        assert_eq!(
-            code,
-            Some(0),
-            "get {name}: {}",
-            String::from_utf8_lossy(&err)
-        );
+        ok(&env, &d, "get", &[&remote(&dst), back.to_str().unwrap()]);
         assert_eq!(
             std::fs::read(&back).unwrap(),
             std::fs::read(&src).unwrap(),
@@ -73,14 +49,12 @@ fn round_trips_are_byte_identical_with_modes_several_files_and_streams() {
     // --mode, and the audit record of a put carries size and hash.
     let src = r.local.join("mib1");
     let moded = r.up.join("moded");
-    let (code, ..) = run(&mut cli(
+    ok(
         &env,
         &d,
-        "alice",
         "put",
         &["--mode", "600", src.to_str().unwrap(), &remote(&moded)],
-    ));
-    assert_eq!(code, Some(0));
+    );
     assert_eq!(moded.metadata().unwrap().mode() & 0o777, 0o600);
     let want = sha_file(&src);
     let rec = transfers(&env);
@@ -96,42 +70,31 @@ fn round_trips_are_byte_identical_with_modes_several_files_and_streams() {
     let sub = r.up.join("sub");
     std::fs::create_dir(&sub).unwrap();
     let (a, b) = (r.local.join("empty"), r.local.join("one"));
-    let (code, ..) = run(&mut cli(
+    ok(
         &env,
         &d,
-        "alice",
         "put",
         &[a.to_str().unwrap(), b.to_str().unwrap(), &remote(&sub)],
-    ));
-    assert_eq!(code, Some(0));
+    );
     assert_eq!(listing(&sub), ["empty", "one"]);
     // A trailing `/` names a directory: the local name is kept.
     let slash = format!("{}/", remote(&sub));
-    let (code, ..) = run(&mut cli(
-        &env,
-        &d,
-        "alice",
-        "put",
-        &[src.to_str().unwrap(), &slash],
-    ));
-    assert_eq!(code, Some(0));
+    ok(&env, &d, "put", &[src.to_str().unwrap(), &slash]);
     assert_eq!(listing(&sub), ["empty", "mib1", "one"]);
     let (code, ..) = run(&mut cli(&env, &d, "alice", "put", &["-", &slash]));
     assert_eq!(code, Some(2), "stdin into a directory needs a file name");
     let into = r.local.join("into");
     std::fs::create_dir(&into).unwrap();
-    let (code, ..) = run(&mut cli(
+    ok(
         &env,
         &d,
-        "alice",
         "get",
         &[
             &remote(&sub.join("one")),
             &remote(&sub.join("empty")),
             into.to_str().unwrap(),
         ],
-    ));
-    assert_eq!(code, Some(0));
+    );
     assert_eq!(
         std::fs::read(into.join("one")).unwrap(),
         std::fs::read(&b).unwrap()
@@ -155,14 +118,12 @@ fn round_trips_are_byte_identical_with_modes_several_files_and_streams() {
     assert_eq!(code, Some(0));
     assert_eq!(sha(&out), sha(&data));
     // A relative path goes under the first root; a missing file is exit 1.
-    let (code, ..) = run(&mut cli(
+    ok(
         &env,
         &d,
-        "alice",
         "put",
         &[b.to_str().unwrap(), "alice@127.0.0.1:rel.txt"],
-    ));
-    assert_eq!(code, Some(0));
+    );
     assert!(r.up.join("rel.txt").exists());
     let (code, _, err) = run(&mut cli(
         &env,
@@ -214,14 +175,7 @@ fn three_gib_sparse_round_trip_in_flat_memory() {
     let want = sha_file(&src);
     let dst = r.up.join("sparse");
     let peak = peak_rss_during(d.pid(), || {
-        let (code, _, err) = run(&mut cli(
-            &env,
-            &d,
-            "alice",
-            "put",
-            &[src.to_str().unwrap(), &remote(&dst)],
-        ));
-        assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&err));
+        ok(&env, &d, "put", &[src.to_str().unwrap(), &remote(&dst)]);
     });
     assert_eq!(dst.metadata().unwrap().len(), SIZE);
     assert!(
@@ -234,14 +188,7 @@ fn three_gib_sparse_round_trip_in_flat_memory() {
     );
     let back = r.local.join("back");
     let peak = peak_rss_during(d.pid(), || {
-        let (code, _, err) = run(&mut cli(
-            &env,
-            &d,
-            "alice",
-            "get",
-            &[&remote(&dst), back.to_str().unwrap()],
-        ));
-        assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&err));
+        ok(&env, &d, "get", &[&remote(&dst), back.to_str().unwrap()]);
     });
     assert!(
         peak < 100 * 1024,
@@ -273,7 +220,7 @@ async fn a_wrong_hash_or_a_short_stream_leaves_the_target_and_no_partial() {
         (data[..50_000].to_vec(), 50_000, sha(&data[..50_000])),
     ];
     for (i, (bytes, size, hash)) in cases.into_iter().enumerate() {
-        let params = PutParams {
+        let params = PutSpec {
             path: target.display().to_string(),
             name: None,
             size: Some(100_000),

@@ -11,7 +11,7 @@ use std::os::unix::fs::{symlink, MetadataExt};
 use common::files::{cli, listing, remote, transfers, Roots};
 use common::{run, Env};
 use secsh::client::RequestEvent;
-use secsh::session::PutParams;
+use secsh::session::PutSpec;
 
 #[test]
 fn paths_outside_the_roots_and_through_symlinks_are_denied() {
@@ -124,7 +124,7 @@ async fn a_symlink_swapped_in_during_a_put_does_not_lead_outside() {
     let sub = r.up.join("sub");
     std::fs::create_dir(&sub).unwrap();
     let s = common::session(&env, &d, "alice").await;
-    let params = PutParams {
+    let params = PutSpec {
         path: sub.join("f").display().to_string(),
         name: None,
         size: Some(4),
@@ -150,7 +150,7 @@ async fn a_symlink_swapped_in_during_a_put_does_not_lead_outside() {
     assert!(listing(&r.outside).is_empty(), "{:?}", listing(&r.outside));
     assert_eq!(std::fs::read(r.up.join("sub.old/f")).unwrap(), b"data");
     // A new put through the symlink is refused.
-    let params = PutParams {
+    let params = PutSpec {
         path: sub.join("g").display().to_string(),
         name: None,
         size: Some(0),

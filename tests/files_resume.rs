@@ -10,8 +10,8 @@ use std::os::unix::fs::FileExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::files::{cli, listing, random_file, remote, sha_file, transfers, Roots};
-use common::{run, wait_until, Env};
+use common::files::{cli, listing, ok, random_file, remote, sha_file, transfers, Roots};
+use common::{wait_until, Env};
 
 /// Start `cmd`, wait until `pred` holds (checked every 2 ms), SIGKILL the
 /// process `victim` names (None: the child), and reap the child.
@@ -77,14 +77,12 @@ fn interrupted_transfers_keep_the_old_file_and_resume_both_ways() {
                 == 1
     );
     // --resume continues from the bytes the server holds.
-    let (code, _, err) = run(&mut cli(
+    ok(
         &env,
         &d,
-        "alice",
         "put",
         &["--resume", src.to_str().unwrap(), &remote(&target)],
-    ));
-    assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&err));
+    );
     assert_eq!(sha_file(&target), want);
     assert_eq!(listing(&r.up), ["big"]);
     let last = transfers(&env).pop().unwrap();
@@ -109,14 +107,12 @@ fn interrupted_transfers_keep_the_old_file_and_resume_both_ways() {
     );
     kill_when(get, None, || partial_size(&r.local) > 16 << 20);
     assert_eq!(std::fs::read(&local).unwrap(), b"old local");
-    let (code, _, err) = run(&mut cli(
+    ok(
         &env,
         &d,
-        "alice",
         "get",
         &["--resume", &remote(&target), local.to_str().unwrap()],
-    ));
-    assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&err));
+    );
     assert_eq!(sha_file(&local), want);
     let last = transfers(&env).pop().unwrap();
     assert!(last["offset"].as_u64().unwrap() > 0, "{last}");
@@ -143,18 +139,16 @@ fn interrupted_transfers_keep_the_old_file_and_resume_both_ways() {
             .unwrap();
         f.write_all_at(b"corrupted", 1000).unwrap();
     }
-    let (code, ..) = run(&mut cli(
+    ok(
         &env,
         &d,
-        "alice",
         "put",
         &[
             "--resume",
             src.to_str().unwrap(),
             &remote(&r.up.join("again")),
         ],
-    ));
-    assert_eq!(code, Some(0));
+    );
     assert_eq!(sha_file(&r.up.join("again")), want);
     assert_eq!(transfers(&env).pop().unwrap()["offset"], 0);
 

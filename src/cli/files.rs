@@ -29,12 +29,8 @@ pub struct PutArgs {
     /// file's).
     #[arg(long, value_name = "OCTAL", value_parser = parse_mode)]
     mode: Option<u32>,
-    /// Continue interrupted uploads from the bytes the server holds.
-    #[arg(long)]
-    resume: bool,
-    /// No progress bar, even on a terminal.
-    #[arg(long)]
-    no_progress: bool,
+    #[command(flatten)]
+    opts: Opts,
     /// LOCAL... (`-` for stdin) then [USER@]HOST:REMOTE_PATH; with several
     /// files, REMOTE_PATH is a directory.
     #[arg(value_name = "PATHS", num_args = 2.., required = true)]
@@ -48,16 +44,24 @@ pub struct PutArgs {
 pub struct GetArgs {
     #[command(flatten)]
     conn: ConnArgs,
-    /// Continue interrupted downloads from the bytes already here.
+    #[command(flatten)]
+    opts: Opts,
+    /// [USER@]HOST:REMOTE_PATH... then LOCAL (`-` for stdout; a directory
+    /// with several files).
+    #[arg(value_name = "PATHS", num_args = 2.., required = true)]
+    paths: Vec<String>,
+}
+
+/// Options of both directions.
+#[derive(Debug, clap::Args)]
+struct Opts {
+    /// Continue interrupted transfers from the bytes already at the
+    /// receiving end (checked by SHA-256 first).
     #[arg(long)]
     resume: bool,
     /// No progress bar, even on a terminal.
     #[arg(long)]
     no_progress: bool,
-    /// [USER@]HOST:REMOTE_PATH... then LOCAL (`-` for stdout; a directory
-    /// with several files).
-    #[arg(value_name = "PATHS", num_args = 2.., required = true)]
-    paths: Vec<String>,
 }
 
 fn parse_mode(s: &str) -> Result<u32, String> {
@@ -107,15 +111,8 @@ where
     F: std::future::Future<Output = Result<i32, ClientError>>,
 {
     super::init_logging(if verbose > 0 { "info" } else { "warn" });
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("secsh: cannot start: {e}");
-            return client::EXIT_CONNECTION;
-        }
+    let Some(rt) = super::client_runtime() else {
+        return client::EXIT_CONNECTION;
     };
     let code = rt.block_on(fut).unwrap_or_else(|e| {
         eprintln!("secsh: {e}");
@@ -189,9 +186,9 @@ async fn put(args: PutArgs) -> Result<i32, ClientError> {
             remote: path,
             name,
             mode: args.mode,
-            resume: args.resume,
+            resume: args.opts.resume,
         };
-        let mut bar = Bar::new(l, !args.no_progress);
+        let mut bar = Bar::new(l, !args.opts.no_progress);
         let result = transfer::put(&session, &job, &mut bar).await;
         bar.done(result.is_ok());
         if let Err(e) = result {
@@ -233,9 +230,9 @@ async fn get(args: GetArgs) -> Result<i32, ClientError> {
         let job = GetJob {
             remote: r.clone(),
             dest,
-            resume: args.resume,
+            resume: args.opts.resume,
         };
-        let mut bar = Bar::new(r, !args.no_progress);
+        let mut bar = Bar::new(r, !args.opts.no_progress);
         let result = transfer::get(&session, job, &mut bar).await;
         bar.done(result.is_ok());
         if let Err(e) = result {

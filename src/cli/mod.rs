@@ -23,6 +23,23 @@ pub fn init_logging(default: &str) {
         .try_init();
 }
 
+/// The client's runtime: one thread (the client is one connection; a
+/// single thread avoids cross-thread wakeups per frame; local files and
+/// stdin are read and written on threads of their own). `None` after
+/// printing why it could not start.
+pub fn client_runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("secsh: cannot start: {e}");
+            None
+        }
+    }
+}
+
 /// Build the runtime both binaries use.
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()

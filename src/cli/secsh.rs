@@ -114,17 +114,8 @@ pub fn main() -> i32 {
             return client::EXIT_USAGE;
         }
     };
-    // One thread: the client is one connection; a single thread avoids
-    // cross-thread wakeups per frame (stdin is read on a thread of its own).
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("secsh: cannot start: {e}");
-            return client::EXIT_CONNECTION;
-        }
+    let Some(rt) = super::client_runtime() else {
+        return client::EXIT_CONNECTION;
     };
     let code = match rt.block_on(run(args, target)) {
         Ok(outcome) => {

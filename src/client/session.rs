@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::{ClientError, Connection, Credentials};
 use crate::proto::{CommandInfo, Stream};
-use crate::session::{ClientSession, ClientSettings, ExecParams, GetParams, PutParams, RemoteExit};
+use crate::session::{ClientSession, ClientSettings, ExecParams, GetParams, PutSpec, RemoteExit};
 use driver::Driver;
 
 /// Default output credit per request: what the client may have to buffer
@@ -110,7 +110,7 @@ enum Cmd {
 /// What a new request is.
 enum Start {
     Exec(ExecParams),
-    Put(PutParams),
+    Put(PutSpec),
     Get(GetParams),
 }
 
@@ -241,7 +241,7 @@ impl Session {
     /// Store a file on the server: send its bytes through the request's
     /// stdin sink after [`RequestEvent::PutReady`], then
     /// [`StdinSink::finish`].
-    pub async fn put(&self, params: PutParams) -> Result<Request, ClientError> {
+    pub async fn put(&self, params: PutSpec) -> Result<Request, ClientError> {
         self.begin(Start::Put(params), true).await
     }
 

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use super::session::{RequestEvent, Session, OUTPUT_WINDOW};
 use super::ClientError;
 use crate::proto::{ErrorCode, Stream};
-use crate::session::{GetParams, PutParams};
+use crate::session::{GetParams, PutSpec};
 pub use local::part_path;
 use local::{ReadDone, Sink};
 
@@ -139,7 +139,7 @@ pub async fn put(
     };
     let mut resume = job.resume && size.is_some();
     loop {
-        let params = PutParams {
+        let params = PutSpec {
             path: job.remote.clone(),
             name: job.name.clone(),
             size,

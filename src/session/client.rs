@@ -11,7 +11,7 @@ use bytes::Bytes;
 
 pub(super) use super::client_stdin::{Req, Stdin};
 pub use super::client_types::{
-    ClientAction, ClientSettings, ConnEnd, ExecParams, GetParams, PutParams, RemoteExit,
+    ClientAction, ClientSettings, ConnEnd, ExecParams, GetParams, RemoteExit,
 };
 use super::AuthProof;
 use super::{out_index, Credit, Due, Keepalive, Kind};

@@ -4,7 +4,8 @@
 //! server's `end`).
 
 use super::client::{send, ClientSession, Req, Stdin};
-use super::client_types::{ClientAction, GetParams, PutParams, UsageError};
+use super::client_types::{ClientAction, GetParams, UsageError};
+use super::PutSpec;
 use super::{Credit, Kind};
 use crate::proto::{Message, MAX_WINDOW};
 
@@ -24,7 +25,7 @@ impl ClientSession {
     /// Start a put: its bytes go with [`push_stdin`](Self::push_stdin)
     /// after [`ClientAction::PutReady`], then
     /// [`finish_put`](Self::finish_put).
-    pub fn put(&mut self, params: PutParams) -> u64 {
+    pub fn put(&mut self, params: PutSpec) -> u64 {
         let req = Req {
             kind: Kind::Put,
             started: false,

@@ -6,8 +6,8 @@ use super::client_tests::T;
 use super::*;
 use crate::proto::{ErrorCode, Message, Stream};
 
-fn put_params(resume: bool) -> PutParams {
-    PutParams {
+fn put_params(resume: bool) -> PutSpec {
+    PutSpec {
         path: "/srv/drop/f".into(),
         name: Some("f".into()),
         size: Some(10),

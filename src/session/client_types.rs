@@ -29,21 +29,6 @@ pub struct ExecParams {
     pub output_window: u64,
 }
 
-/// One file to store on the server.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PutParams {
-    /// Where (absolute, or relative to the first upload root).
-    pub path: String,
-    /// The name to store it under when `path` is a directory.
-    pub name: Option<String>,
-    /// Its size, when known in advance (required with `resume`).
-    pub size: Option<u64>,
-    /// Permission bits for the stored file.
-    pub mode: Option<u32>,
-    /// Continue a partial upload if the server holds one.
-    pub resume: bool,
-}
-
 /// One file to fetch from the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GetParams {

@@ -25,8 +25,7 @@ mod server_request;
 mod server_types;
 
 pub use client::{
-    ClientAction, ClientSession, ClientSettings, ConnEnd, ExecParams, GetParams, PutParams,
-    RemoteExit,
+    ClientAction, ClientSession, ClientSettings, ConnEnd, ExecParams, GetParams, RemoteExit,
 };
 pub use client_types::UsageError;
 pub use credit::{Credit, CreditError};

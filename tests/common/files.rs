@@ -59,6 +59,14 @@ pub fn cli(env: &Env, d: &Daemon, user: &str, verb: &str, args: &[&str]) -> Comm
     cmd
 }
 
+/// Run `secsh VERB ARGS...` as alice and assert it exits 0; its stdout.
+pub fn ok(env: &Env, d: &Daemon, verb: &str, args: &[&str]) -> Vec<u8> {
+    let (code, out, err) = super::run(&mut cli(env, d, "alice", verb, args));
+    let err = String::from_utf8_lossy(&err);
+    assert_eq!(code, Some(0), "secsh {verb} {args:?}: {err}");
+    out
+}
+
 /// `alice@127.0.0.1:PATH`.
 pub fn remote(path: &Path) -> String {
     format!("alice@127.0.0.1:{}", path.display())
