@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 
+use super::conn::{connect, load_config, ConnArgs, Reached};
 use super::progress::Bar;
-use super::secsh::{connect, raw_fd_writer, ConnArgs, Reached};
+use super::secsh::raw_fd_writer;
 use crate::client::transfer::{self, Dest, GetJob, PutJob, Source};
 use crate::client::{self, ClientError, Target};
 
@@ -135,7 +136,15 @@ pub fn get_main(argv: &[OsString]) -> i32 {
 }
 
 async fn session(conn: &ConnArgs, target: Target) -> Result<client::Session, ClientError> {
-    let r: Reached = connect(conn, target).await?;
+    let cfg = load_config(conn)?;
+    let over = cfg.host(&target.host).cloned().unwrap_or_default();
+    let mut target = target;
+    target.user = target.user.or(over.user);
+    target.port = target.port.or(over.port);
+    if let Some(a) = over.address {
+        target.host = a;
+    }
+    let r: Reached = connect(conn, &cfg, target, over.cert).await?;
     client::Session::start(r.conn, r.creds, &r.user, &r.options)
 }
 

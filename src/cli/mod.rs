@@ -3,8 +3,12 @@
 //! into one clear line and a documented exit status.
 
 mod check;
+mod conn;
 mod dev;
 mod files;
+mod fleet;
+mod fleet_out;
+mod fleet_summary;
 mod progress;
 pub mod secsh;
 pub mod secshd;

@@ -1,45 +1,51 @@
-//! `secsh [OPTIONS] [USER@]HOST[:PORT] [--] COMMAND [ARGS...]`
+//! `secsh [OPTIONS] TARGETS [--] COMMAND [ARGS...]`: one host, or a fleet
+//! (several targets, ranges, groups, hosts files or inventories; see
+//! `fleet`). `put` and `get` as the first word go to `files`.
 
 use std::io::Write;
 use std::mem::ManuallyDrop;
 use std::os::fd::FromRawFd;
-use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::Parser;
 use tokio::sync::mpsc;
 
-use crate::client::{self, ClientError, ExecRequest, Identity, LocalIo, Target};
+use super::conn::{connect, load_config, seconds, ConnArgs, Reached};
+use super::fleet::FleetArgs;
+use crate::client::{self, ClientError, ExecRequest, LocalIo, Target};
 
-/// Run an allowlisted command on a secshd host over TLS 1.3.
-///
-/// Exit status: the remote command's code; 128+N if signal N killed it;
-/// 252 timed out; 253 denied by policy; 254 authentication failed;
-/// 255 connection, TLS or protocol failure; 2 usage.
+/// Run an allowlisted command on secshd hosts over TLS 1.3.
 #[derive(Debug, Parser)]
 #[command(
     name = "secsh",
     version,
-    about = "Run an allowlisted command on a secshd host over TLS 1.3",
-    after_help = "Exit status: the remote command's code; 128+N if signal N killed it; \
-                  250 server busy (a budget); 251 rate limited; 252 timed out; 253 denied by \
-                  the server's allowlist; 254 authentication failed; 255 connection, TLS or \
-                  protocol failure; 2 usage.\n\nFiles: `secsh put [OPTIONS] LOCAL... \
+    about = "Run an allowlisted command on secshd hosts over TLS 1.3",
+    after_help = "Exit status, one host: the remote command's code; 128+N if signal N killed \
+                  it; 250 server busy (a budget); 251 rate limited; 252 timed out; 253 denied \
+                  by the server's allowlist; 254 authentication failed; 255 connection, TLS or \
+                  protocol failure; 2 usage.\n\nSeveral hosts: 0 all ok; 1 a command failed \
+                  or was signalled; 3 timed out, cancelled or not started; 4 unreachable, \
+                  authentication or rate-limit failure; 5 denied; the first that applies in \
+                  the order 4, 5, 3, 1.\n\nFiles: `secsh put [OPTIONS] LOCAL... \
                   [USER@]HOST:PATH` and `secsh get [OPTIONS] [USER@]HOST:PATH... LOCAL` \
                   (see `secsh put --help`)."
 )]
 pub struct Args {
     #[command(flatten)]
     pub conn: ConnArgs,
-    /// Send no stdin; the command reads /dev/null.
+    #[command(flatten)]
+    pub fleet: FleetArgs,
+    /// Send no stdin; the command reads /dev/null (always so with several
+    /// hosts).
     #[arg(short = 'n')]
     pub no_stdin: bool,
-    /// Ask the server to kill the command after SECS seconds (exit 252).
+    /// Ask the server to kill the command after SECS seconds (exit 252;
+    /// with several hosts, status timed_out).
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<f64>,
-    /// [USER@]HOST[:PORT]
-    #[arg(value_name = "[USER@]HOST[:PORT]")]
-    pub target: String,
+    /// [USER@]HOST[:PORT], or several: a comma list with ranges
+    /// (`web[01-20]`, `db[1-3,7]`) and `@group`s.
+    #[arg(value_name = "TARGETS")]
+    pub target: Option<String>,
     /// List the commands you may run on HOST (templates and what each
     /// slot accepts) instead of running one.
     #[arg(long, conflicts_with = "command")]
@@ -47,50 +53,10 @@ pub struct Args {
     /// The command and its arguments, passed as an exact argv.
     #[arg(
         value_name = "COMMAND",
-        required_unless_present = "list",
         trailing_var_arg = true,
         allow_hyphen_values = true
     )]
     pub command: Vec<String>,
-}
-
-/// How to reach and sign in to a host (exec, put and get alike).
-#[derive(Debug, clap::Args)]
-pub struct ConnArgs {
-    /// CA bundle (PEM) that must have issued the server's certificate.
-    #[arg(long = "cert", value_name = "FILE", env = "SECSH_CERT")]
-    pub cert: PathBuf,
-    /// OpenSSH private key (default: ssh-agent, then ~/.ssh/id_ed25519).
-    #[arg(short = 'i', value_name = "FILE")]
-    pub identity: Option<PathBuf>,
-    /// User to log in as (default: USER@ in the target, then $USER).
-    #[arg(short = 'l', value_name = "USER")]
-    pub login: Option<String>,
-    /// Port (default: :PORT in the target, then 7022).
-    #[arg(short = 'p', value_name = "PORT")]
-    pub port: Option<u16>,
-    /// Never prompt (for a key passphrase or a password).
-    #[arg(long)]
-    pub batch: bool,
-    /// Read the password from the first line of FILE (mode 0600) when the
-    /// server asks for one. Weaker than a key: prefer keys for automation.
-    #[arg(long, value_name = "FILE", env = "SECSH_PASSWORD_FILE")]
-    pub password_file: Option<PathBuf>,
-    /// Seconds allowed for TCP connect plus TLS handshake, and again for
-    /// the server's answer to authentication.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
-    pub connect_timeout: f64,
-    /// Ping a silent server after SECS seconds; give up (exit 255) after 3
-    /// unanswered pings. 0 turns keepalives off.
-    #[arg(long, value_name = "SECS", default_value_t = 15.0)]
-    pub keepalive: f64,
-    /// Log connection details to stderr (repeat for more).
-    #[arg(short = 'v', action = clap::ArgAction::Count)]
-    pub verbose: u8,
-}
-
-pub(crate) fn seconds(v: f64, what: &str) -> Result<Duration, ClientError> {
-    Duration::try_from_secs_f64(v).map_err(|_| ClientError::Usage(format!("invalid {what} {v}")))
 }
 
 /// Parse the command line, run, and return the exit status.
@@ -101,23 +67,72 @@ pub fn main() -> i32 {
         Some("get") => return super::files::get_main(&argv[1..]),
         _ => {}
     }
-    let args = Args::parse();
+    // Everything after the first `--` is the command, whatever it looks
+    // like (so `secsh -H FILE -- CMD` needs no TARGETS).
+    let (head, tail) = match argv.iter().position(|a| a == "--") {
+        Some(i) => (&argv[..i], Some(&argv[i + 1..])),
+        None => (&argv[..], None),
+    };
+    let mut args = Args::parse_from(head);
+    if let Some(tail) = tail {
+        args.command = tail
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+    }
     crate::cli::init_logging(match args.conn.verbose {
         0 => "warn",
         1 => "info",
         _ => "debug",
     });
-    let target = match Target::parse(&args.target) {
-        Ok(t) => t,
+    let cfg = match load_config(&args.conn) {
+        Ok(c) => c,
         Err(e) => {
             eprintln!("secsh: {e}");
-            return client::EXIT_USAGE;
+            return e.exit_code();
         }
     };
+    let hosts = match super::fleet::resolve_hosts(&args, &cfg) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("secsh: {e}");
+            return e.exit_code();
+        }
+    };
+    if args.fleet.list_hosts {
+        return super::fleet::list_hosts(&hosts);
+    }
+    let problem = if hosts.is_empty() {
+        Some("no hosts: give TARGETS, -H FILE or @group".to_string())
+    } else if args.command.is_empty() && args.fleet.script.is_none() && !args.list {
+        Some("no command: give it after the host (or after --)".to_string())
+    } else {
+        None
+    };
+    if let Some(p) = problem {
+        eprintln!("secsh: {p}");
+        return client::EXIT_USAGE;
+    }
     let Some(rt) = super::client_runtime() else {
         return client::EXIT_CONNECTION;
     };
-    let code = match rt.block_on(run(args, target)) {
+    if super::fleet::is_fleet_call(&args, hosts.len()) {
+        if args.list {
+            eprintln!("secsh: --list takes one host");
+            return client::EXIT_USAGE;
+        }
+        let code = rt.block_on(super::fleet::run(args, cfg, hosts));
+        rt.shutdown_background();
+        return code;
+    }
+    let one = &hosts[0];
+    let target = Target {
+        user: one.user.clone(),
+        host: one.address.clone(),
+        port: one.port,
+    };
+    let cert = one.cert.clone();
+    let code = match rt.block_on(run(args, cfg, target, cert)) {
         Ok(outcome) => {
             if let client::Outcome::Denied(msg) = &outcome {
                 eprintln!("secsh: denied: {msg}");
@@ -135,13 +150,18 @@ pub fn main() -> i32 {
     code
 }
 
-async fn run(args: Args, target: Target) -> Result<client::Outcome, ClientError> {
+async fn run(
+    args: Args,
+    cfg: client::config::ClientConfig,
+    target: Target,
+    cert: Option<std::path::PathBuf>,
+) -> Result<client::Outcome, ClientError> {
     let Reached {
         user,
         creds,
         conn,
         options,
-    } = connect(&args.conn, target.clone()).await?;
+    } = connect(&args.conn, &cfg, target.clone(), cert).await?;
     if args.list {
         let session = client::Session::start(conn, creds, &user, &options)?;
         let commands = session.list().await?;
@@ -163,7 +183,11 @@ async fn run(args: Args, target: Target) -> Result<client::Outcome, ClientError>
         user,
         argv: args.command,
         stdin: !args.no_stdin,
-        timeout: args.timeout.map(|t| seconds(t, "--timeout")).transpose()?,
+        timeout: args
+            .timeout
+            .or(cfg.defaults.timeout)
+            .map(|t| seconds(t, "--timeout"))
+            .transpose()?,
         session: options,
     };
     let io = LocalIo {
@@ -179,62 +203,6 @@ async fn run(args: Args, target: Target) -> Result<client::Outcome, ClientError>
         interrupts: interrupts(),
     };
     client::run_exec(conn, creds, &req, io).await
-}
-
-/// Resolve the user and credentials, connect and complete TLS: what every
-/// request on a host starts with.
-pub(crate) async fn connect(args: &ConnArgs, mut target: Target) -> Result<Reached, ClientError> {
-    if args.port.is_some() {
-        target.port = args.port;
-    }
-    let user = args
-        .login
-        .clone()
-        .or_else(|| target.user.clone())
-        .or_else(|| std::env::var("USER").ok())
-        .filter(|u| !u.is_empty())
-        .ok_or_else(|| ClientError::Usage("no user: give USER@HOST or -l USER".into()))?;
-    let password = args
-        .password_file
-        .as_deref()
-        .map(client::read_password_file)
-        .transpose()?;
-    let can_prompt = !args.batch && client::has_terminal();
-    let key = match Identity::load(args.identity.as_deref(), !args.batch) {
-        Ok(key) => {
-            tracing::info!(source = ?key.source(), "identity loaded");
-            Some(key)
-        }
-        // No key anywhere, but a password to offer instead.
-        Err(e) if args.identity.is_none() && (password.is_some() || can_prompt) => {
-            tracing::info!("no key: {e}; signing in with a password");
-            None
-        }
-        Err(e) => return Err(e),
-    };
-    let label = format!("{user}@{}", target.host);
-    let creds = client::Credentials::new(key, password, can_prompt, label);
-    let connect_timeout = seconds(args.connect_timeout, "--connect-timeout")?;
-    let conn = client::connect(&target, &args.cert, connect_timeout).await?;
-    tracing::info!(host = %target.host, port = target.port_or_default(), "connected");
-    let options = client::SessionOptions {
-        auth_timeout: connect_timeout,
-        keepalive: Some(seconds(args.keepalive, "--keepalive")?).filter(|k| !k.is_zero()),
-    };
-    Ok(Reached {
-        user,
-        creds,
-        conn,
-        options,
-    })
-}
-
-/// A host reached: TLS done, sign-in ready to go.
-pub(crate) struct Reached {
-    pub user: String,
-    pub creds: client::Credentials,
-    pub conn: client::Connection,
-    pub options: client::SessionOptions,
 }
 
 /// An unbuffered writer on an inherited descriptor: remote bytes are passed

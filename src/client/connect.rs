@@ -31,6 +31,16 @@ pub async fn connect(
     timeout: Duration,
 ) -> Result<Connection, ClientError> {
     let config = crate::tls::client_config(ca_bundle)?;
+    connect_with(target, config, timeout).await
+}
+
+/// [`connect`] with a TLS configuration already built (many hosts with one
+/// CA bundle share one).
+pub async fn connect_with(
+    target: &Target,
+    config: std::sync::Arc<rustls::ClientConfig>,
+    timeout: Duration,
+) -> Result<Connection, ClientError> {
     let port = target.port_or_default();
     let label = format!("{}:{port}", target.host);
     tokio::time::timeout(timeout, connect_inner(target, port, &label, config))

@@ -21,6 +21,7 @@ pub enum IdentitySource {
 }
 
 /// A usable signing identity.
+#[derive(Clone)]
 pub enum Identity {
     /// A decrypted private key.
     Key(Box<PrivateKey>, PathBuf),

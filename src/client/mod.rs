@@ -3,15 +3,17 @@
 //! OpenSSH identity, and run requests on the connection: a [`Session`] runs
 //! any number at once; [`run_exec`] runs the CLI's one command.
 
+pub mod config;
 mod connect;
 mod credentials;
 mod exec;
+pub mod fleet;
 mod identity;
 mod session;
 mod target;
 pub mod transfer;
 
-pub use connect::{connect, ClientStream, Connection};
+pub use connect::{connect, connect_with, ClientStream, Connection};
 pub use credentials::{has_terminal, read_password_file, Credentials};
 pub use exec::{run_exec, stdin_reader, ExecRequest, LocalIo, Outcome, StdinSource, STDIN_CHUNK};
 pub use identity::{Identity, IdentitySource};

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod files;
+pub mod fleet;
 pub mod raw;
 
 use std::io::{BufRead, BufReader};

@@ -26,7 +26,9 @@ pub(super) struct Driver {
     reader: FrameReader<ReadHalf<ClientStream>>,
     out: mpsc::Sender<Outbound>,
     writer: tokio::task::JoinHandle<()>,
-    cmds: mpsc::UnboundedSender<Cmd>,
+    /// Weak, so that the task ends once every application handle (the
+    /// session, its requests and their output credits) is gone.
+    cmds: mpsc::WeakUnboundedSender<Cmd>,
     live: HashMap<u64, Live>,
     /// Taken while a password is being read on a blocking thread.
     creds: Option<Credentials>,
@@ -69,7 +71,7 @@ impl Driver {
             reader: FrameReader::new(rd),
             out,
             writer: tokio::spawn(write_queue(FrameWriter::new(wr), out_rx)),
-            cmds,
+            cmds: cmds.downgrade(),
             live: HashMap::new(),
             creds: Some(creds),
             lists: HashMap::new(),
@@ -120,10 +122,16 @@ impl Driver {
                 }
                 ClientAction::Started { id } => self.deliver(id, RequestEvent::Started),
                 ClientAction::Output { id, stream, data } => {
+                    // No handle left: nobody will read it; let the server
+                    // send the rest (the request still ends cleanly).
+                    let Some(cmds) = self.cmds.upgrade() else {
+                        self.machine.consumed(id, data.len() as u64);
+                        continue;
+                    };
                     let credit = OutputCredit {
                         id,
                         bytes: data.len() as u64,
-                        cmds: self.cmds.clone(),
+                        cmds,
                     };
                     self.deliver(
                         id,

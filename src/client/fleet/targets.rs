@@ -1,0 +1,212 @@
+//! Target lists, free of I/O: comma lists whose commas inside `[...]` are
+//! range separators, numeric ranges (`web[01-20]`, `db[1-3,7]`, zero
+//! padding kept; Ansible's `[1:3]` too), hosts files (one target per line,
+//! `#` comments), and exclusions.
+
+/// Most hosts one pattern may expand to (a typo like `[1-99999999]` is an
+/// error, not an allocation).
+pub const MAX_EXPANSION: usize = 100_000;
+
+/// Why a target list could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    /// A `[` without `]`, an empty or reversed range, a non-number.
+    #[error("bad range in {pattern:?}: {why}")]
+    Range {
+        /// The pattern.
+        pattern: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// The pattern expands to too many hosts.
+    #[error("{0:?} expands to more than {MAX_EXPANSION} hosts")]
+    TooMany(String),
+}
+
+/// Split a comma list at the commas outside brackets.
+pub fn split_list(s: &str) -> Vec<String> {
+    let (mut out, mut cur, mut depth) = (Vec::new(), String::new(), 0usize);
+    for c in s.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                out.push(std::mem::take(&mut cur));
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    out.push(cur);
+    out.into_iter()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+/// The numbers (as text, padded) one bracket body stands for.
+fn bracket(pattern: &str, body: &str) -> Result<Vec<String>, TargetError> {
+    let bad = |why: &str| TargetError::Range {
+        pattern: pattern.to_string(),
+        why: why.to_string(),
+    };
+    let mut out = Vec::new();
+    for part in body.split(',') {
+        let part = part.trim();
+        let (a, b) = part
+            .split_once('-')
+            .or_else(|| part.split_once(':'))
+            .unwrap_or((part, part));
+        let digits = |t: &str| !t.is_empty() && t.bytes().all(|c| c.is_ascii_digit());
+        if !digits(a) || !digits(b) {
+            return Err(bad("ranges are decimal numbers like [1-9] or [01-20]"));
+        }
+        let (lo, hi): (u64, u64) = (
+            a.parse().map_err(|_| bad("number too large"))?,
+            b.parse().map_err(|_| bad("number too large"))?,
+        );
+        if lo > hi {
+            return Err(bad("the range runs backwards"));
+        }
+        if hi - lo >= MAX_EXPANSION as u64 {
+            return Err(TargetError::TooMany(pattern.to_string()));
+        }
+        let width = if a.len() > 1 && a.starts_with('0') {
+            a.len()
+        } else {
+            0
+        };
+        out.extend((lo..=hi).map(|n| format!("{n:0width$}")));
+    }
+    Ok(out)
+}
+
+/// Expand every `[...]` in one pattern (several brackets multiply).
+pub fn expand(pattern: &str) -> Result<Vec<String>, TargetError> {
+    let Some(open) = pattern.find('[') else {
+        return Ok(vec![pattern.to_string()]);
+    };
+    let close = pattern[open..]
+        .find(']')
+        .map(|i| i + open)
+        .ok_or_else(|| TargetError::Range {
+            pattern: pattern.to_string(),
+            why: "no closing ]".into(),
+        })?;
+    let body = &pattern[open + 1..close];
+    let range_like = !body.contains("::")
+        && body
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, ',' | '-' | ':' | ' '));
+    let host_start = open == 0 || pattern[..open].ends_with('@');
+    if !range_like && host_start {
+        // An IPv6 address in brackets (`[::1]:7022`): literal.
+        let rest = expand(&pattern[close + 1..])?;
+        return Ok(rest
+            .into_iter()
+            .map(|r| format!("{}{r}", &pattern[..=close]))
+            .collect());
+    }
+    let heads = bracket(pattern, body)?;
+    let tails = expand(&pattern[close + 1..])?;
+    if heads.len().saturating_mul(tails.len()) > MAX_EXPANSION {
+        return Err(TargetError::TooMany(pattern.to_string()));
+    }
+    let prefix = &pattern[..open];
+    let mut out = Vec::with_capacity(heads.len() * tails.len());
+    for h in &heads {
+        for t in &tails {
+            out.push(format!("{prefix}{h}{t}"));
+        }
+    }
+    Ok(out)
+}
+
+/// The targets of a hosts file's text: one per line (each may be a list
+/// or a range), `#` starts a comment, blank lines are skipped.
+pub fn hosts_file(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .flat_map(split_list)
+        .collect()
+}
+
+/// Remove duplicates, keeping the first of each.
+pub fn dedup(v: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    v.into_iter().filter(|t| seen.insert(t.clone())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(s: &str) -> Vec<String> {
+        split_list(s)
+            .iter()
+            .flat_map(|p| expand(p).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn ranges_lists_and_padding() {
+        let cases: &[(&str, &[&str])] = &[
+            ("web1", &["web1"]),
+            ("db[1-3,7]", &["db1", "db2", "db3", "db7"]),
+            (
+                "web[01-03].example.com",
+                &[
+                    "web01.example.com",
+                    "web02.example.com",
+                    "web03.example.com",
+                ],
+            ),
+            ("a[1-2]b[8-9]", &["a1b8", "a1b9", "a2b8", "a2b9"]),
+            (
+                "127.0.0.[1-3,7],127.0.0.9",
+                &[
+                    "127.0.0.1",
+                    "127.0.0.2",
+                    "127.0.0.3",
+                    "127.0.0.7",
+                    "127.0.0.9",
+                ],
+            ),
+            ("web[9:11]", &["web9", "web10", "web11"]),
+            ("alice@h[1-2]:7022", &["alice@h1:7022", "alice@h2:7022"]),
+            ("[::1]:7022, x", &["[::1]:7022", "x"]),
+            (" a , ,b ", &["a", "b"]),
+        ];
+        for (input, want) in cases {
+            assert_eq!(all(input), *want, "{input}");
+        }
+    }
+
+    #[test]
+    fn bad_ranges_are_errors() {
+        for bad in ["web[3-1]", "web[1-", "web[a-b]x[", "db[1-x]", "h[]"] {
+            assert!(expand(bad).is_err(), "{bad}");
+        }
+        assert!(matches!(
+            expand("h[0-999999999]"),
+            Err(TargetError::TooMany(_))
+        ));
+        assert!(matches!(
+            expand("h[0-999][0-999]"),
+            Err(TargetError::TooMany(_))
+        ));
+    }
+
+    #[test]
+    fn hosts_files_and_dedup() {
+        let text = "# web tier\nweb1\n\n   # indented\nweb2 # inline\nweb[3-4],db1\nweb1\n";
+        let got: Vec<String> = hosts_file(text)
+            .iter()
+            .flat_map(|p| expand(p).unwrap())
+            .collect();
+        assert_eq!(dedup(got), ["web1", "web2", "web3", "web4", "db1"]);
+        assert!(hosts_file("# nothing\n\n").is_empty());
+    }
+}
