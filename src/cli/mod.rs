@@ -5,6 +5,7 @@
 mod check;
 mod conn;
 mod dev;
+mod docs;
 mod files;
 mod fleet;
 mod fleet_out;

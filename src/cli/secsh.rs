@@ -65,6 +65,10 @@ pub fn main() -> i32 {
     match argv.get(1).and_then(|a| a.to_str()) {
         Some("put") => return super::files::put_main(&argv[1..]),
         Some("get") => return super::files::get_main(&argv[1..]),
+        Some("completions") => {
+            let shell = argv.get(2).and_then(|s| s.to_str()).unwrap_or("");
+            return super::docs::print_completion(super::docs::secsh_command(), shell);
+        }
         _ => {}
     }
     // Everything after the first `--` is the command, whatever it looks

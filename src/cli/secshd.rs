@@ -65,6 +65,20 @@ pub enum Command {
     /// `[users.NAME] password`. Asks twice on a terminal, without echo;
     /// reads one line from stdin when it is piped.
     HashPassword,
+    /// Print a shell completion script for secshd (bash, zsh or fish).
+    Completions {
+        /// The shell.
+        #[arg(value_parser = ["bash", "zsh", "fish"])]
+        shell: String,
+    },
+    /// Write the man pages (secsh.1, secshd.8, secshd.toml.5) and the
+    /// completion scripts of both binaries into DIR (packaging).
+    #[command(hide = true)]
+    Man {
+        /// Output directory.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 /// Certificate subcommands.
@@ -108,6 +122,13 @@ pub fn main() -> i32 {
         Some(Command::Pki(pki)) => report(run_pki(pki)),
         Some(Command::HashPassword) => report(hash_password()),
         Some(Command::Check(check)) => super::check::run(&check),
+        Some(Command::Completions { shell }) => {
+            super::docs::print_completion(super::docs::secshd_command(), &shell)
+        }
+        Some(Command::Man { dir }) => report(
+            super::docs::write_all(&dir)
+                .with_context(|| format!("cannot write into {}", dir.display())),
+        ),
         None if args.dev => match super::dev::prepare(&args.state_dir) {
             Ok(config) => serve(&config, &args.listen, args.drain, true),
             Err(e) => report(Err(e)),
