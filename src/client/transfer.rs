@@ -162,7 +162,7 @@ pub async fn put(
         if offset > 0 {
             let expect = prefix.unwrap_or_default();
             let checked = tokio::task::spawn_blocking(move || {
-                let same = local::hash_prefix(&mut source, offset, &mut hasher).is_ok()
+                let same = crate::transfer::hash_prefix(&mut source, offset, &mut hasher).is_ok()
                     && crate::transfer::hex(&hasher.clone().finalize()) == expect;
                 (same, source, hasher)
             })
@@ -233,7 +233,7 @@ pub async fn get(
             held = f.metadata().map_err(|e| local("stat", e))?.len();
             let (r, f2, h) = tokio::task::spawn_blocking(move || {
                 let mut h = Sha256::new();
-                let r = local::hash_prefix(&mut f, held, &mut h);
+                let r = crate::transfer::hash_prefix(&mut f, held, &mut h);
                 (r, f, h)
             })
             .await

@@ -79,17 +79,12 @@ fn run(job: Job, spec: GetSpec, acks: mpsc::Receiver<()>) {
     let mut pos = 0u64;
     if spec.offset > 0 && spec.offset <= size {
         // Hash the prefix the client holds; resume only if it matches.
-        let mut buf = Vec::with_capacity(READ_CHUNK);
-        while pos < spec.offset {
-            buf.clear();
-            let want = (spec.offset - pos).min(READ_CHUNK as u64) as usize;
-            match read_up_to(&mut file, &mut buf, want) {
-                Ok(n) if n == want => {}
-                Ok(_) => return job.fail(TransferError::Io("the file shrank".into())),
-                Err(e) => return job.fail(io("read", e)),
+        match super::hash_prefix(&mut file, spec.offset, &mut hasher) {
+            Ok(()) => pos = spec.offset,
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return job.fail(TransferError::Io("the file shrank".into()))
             }
-            hasher.update(&buf);
-            pos += want as u64;
+            Err(e) => return job.fail(io("read", e)),
         }
         let same = spec
             .prefix_sha256

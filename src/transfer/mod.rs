@@ -237,6 +237,28 @@ pub fn is_zero(data: &[u8]) -> bool {
     data.chunks(ZEROS.len()).all(|c| c == &ZEROS[..c.len()])
 }
 
+/// Hash the next `len` bytes of `r` into `hasher` (a resume's prefix);
+/// an error if there are fewer.
+pub fn hash_prefix(
+    r: &mut impl std::io::Read,
+    len: u64,
+    hasher: &mut sha2::Sha256,
+) -> std::io::Result<()> {
+    use sha2::Digest;
+    let mut buf = vec![0u8; READ_CHUNK];
+    let mut left = len;
+    while left > 0 {
+        let want = left.min(buf.len() as u64) as usize;
+        let n = r.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        hasher.update(&buf[..n]);
+        left -= n as u64;
+    }
+    Ok(())
+}
+
 /// Lower-case hex of a digest.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

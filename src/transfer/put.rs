@@ -6,7 +6,7 @@
 //! for a resume. The previous file is untouched until the rename.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
@@ -175,7 +175,9 @@ fn open(job: &Job, spec: &PutSpec) -> Result<Open, TransferError> {
     let mut held = file.metadata().map_err(|e| io("stat partial", e))?.len();
     let keep = spec.resume && spec.size.is_some_and(|s| held <= s);
     if keep && held > 0 {
-        hash_prefix(&mut file, held, &mut hasher).map_err(|e| io("read partial", e))?;
+        file.seek(SeekFrom::Start(0))
+            .and_then(|_| super::hash_prefix(&mut file, held, &mut hasher))
+            .map_err(|e| io("read partial", e))?;
     } else {
         held = 0;
         file.set_len(0).map_err(|e| io("truncate partial", e))?;
@@ -193,22 +195,6 @@ fn open(job: &Job, spec: &PutSpec) -> Result<Open, TransferError> {
         size: spec.size,
         mode,
     })
-}
-
-fn hash_prefix(file: &mut File, len: u64, hasher: &mut Sha256) -> std::io::Result<()> {
-    file.seek(SeekFrom::Start(0))?;
-    let mut buf = vec![0u8; super::READ_CHUNK];
-    let mut left = len;
-    while left > 0 {
-        let want = left.min(buf.len() as u64) as usize;
-        let n = file.read(&mut buf[..want])?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        hasher.update(&buf[..n]);
-        left -= n as u64;
-    }
-    Ok(())
 }
 
 fn discard(o: &Open) {

@@ -30,23 +30,6 @@ pub fn part_path(target: &Path) -> PathBuf {
         .join(format!("{PART_PREFIX}{}", hex(&digest[..16])))
 }
 
-/// Hash the first `len` bytes of `r` into `hasher`; an error if there are
-/// fewer.
-pub fn hash_prefix(r: &mut impl Read, len: u64, hasher: &mut Sha256) -> std::io::Result<()> {
-    let mut buf = vec![0u8; CHUNK];
-    let mut left = len;
-    while left > 0 {
-        let want = left.min(CHUNK as u64) as usize;
-        let n = r.read(&mut buf[..want])?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        hasher.update(&buf[..n]);
-        left -= n as u64;
-    }
-    Ok(())
-}
-
 /// What the reader thread found at the end.
 pub struct ReadDone {
     /// Bytes in the whole file (from 0).
