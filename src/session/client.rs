@@ -115,44 +115,56 @@ impl ClientSession {
     /// Start a request (pipelined: it may be sent before `auth_ok`).
     /// Ids are never reused on one connection.
     pub fn exec(&mut self, params: ExecParams) -> u64 {
-        let id = self.next_id;
-        self.next_id += 1;
         let window = params.output_window.clamp(1, MAX_WINDOW);
-        self.requests.insert(
-            id,
-            Req {
-                kind: Kind::Exec,
-                started: false,
-                stdin: params.stdin.then(Stdin::new),
-                out_credit: Credit::new(window).expect("clamped window"),
-                eof: [false; 2],
-            },
-        );
-        let exec = Message::Exec {
+        let req = Req {
+            kind: Kind::Exec,
+            started: false,
+            stdin: params.stdin.then(Stdin::new),
+            out_credit: Credit::new(window).expect("clamped window"),
+            eof: [false; 2],
+        };
+        self.start_request(Some(req), |id| Message::Exec {
             id,
             argv: params.argv,
             stdin: params.stdin,
             timeout_ms: params.timeout_ms,
             output_window: Some(window),
-        };
-        if !self.authenticated {
-            self.pipelined.push(exec.clone());
+        })
+    }
+
+    /// Give a new request the next id and send it (pipelined before
+    /// `auth_ok`). On a closed connection nothing is sent: the request
+    /// fails at once with `cancelled`.
+    pub(super) fn start_request(
+        &mut self,
+        req: Option<Req>,
+        m: impl FnOnce(u64) -> Message,
+    ) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        if self.closed {
+            self.actions.push_back(ClientAction::Failed {
+                id,
+                code: ErrorCode::Cancelled,
+                message: "the connection is closed".into(),
+            });
+            return id;
         }
-        send(&mut self.actions, exec);
+        if let Some(req) = req {
+            self.requests.insert(id, req);
+        }
+        let m = m(id);
+        if !self.authenticated {
+            self.pipelined.push(m.clone());
+        }
+        send(&mut self.actions, m);
         id
     }
 
     /// Ask which commands the user may run; the answer comes as
     /// [`ClientAction::Listed`] with the returned id.
     pub fn list(&mut self) -> u64 {
-        let id = self.next_id;
-        self.next_id += 1;
-        let m = Message::List { id };
-        if !self.authenticated {
-            self.pipelined.push(m.clone());
-        }
-        send(&mut self.actions, m);
-        id
+        self.start_request(None, |id| Message::List { id })
     }
 
     /// The application has consumed `n` output bytes of `id`: the server

@@ -3,25 +3,13 @@
 //! `get` (the bytes come in as stdout under our output credit, then the
 //! server's `end`).
 
-use super::client::{send, ClientSession, Req, Stdin};
+use super::client::{ClientSession, Req, Stdin};
 use super::client_types::{ClientAction, GetParams, UsageError};
 use super::PutSpec;
 use super::{Credit, Kind};
 use crate::proto::{Message, MAX_WINDOW};
 
 impl ClientSession {
-    fn start(&mut self, req: Req, m: impl FnOnce(u64) -> Message) -> u64 {
-        let id = self.next_id;
-        self.next_id += 1;
-        self.requests.insert(id, req);
-        let m = m(id);
-        if !self.authenticated {
-            self.pipelined.push(m.clone());
-        }
-        send(&mut self.actions, m);
-        id
-    }
-
     /// Start a put: its bytes go with [`push_stdin`](Self::push_stdin)
     /// after [`ClientAction::PutReady`], then
     /// [`finish_put`](Self::finish_put).
@@ -33,7 +21,7 @@ impl ClientSession {
             out_credit: Credit::new(0).expect("zero window"),
             eof: [true; 2],
         };
-        self.start(req, |id| Message::Put {
+        self.start_request(Some(req), |id| Message::Put {
             id,
             path: params.path,
             name: params.name,
@@ -72,7 +60,7 @@ impl ClientSession {
             Some((n, sha)) if n > 0 => (Some(n), Some(sha)),
             _ => (None, None),
         };
-        self.start(req, |id| Message::Get {
+        self.start_request(Some(req), |id| Message::Get {
             id,
             path: params.path,
             offset,
