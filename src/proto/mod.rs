@@ -11,7 +11,7 @@ mod frame;
 mod message;
 
 pub use codes::ErrorCode;
-pub use frame::{encode_header, Decoder, Frame, FrameError};
+pub use frame::{encode_header, parse_header, Decoder, Frame, FrameError};
 pub use message::{AuthMethod, CommandInfo, Message, Secret, Stream};
 
 /// Length of the big-endian `u32` that starts every frame.
