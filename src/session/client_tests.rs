@@ -396,3 +396,21 @@ fn giving_up_ends_the_connection_as_auth_failed() {
         })
     ));
 }
+
+#[test]
+fn a_request_on_a_closed_connection_fails_at_once_and_sends_nothing() {
+    let mut t = T::authed();
+    t.c.handle_peer_closed();
+    assert!(closed(&t.actions()).is_some());
+    let id = t.c.exec(params(false, 100));
+    let list = t.c.list();
+    let acts = t.actions();
+    assert!(
+        matches!(&acts[..], [
+            ClientAction::Failed { id: a, code: ErrorCode::Cancelled, .. },
+            ClientAction::Failed { id: b, code: ErrorCode::Cancelled, .. },
+        ] if *a == id && *b == list),
+        "{acts:?}"
+    );
+    assert_eq!(t.c.live_requests(), 0);
+}
