@@ -1,0 +1,69 @@
+//! The fuzz targets' bodies (fuzz/src, the same code cargo fuzz runs) over
+//! their committed seeds, every regression input a fuzzer ever crashed on
+//! (fuzz/regressions/TARGET/), and a few thousand pseudo-random inputs
+//! from a fixed seed: their invariants stay part of `cargo test` without
+//! the fuzzing toolchain, and a crash once found stays a test.
+
+#[path = "../fuzz/src/lib.rs"]
+mod fuzz;
+
+use std::path::Path;
+
+/// Run `f` on every file under fuzz/seeds/TARGET and
+/// fuzz/regressions/TARGET; returns how many ran.
+fn replay(target: &str, f: fn(&[u8])) -> usize {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let mut n = 0;
+    for kind in ["seeds", "regressions"] {
+        let Ok(dir) = std::fs::read_dir(root.join(kind).join(target)) else {
+            continue;
+        };
+        let mut paths: Vec<_> = dir.map(|e| e.unwrap().path()).collect();
+        paths.sort();
+        for p in paths {
+            let data = std::fs::read(&p).unwrap();
+            eprintln!("{}", p.display());
+            f(&data);
+            n += 1;
+        }
+    }
+    n
+}
+
+/// `count` inputs of up to `max_len` bytes from a fixed xorshift stream.
+fn random(f: fn(&[u8]), count: usize, max_len: usize) {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for _ in 0..count {
+        let len = (next() as usize) % max_len;
+        let data: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        f(&data);
+    }
+}
+
+macro_rules! target {
+    ($name:ident, $count:expr, $max:expr) => {
+        #[test]
+        fn $name() {
+            let n = replay(stringify!($name), fuzz::$name);
+            assert!(n > 0, "no seeds for {}", stringify!($name));
+            random(fuzz::$name, $count, $max);
+        }
+    };
+}
+
+target!(frame_decoder, 2000, 512);
+target!(message, 2000, 256);
+target!(server_session, 3000, 2048);
+target!(client_session, 3000, 2048);
+target!(config, 500, 512);
+target!(allowlist, 3000, 256);
+target!(auth, 300, 512);
+target!(transfer, 2000, 256);
+target!(fleet_targets, 2000, 256);
+target!(inventory, 1000, 512);
