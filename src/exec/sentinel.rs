@@ -1,6 +1,7 @@
-//! The sentinel: a small process forked from the daemon at start-up that
-//! outlives it for one purpose. The daemon tells it, over a pipe, each
-//! command's process group as the command starts and when it is reaped; if
+//! The sentinel: a small process forked (twice, so that it is not the
+//! daemon's child) at start-up that outlives the daemon for one purpose.
+//! The daemon tells it, over a pipe, each command's process group as the
+//! command starts and when it is reaped; if
 //! the daemon dies, even by SIGKILL, the pipe reaches end-of-file and the
 //! sentinel SIGKILLs every group still registered, then exits.
 //!
@@ -27,7 +28,6 @@ const RECORD: usize = 5;
 static SENTINEL: OnceLock<Sentinel> = OnceLock::new();
 
 struct Sentinel {
-    pid: Pid,
     pipe: Mutex<File>,
     broken: AtomicBool,
 }
@@ -64,12 +64,23 @@ pub fn start() -> Result<(), SentinelError> {
     match unsafe { nix::unistd::fork() }? {
         ForkResult::Child => {
             drop(write);
-            watch(read)
+            // Fork again and let this middle process exit: the sentinel is
+            // then not the daemon's child (init, or the nearest subreaper,
+            // reaps it), so the daemon's children are exactly its commands.
+            // If this fork fails, the pipe's reader is gone and the daemon
+            // falls back to the parent-death signal at its first write.
+            // SAFETY: this process is a single-threaded copy (see above).
+            match unsafe { nix::unistd::fork() } {
+                Ok(ForkResult::Child) => watch(read),
+                // SAFETY: _exit skips the copied atexit handlers and stdio.
+                _ => unsafe { nix::libc::_exit(0) },
+            }
         }
         ForkResult::Parent { child } => {
             drop(read);
+            // Reap the middle process (it exits at once).
+            let _ = nix::sys::wait::waitpid(child, None);
             let sentinel = Sentinel {
-                pid: child,
                 pipe: Mutex::new(File::from(write)),
                 broken: AtomicBool::new(false),
             };
@@ -106,9 +117,7 @@ fn send(op: u8, pgid: i32) {
     // sentinel reads continuously, so the pipe does not fill.
     let result = s.pipe.lock().map(|mut p| p.write_all(&record));
     if !matches!(result, Ok(Ok(()))) && !s.broken.swap(true, Ordering::Relaxed) {
-        // Reap it if it exited; commands from now on use the parent-death
-        // signal instead.
-        let _ = nix::sys::wait::waitpid(s.pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+        // Commands from now on use the parent-death signal instead.
         tracing::error!(
             "the sentinel process is gone: commands fall back to a parent-death signal"
         );

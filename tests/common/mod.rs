@@ -390,6 +390,31 @@ pub fn children_of(pid: i32) -> Vec<i32> {
     kids
 }
 
+/// The pipes (`pipe:[inode]`) among `pid`'s open descriptors.
+fn pipes_of(pid: i32) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .map(|l| l.to_string_lossy().into_owned())
+        .filter(|l| l.starts_with("pipe:"))
+        .collect()
+}
+
+/// The daemon's sentinel (not its child: it is forked twice): the
+/// `secshd-sentinel` process holding the other end of one of the daemon's
+/// pipes.
+pub fn sentinel_of(daemon: i32) -> Option<i32> {
+    let mine = pipes_of(daemon);
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid = e.file_name().to_string_lossy().parse::<i32>().ok()?;
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+        (comm.trim() == "secshd-sentinel" && pipes_of(pid).iter().any(|p| mine.contains(p)))
+            .then_some(pid)
+    })
+}
+
 /// The pids whose command line is exactly `cmdline` (NUL-separated).
 pub fn pids_with_cmdline(cmdline: &[u8]) -> Vec<i32> {
     let mut pids = Vec::new();
