@@ -13,6 +13,7 @@ mod request;
 mod sweep;
 mod tally;
 mod trail;
+mod trim;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -250,6 +251,7 @@ impl Server {
             tasks.spawn(accept_loop(listener, self.shared.clone(), all.clone()));
         }
         tasks.spawn(summaries(self.shared.clone()));
+        tasks.spawn(trim::when_quiet(all.clone(), total));
         if let Some(l) = self.metrics_listener {
             tasks.spawn(crate::metrics::serve(l, self.shared.metrics.clone()));
         }
