@@ -3,6 +3,10 @@
 //! (fuzz/regressions/TARGET/), and a few thousand pseudo-random inputs
 //! from a fixed seed: their invariants stay part of `cargo test` without
 //! the fuzzing toolchain, and a crash once found stays a test.
+//!
+//! With `SECSH_FUZZ_CORPUS=1`, the local corpus a fuzzing run grew
+//! (fuzz/corpus/TARGET, not committed) is replayed too: cargo fuzz builds
+//! optimised without overflow checks, this replay runs with them.
 
 #[path = "../fuzz/src/lib.rs"]
 mod fuzz;
@@ -14,7 +18,11 @@ use std::path::Path;
 fn replay(target: &str, f: fn(&[u8])) -> usize {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
     let mut n = 0;
-    for kind in ["seeds", "regressions"] {
+    let mut kinds = vec!["seeds", "regressions"];
+    if std::env::var_os("SECSH_FUZZ_CORPUS").is_some_and(|v| v == "1") {
+        kinds.push("corpus");
+    }
+    for kind in kinds {
         let Ok(dir) = std::fs::read_dir(root.join(kind).join(target)) else {
             continue;
         };
@@ -22,12 +30,24 @@ fn replay(target: &str, f: fn(&[u8])) -> usize {
         paths.sort();
         for p in paths {
             let data = std::fs::read(&p).unwrap();
-            eprintln!("{}", p.display());
+            // Which input, should it panic.
+            let _guard = Shown(&p);
             f(&data);
             n += 1;
         }
     }
     n
+}
+
+/// Prints the input's path if its target panics.
+struct Shown<'a>(&'a Path);
+
+impl Drop for Shown<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("input: {}", self.0.display());
+        }
+    }
 }
 
 /// `count` inputs of up to `max_len` bytes from a fixed xorshift stream.
