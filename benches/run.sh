@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
-# secsh vs OpenSSH on loopback. Installs openssh-server (for its sshd
-# binary) when missing, builds in release mode and prints a markdown report
-# on stdout (progress on stderr).
+# secsh side by side with the tools it replaces, on loopback: ssh (with and
+# without ControlMaster), scp, sftp, rsync over ssh, pdsh and parallel-ssh.
+# Installs what is missing (openssh-server for its sshd binary, rsync,
+# pdsh, pssh), builds in release mode and prints a markdown report on
+# stdout (progress on stderr); SVG charts go to target/bench (or the
+# directory after --svg).
 #
-#   benches/run.sh            full run (a few minutes)
-#   benches/run.sh --quick    reduced set (under a minute)
+#   benches/run.sh                      full run (about a quarter of an hour)
+#   benches/run.sh --quick              reduced set (a few minutes)
+#   benches/run.sh --svg docs/bench     charts for docs/BENCHMARKS.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x /usr/sbin/sshd ] || ! command -v ssh >/dev/null 2>&1; then
+need=()
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
+command -v rsync >/dev/null 2>&1 || need+=(rsync)
+command -v pdsh >/dev/null 2>&1 || need+=(pdsh)
+command -v parallel-ssh >/dev/null 2>&1 || need+=(pssh)
+if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends openssh-server openssh-client
+  apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 exec cargo bench --bench compare -- "$@"

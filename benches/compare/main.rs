@@ -2,27 +2,36 @@
 //! (or `cargo bench --bench compare -- [--quick]` once openssh-server is
 //! installed). Progress goes to stderr; the markdown report to stdout.
 
+mod bulk;
+mod cpu;
 mod files;
+mod fleet;
 mod memory;
 mod scenarios;
 mod secsh_side;
 mod sshd;
+mod svg;
 
 use std::process::Command;
 
-use scenarios::{concurrent, download, median, time, upload};
+use scenarios::{concurrent, median, time};
 use secsh_side::Secshd;
 use sshd::Sshd;
 
-struct Plan {
-    latency_rounds: usize,
-    bulk_bytes: u64,
-    bulk_rounds: usize,
-    concurrent: usize,
-    concurrent_rounds: usize,
-    idle: usize,
-    slow_bytes: u64,
-    slow_rate: u64,
+pub(crate) struct Plan {
+    pub(crate) latency_rounds: usize,
+    pub(crate) bulk_bytes: u64,
+    pub(crate) bulk_rounds: usize,
+    pub(crate) file_bytes: u64,
+    pub(crate) fleet_hosts: usize,
+    pub(crate) fleet_rounds: usize,
+    pub(crate) small_files: usize,
+    pub(crate) small_size: u64,
+    pub(crate) concurrent: usize,
+    pub(crate) concurrent_rounds: usize,
+    pub(crate) idle: usize,
+    pub(crate) slow_bytes: u64,
+    pub(crate) slow_rate: u64,
 }
 
 const GIB: u64 = 1 << 30;
@@ -34,6 +43,11 @@ fn plan(quick: bool) -> Plan {
             latency_rounds: 5,
             bulk_bytes: 256 * MIB,
             bulk_rounds: 1,
+            file_bytes: 256 * MIB,
+            fleet_hosts: 100,
+            fleet_rounds: 1,
+            small_files: 1000,
+            small_size: 10 * 1024,
             concurrent: 200,
             concurrent_rounds: 1,
             idle: 200,
@@ -45,6 +59,11 @@ fn plan(quick: bool) -> Plan {
             latency_rounds: 21,
             bulk_bytes: 2 * GIB,
             bulk_rounds: 3,
+            file_bytes: GIB,
+            fleet_hosts: 100,
+            fleet_rounds: 3,
+            small_files: 1000,
+            small_size: 10 * 1024,
             concurrent: 200,
             concurrent_rounds: 3,
             idle: 1000,
@@ -61,7 +80,7 @@ fn raise_nofile() {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -69,7 +88,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn progress(s: &str) {
+pub(crate) fn progress(s: &str) {
     eprintln!("[bench] {s}");
 }
 
@@ -122,68 +141,55 @@ fn main() {
         secsh: format!("{:.1}", median(&a) * 1e3),
         ssh: format!("{:.1}", median(&b) * 1e3),
         ratio: pairs(&a, &b),
-        target: "<= 0.10",
+        target: "<= 0.035",
+    });
+    progress("password sign-in vs key sign-in");
+    let mut pw = vec![];
+    for i in 0..p.latency_rounds.min(11) + 1 {
+        let (s, ok) = time(&mut server.password_true());
+        assert!(ok, "password sign-in failed");
+        if i > 0 {
+            pw.push(s);
+        }
+    }
+    rows.push(Row {
+        name: "`true`, password (argon2id) vs key sign-in, secsh both (ms)".into(),
+        secsh: format!("{:.1}", median(&pw) * 1e3),
+        ssh: format!("{:.1}", median(&a) * 1e3),
+        ratio: median(&pw) / median(&a),
+        target: "",
     });
     rows.push(Row {
         name: "`true` vs ssh ControlMaster (ms)".into(),
         secsh: format!("{:.1}", median(&a) * 1e3),
         ssh: format!("{:.1}", median(&m) * 1e3),
         ratio: pairs(&a, &m),
-        target: "< 1.0",
+        target: "<= 0.4",
     });
 
-    let mb = |bytes: u64, secs: f64| bytes as f64 / secs / 1e6;
-    for (label, dir) in [("download", true), ("upload", false)] {
-        progress(&format!(
-            "{label} {} MiB x {}",
-            p.bulk_bytes / MIB,
-            p.bulk_rounds
-        ));
-        let (mut a, mut b) = (vec![], vec![]);
-        for _ in 0..p.bulk_rounds {
-            let (s, o) = if dir {
-                (
-                    download(server.command(), p.bulk_bytes),
-                    download(ssh.command(false), p.bulk_bytes),
-                )
-            } else {
-                (
-                    upload(
-                        server.command(),
-                        p.bulk_bytes,
-                        &["/bin/sh", "-c", "cat > /dev/null"],
-                    ),
-                    upload(ssh.command(false), p.bulk_bytes, &["cat > /dev/null"]),
-                )
-            };
-            assert!(
-                s.1 && o.1,
-                "{label} failed (secsh ok={}, ssh ok={})",
-                s.1,
-                o.1
-            );
-            a.push(mb(p.bulk_bytes, s.0));
-            b.push(mb(p.bulk_bytes, o.0));
-        }
-        rows.push(Row {
-            name: format!("{label} {} MiB (MB/s)", p.bulk_bytes / MIB),
-            secsh: format!("{:.0}", median(&a)),
-            ssh: format!("{:.0}", median(&b)),
-            ratio: pairs(&a, &b),
-            target: ">= 1.5",
-        });
-    }
+    rows.extend(bulk::rows(&server, &ssh, &p));
 
     progress(&format!(
-        "put and get {} MiB x {}",
-        p.bulk_bytes / MIB,
+        "put and get: {} MiB file, {} files of {} KiB, x {}",
+        p.file_bytes / MIB,
+        p.small_files,
+        p.small_size / 1024,
         p.bulk_rounds
     ));
-    rows.extend(files::put_get(
+    let one = (1, p.file_bytes);
+    rows.extend(files::transfers(
         &server,
         &ssh,
         tmp.path(),
-        p.bulk_bytes,
+        one,
+        p.bulk_rounds,
+    ));
+    let many = (p.small_files, p.small_size);
+    rows.extend(files::transfers(
+        &server,
+        &ssh,
+        tmp.path(),
+        many,
         p.bulk_rounds,
     ));
 
@@ -224,6 +230,8 @@ fn main() {
 
     drop(ssh);
     drop(server);
+    let (fleet_rows, fleet_1000) = fleet::rows(tmp.path(), &p);
+    rows.extend(fleet_rows);
     // Each memory scenario gets a fresh secshd, so heap that earlier runs
     // freed but the allocator kept does not count against it.
     progress(&format!("{} idle authenticated connections", p.idle));
@@ -240,6 +248,45 @@ fn main() {
     drop(fresh);
 
     report(&p, quick, &rows, (before, with, failed), (peak, secs));
+    println!("{fleet_1000}");
+    charts(&rows);
+}
+
+/// SVG charts next to the report: in the directory `--svg DIR` names,
+/// else target/bench.
+fn charts(rows: &[Row]) {
+    let args: Vec<String> = std::env::args().collect();
+    let dir = args
+        .iter()
+        .position(|a| a == "--svg")
+        .and_then(|i| args.get(i + 1))
+        .map_or_else(|| "target/bench".into(), std::path::PathBuf::from);
+    std::fs::create_dir_all(&dir).unwrap();
+    svg::chart(
+        &dir.join("latency.svg"),
+        "Latency of one command (ms)",
+        "(ms)",
+        rows,
+    );
+    svg::chart(
+        &dir.join("throughput.svg"),
+        "Throughput (MB/s)",
+        "(MB/s)",
+        rows,
+    );
+    svg::chart(
+        &dir.join("cpu.svg"),
+        "Work per CPU-second, client and server summed",
+        "(MB per CPU-second, both ends)",
+        rows,
+    );
+    svg::chart(
+        &dir.join("wall.svg"),
+        "Wall time of many runs (s)",
+        "(s; failures)",
+        rows,
+    );
+    progress(&format!("charts in {}", dir.display()));
 }
 
 fn cmd_out(cmd: &str, args: &[&str]) -> String {

@@ -12,6 +12,8 @@ use ssh_key::{LineEnding, PrivateKey};
 pub const SECSH: &str = env!("CARGO_BIN_EXE_secsh");
 pub const SECSHD: &str = env!("CARGO_BIN_EXE_secshd");
 pub const USER: &str = "bench";
+/// The password of `benchpw` (argon2id at the shipped parameters).
+pub const PASSWORD: &str = "correct horse battery staple";
 
 pub struct Secshd {
     child: Child,
@@ -21,14 +23,19 @@ pub struct Secshd {
 }
 
 impl Secshd {
+    /// On 127.0.0.1, a free port.
     pub fn start(dir: &Path) -> Self {
-        std::fs::create_dir_all(dir).unwrap();
-        secsh::pki::init(
-            &dir.join("pki"),
-            &["localhost".into()],
+        Self::start_on(
+            dir,
             &["127.0.0.1".parse().unwrap()],
+            &["127.0.0.1:0".into()],
         )
-        .unwrap();
+    }
+
+    /// Listening on `listen`, with a certificate for `ips`.
+    pub fn start_on(dir: &Path, ips: &[std::net::IpAddr], listen: &[String]) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        secsh::pki::init(&dir.join("pki"), &["localhost".into()], ips).unwrap();
         let key = secsh::pki::new_user_key("bench").unwrap();
         secsh::pki::write_new(
             &dir.join("id"),
@@ -37,7 +44,7 @@ impl Secshd {
         )
         .unwrap();
         let config = format!(
-            r#"listen = ["127.0.0.1:0"]
+            r#"listen = [{listen}]
 [tls]
 cert = "pki/server.pem"
 key = "pki/server.key"
@@ -50,11 +57,16 @@ max_unauthenticated_per_source = 8192
 exempt = ["127.0.0.0/8"]
 [users.{USER}]
 keys = ["{public}"]
-commands = ["true", "zeros", "sink"]
+commands = ["true", "zeros", "sink", "uname"]
 upload = ["{files}"]
 download = ["{files}"]
+[users.{USER}pw]
+password = "{phc}"
+commands = ["true"]
 [commands.true]
 argv = ["true"]
+[commands.uname]
+argv = ["uname", "-a"]
 [commands.zeros]
 argv = ["head", "-c", "{{n}}", "/dev/zero"]
 slots.n = {{ int = [1, 1000000000000] }}
@@ -62,7 +74,13 @@ slots.n = {{ int = [1, 1000000000000] }}
 argv = ["/bin/sh", "-c", "cat > /dev/null"]
 "#,
             public = key.public_key().to_openssh().unwrap(),
-            files = dir.join("files").display()
+            phc = secsh::auth::hash_password(PASSWORD.as_bytes()).unwrap(),
+            files = dir.join("files").display(),
+            listen = listen
+                .iter()
+                .map(|l| format!("\"{l}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         std::fs::create_dir_all(dir.join("files")).unwrap();
         std::fs::write(dir.join("secshd.toml"), config).unwrap();
@@ -104,6 +122,11 @@ argv = ["/bin/sh", "-c", "cat > /dev/null"]
         self.dir.join("pki/ca.pem")
     }
 
+    /// The key file.
+    pub fn key_file(&self) -> PathBuf {
+        self.dir.join("id")
+    }
+
     /// `secsh ... bench@ADDR --` (append the argv).
     pub fn command(&self) -> Command {
         let mut c = Command::new(SECSH);
@@ -119,6 +142,23 @@ argv = ["/bin/sh", "-c", "cat > /dev/null"]
 }
 
 impl Secshd {
+    /// `secsh ... benchpw@ADDR -- true`, signing in with the password.
+    pub fn password_true(&self) -> Command {
+        let file = self.dir.join("password");
+        if !file.exists() {
+            secsh::pki::write_new(&file, format!("{PASSWORD}\n").as_bytes(), 0o600).unwrap();
+        }
+        let mut c = Command::new(SECSH);
+        c.arg("--cert")
+            .arg(self.ca())
+            .arg("--password-file")
+            .arg(&file)
+            .arg(format!("{USER}pw@{}", self.addr))
+            .args(["--", "true"])
+            .env_remove("SSH_AUTH_SOCK");
+        c
+    }
+
     /// The directory `put` and `get` may use.
     pub fn files(&self) -> PathBuf {
         self.dir.join("files")

@@ -15,7 +15,7 @@ pub struct Sshd {
 
 const SSHD: &str = "/usr/sbin/sshd";
 
-fn keygen(path: &Path) {
+pub fn keygen(path: &Path) {
     let ok = Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-f"])
         .arg(path)
@@ -26,7 +26,14 @@ fn keygen(path: &Path) {
 }
 
 impl Sshd {
+    /// On 127.0.0.1:`port`, with keys of its own.
     pub fn start(dir: &Path, port: u16) -> Self {
+        Self::start_on(dir, port, &["127.0.0.1".into()], None)
+    }
+
+    /// On every address of `addrs` (at most 16) at `port`, accepting
+    /// `client_key` (its `.pub` beside it) when given, else a new key.
+    pub fn start_on(dir: &Path, port: u16, addrs: &[String], client_key: Option<&Path>) -> Self {
         assert!(
             Path::new(SSHD).exists(),
             "{SSHD} is missing: run benches/run.sh, which installs openssh-server"
@@ -34,18 +41,28 @@ impl Sshd {
         std::fs::create_dir_all(dir.join("home")).unwrap();
         std::fs::create_dir_all("/run/sshd").unwrap();
         keygen(&dir.join("host_ed25519"));
-        keygen(&dir.join("client_ed25519"));
+        match client_key {
+            Some(k) => {
+                std::fs::copy(k, dir.join("client_ed25519")).unwrap();
+                std::fs::copy(k.with_extension("pub"), dir.join("client_ed25519.pub")).unwrap();
+            }
+            None => keygen(&dir.join("client_ed25519")),
+        }
         std::fs::copy(dir.join("client_ed25519.pub"), dir.join("authorized_keys")).unwrap();
         let user = whoami();
         let config = format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_ed25519\nPidFile {d}/sshd.pid\n\
+            "Port {port}\n{listen}HostKey {d}/host_ed25519\nPidFile {d}/sshd.pid\n\
              AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nUsePAM no\nUseDNS no\n\
              PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
              PermitRootLogin prohibit-password\nAllowUsers {user}\n\
              KexAlgorithms curve25519-sha256\nCiphers aes128-gcm@openssh.com\n\
              MaxStartups 2000\nMaxSessions 2000\nSetEnv HOME={d}/home\nPrintMotd no\nPrintLastLog no\n\
              LogLevel ERROR\nSubsystem sftp internal-sftp\n",
-            d = dir.display()
+            d = dir.display(),
+            listen = addrs
+                .iter()
+                .map(|a| format!("ListenAddress {a}\n"))
+                .collect::<String>()
         );
         std::fs::write(dir.join("sshd_config"), config).unwrap();
         let child = Command::new(SSHD)
@@ -56,7 +73,7 @@ impl Sshd {
             .spawn()
             .expect("start sshd");
         let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while std::net::TcpStream::connect((addrs[0].as_str(), port)).is_err() {
             assert!(
                 start.elapsed() < Duration::from_secs(10),
                 "sshd did not start"
@@ -70,8 +87,10 @@ impl Sshd {
             control: None,
         };
         // Accept the host key once, outside any timing.
-        let ok = s.command(false).arg("true").status().unwrap().success();
-        assert!(ok, "ssh to the private sshd failed");
+        if addrs[0] == "127.0.0.1" {
+            let ok = s.command(false).arg("true").status().unwrap().success();
+            assert!(ok, "ssh to the private sshd failed");
+        }
         s
     }
 
@@ -90,6 +109,38 @@ impl Sshd {
         c.arg("-q");
         self.options(&mut c);
         c.args(["-P", &self.port.to_string()]);
+        c
+    }
+
+    /// The listening sshd (its per-connection processes are its children).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `sftp -b BATCH` with the same key, ciphers and port (append the
+    /// destination `USER@127.0.0.1`).
+    pub fn sftp(&self, batch: &Path) -> Command {
+        let mut c = Command::new("sftp");
+        c.arg("-q").arg("-b").arg(batch);
+        self.options(&mut c);
+        c.args(["-P", &self.port.to_string()]);
+        c.arg(format!("{}@127.0.0.1", whoami()));
+        c
+    }
+
+    /// `rsync -e 'ssh ...'` with the same key, ciphers and port (append
+    /// sources and destination, remote ones via [`Sshd::remote`]).
+    pub fn rsync(&self) -> Command {
+        let mut ssh = Command::new("ssh");
+        self.options(&mut ssh);
+        ssh.args(["-p", &self.port.to_string()]);
+        let mut e = String::from("ssh");
+        for a in ssh.get_args() {
+            e.push(' ');
+            e.push_str(&a.to_string_lossy());
+        }
+        let mut c = Command::new("rsync");
+        c.arg("-e").arg(e);
         c
     }
 

@@ -1,0 +1,206 @@
+//! Fleet runs: one command on 100 loopback hosts (127.0.0.1-100, one port
+//! each) at parallelism 32, secsh's fleet mode against `pdsh -R ssh` and
+//! `parallel-ssh` with the same key and ciphers (one sshd listens on at
+//! most 16 addresses, so there is one per 16 hosts); and 1,000 hosts
+//! (250 addresses times 4 ports) for secsh alone, with the client's peak
+//! RSS.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::scenarios::median;
+use super::secsh_side::{Secshd, SECSH, USER};
+use super::sshd::{keygen, whoami, Sshd};
+use super::{free_port, pairs, progress, Plan, Row};
+
+/// Seconds, success and the client's peak RSS (KiB, from VmHWM).
+fn run(cmd: &mut Command) -> (f64, bool, u64) {
+    let start = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut peak = 0;
+    let status = loop {
+        let hwm = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0);
+        peak = peak.max(hwm);
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (start.elapsed().as_secs_f64(), status.success(), peak)
+}
+
+fn ssh_args(key: &Path, port: u16) -> Vec<String> {
+    let mut v: Vec<String> = ["-F", "/dev/null", "-i"].map(String::from).to_vec();
+    v.push(key.display().to_string());
+    for o in [
+        "IdentitiesOnly=yes",
+        "BatchMode=yes",
+        "StrictHostKeyChecking=no",
+        "UserKnownHostsFile=/dev/null",
+        "LogLevel=ERROR",
+        "KexAlgorithms=curve25519-sha256",
+        "Ciphers=aes128-gcm@openssh.com",
+        "ControlMaster=no",
+        "ControlPath=none",
+    ] {
+        v.push("-o".into());
+        v.push(o.into());
+    }
+    v.push("-p".into());
+    v.push(port.to_string());
+    v
+}
+
+/// Rows for `p.fleet_hosts` hosts (secsh, pdsh, parallel-ssh) and a line
+/// for 1,000 hosts (secsh alone).
+pub fn rows(tmp: &Path, p: &Plan) -> (Vec<Row>, String) {
+    let n = p.fleet_hosts;
+    let port = free_port();
+    let ips: Vec<std::net::IpAddr> = (1..=n)
+        .map(|i| format!("127.0.0.{i}").parse().unwrap())
+        .collect();
+    let listen: Vec<String> = ips.iter().map(|ip| format!("{ip}:{port}")).collect();
+    let server = Secshd::start_on(&tmp.join("fleet-secsh"), &ips, &listen);
+    let key = tmp.join("fleet_ed25519");
+    keygen(&key);
+    let ssh_port = free_port();
+    let addrs: Vec<String> = ips.iter().map(|ip| ip.to_string()).collect();
+    let sshds: Vec<Sshd> = addrs
+        .chunks(16)
+        .enumerate()
+        .map(|(k, chunk)| {
+            Sshd::start_on(
+                &tmp.join(format!("fleet-ssh-{k}")),
+                ssh_port,
+                chunk,
+                Some(&key),
+            )
+        })
+        .collect();
+    let ssh_args = ssh_args(&key, ssh_port);
+    let user = whoami();
+    let hosts = format!("127.0.0.[1-{n}]");
+
+    let secsh = |argv: &[&str]| {
+        let mut c = Command::new(SECSH);
+        c.arg("--cert")
+            .arg(server.ca())
+            .arg("-i")
+            .arg(server.key_file())
+            .args(["--parallel", "32"])
+            .arg(format!("{USER}@{hosts}:{port}"))
+            .arg("--")
+            .args(argv)
+            .env_remove("SSH_AUTH_SOCK");
+        c
+    };
+    let pdsh = |argv: &[&str]| {
+        let mut c = Command::new("pdsh");
+        c.args(["-R", "ssh", "-f", "32", "-l", &user, "-w", &hosts])
+            .env("PDSH_SSH_ARGS", format!("{} -l %u %h", ssh_args.join(" ")))
+            .args(argv);
+        c
+    };
+    let host_list: Vec<String> = addrs.iter().map(|a| format!("{a}:{ssh_port}")).collect();
+    let pssh = |argv: &[&str]| {
+        let mut c = Command::new("parallel-ssh");
+        c.args([
+            "-p",
+            "32",
+            "-t",
+            "0",
+            "-l",
+            &user,
+            "-H",
+            &host_list.join(" "),
+        ])
+        .args(["-x", &ssh_args[..ssh_args.len() - 2].join(" ")])
+        .args(argv);
+        c
+    };
+
+    let mut rows = Vec::new();
+    for argv in [&["true"][..], &["uname", "-a"][..]] {
+        let shown = argv.join(" ");
+        progress(&format!("fleet of {n}: `{shown}` x {}", p.fleet_rounds));
+        let (mut a, mut b, mut c) = (vec![], vec![], vec![]);
+        let mut fails = [0; 3];
+        for _ in 0..p.fleet_rounds {
+            for (k, (cmd, out)) in [
+                (secsh(argv), &mut a),
+                (pdsh(argv), &mut b),
+                (pssh(argv), &mut c),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let mut cmd = cmd;
+                let (secs, ok, _) = run(&mut cmd);
+                fails[k] += usize::from(!ok);
+                out.push(secs);
+            }
+        }
+        for (other, v, f) in [
+            ("pdsh -R ssh", &b, fails[1]),
+            ("parallel-ssh", &c, fails[2]),
+        ] {
+            rows.push(Row {
+                name: format!("fleet of {n}, `{shown}`, parallel 32, vs {other} (s; failed runs)"),
+                secsh: format!("{:.2}; {}", median(&a), fails[0]),
+                ssh: format!("{:.2}; {f}", median(v)),
+                ratio: pairs(&a, v),
+                target: if other.starts_with("pdsh") && shown == "true" {
+                    "<= 0.2, 0 failures"
+                } else {
+                    ""
+                },
+            });
+        }
+    }
+    drop(sshds);
+    drop(server);
+
+    // 1,000 hosts: 250 addresses times 4 ports, secsh alone.
+    progress("fleet of 1000 (secsh alone)");
+    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
+    let ips: Vec<std::net::IpAddr> = (1..=250)
+        .map(|i| format!("127.0.1.{i}").parse().unwrap())
+        .collect();
+    let listen: Vec<String> = ips
+        .iter()
+        .flat_map(|ip| ports.iter().map(move |p| format!("{ip}:{p}")))
+        .collect();
+    let big = Secshd::start_on(&tmp.join("fleet-1000"), &ips, &listen);
+    let targets: Vec<String> = ports
+        .iter()
+        .map(|p| format!("{USER}@127.0.1.[1-250]:{p}"))
+        .collect();
+    let mut cmd = Command::new(SECSH);
+    cmd.arg("--cert")
+        .arg(big.ca())
+        .arg("-i")
+        .arg(big.key_file())
+        .args(["--parallel", "32"])
+        .arg(targets.join(","))
+        .args(["--", "true"])
+        .env_remove("SSH_AUTH_SOCK");
+    let (secs, ok, peak) = run(&mut cmd);
+    let line = format!(
+        "\n| secsh alone | wall time | client peak RSS | target |\n| --- | ---: | ---: | --- |\n\
+         | fleet of 1,000 hosts, `true`, parallel 32 | {secs:.2} s, {} | {:.1} MB | completes, < 200 MB |",
+        if ok { "all ok" } else { "FAILED" },
+        peak as f64 / 1024.0
+    );
+    (rows, line)
+}
