@@ -21,7 +21,7 @@ impl ServerSession {
             let m = "a put with resume must announce its size".into();
             return self.protocol(ErrorCode::Protocol, m);
         }
-        if self.admit(id, Kind::Put, true, None) {
+        if self.admit(id, Kind::Put, (true, spec.size), None) {
             self.actions.push_back(Action::Put { id, spec });
         }
     }
@@ -31,7 +31,7 @@ impl ServerSession {
             let m = "a get with an offset must send prefix_sha256".into();
             return self.protocol(ErrorCode::Protocol, m);
         }
-        if self.admit(id, Kind::Get, false, output_window) {
+        if self.admit(id, Kind::Get, (false, None), output_window) {
             self.actions.push_back(Action::Get { id, spec });
         }
     }

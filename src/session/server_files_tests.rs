@@ -371,3 +371,53 @@ fn transfers_share_the_request_limit_and_stdin_budget_with_execs() {
         }]
     ));
 }
+
+#[test]
+fn small_puts_get_small_windows_so_many_fit_the_stdin_budget() {
+    let mut t = T::new();
+    let settings = ServerSettings {
+        stdin_window: 1 << 20,
+        stdin_budget: 2 << 20,
+        max_requests: 32,
+        ..t.s.settings.clone()
+    };
+    t.s = ServerSession::new(settings, t.t0);
+    t.s.handle_frame(
+        frame(Message::Auth {
+            user: "alice".into(),
+            method: crate::proto::AuthMethod::Key,
+            signature: Some("sig".into()),
+            password: None,
+        }),
+        t.t0,
+    );
+    t.actions();
+    t.s.handle_auth_result("alice", AuthVerdict::Ok, t.t0);
+    t.actions();
+    // Sixteen puts of 10 KiB fit a 2 MiB budget (64 KiB windows each);
+    // with unsized puts the third would already be busy.
+    for id in 1..=16 {
+        let mut m = put(id, Some(10 * 1024), false);
+        if let Message::Put { name, .. } = &mut m {
+            *name = Some(format!("f{id}"));
+        }
+        t.frame(m);
+        assert!(
+            matches!(t.actions()[..], [Action::Put { .. }]),
+            "put {id} admitted"
+        );
+        let ready = Ready::Put {
+            offset: 0,
+            prefix_sha256: None,
+        };
+        t.event(id, ExecEvent::Ready(ready));
+        let sent = t.sent();
+        assert!(
+            matches!(sent[..], [Message::PutReady { window, .. }] if window == 64 * 1024),
+            "{sent:?}"
+        );
+    }
+    // An unsized put takes a full window: what is left is 1 MiB.
+    t.frame(put(17, None, false));
+    assert!(matches!(t.actions()[..], [Action::Put { .. }]));
+}

@@ -27,7 +27,7 @@ impl ServerSession {
                 timeout_ms,
                 output_window,
             } => {
-                if self.admit(id, Kind::Exec, stdin, output_window) {
+                if self.admit(id, Kind::Exec, (stdin, None), output_window) {
                     let exec = Action::Exec {
                         id,
                         argv,
@@ -95,12 +95,14 @@ impl ServerSession {
     }
 
     /// Take a new request `id` if the connection's limits allow; else
-    /// answer it with an error. True when it was taken.
+    /// answer it with an error. True when it was taken. `need` bounds the
+    /// stdin the request can send (a put's announced size): its window is
+    /// no larger, so small puts side by side do not exhaust the budget.
     pub(super) fn admit(
         &mut self,
         id: u64,
         kind: Kind,
-        stdin: bool,
+        (stdin, need): (bool, Option<u64>),
         output_window: Option<u64>,
     ) -> bool {
         let out_credit = match output_window {
@@ -119,12 +121,17 @@ impl ServerSession {
         };
         let allotted: u64 = self.requests.values().map(|r| r.stdin_allot).sum();
         let free = self.settings.stdin_budget.saturating_sub(allotted);
+        let least = self.settings.stdin_window.min(MIN_STDIN_WINDOW);
         let allot = if stdin {
-            self.settings.stdin_window.min(free).min(MAX_WINDOW)
+            let want = need.map_or(u64::MAX, |n| n.max(least));
+            self.settings
+                .stdin_window
+                .min(want)
+                .min(free)
+                .min(MAX_WINDOW)
         } else {
             0
         };
-        let least = self.settings.stdin_window.min(MIN_STDIN_WINDOW);
         let reply = if self.requests.contains_key(&id) {
             error(Some(id), ErrorCode::BadRequest, "request id already in use")
         } else if self.requests.len() >= self.settings.max_requests {
