@@ -1,6 +1,7 @@
 //! `secsh put [OPTIONS] LOCAL... [USER@]HOST:REMOTE` and
 //! `secsh get [OPTIONS] [USER@]HOST:REMOTE... LOCAL`: several files on one
-//! connection, one after another; a progress bar on a terminal.
+//! connection, several at once (see `files_run`); progress bars on a
+//! terminal.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -8,9 +9,9 @@ use std::path::{Path, PathBuf};
 use clap::Parser;
 
 use super::conn::{connect, load_config, ConnArgs, Reached};
-use super::progress::Bar;
+use super::files_run::{run_jobs, Job};
 use super::secsh::raw_fd_writer;
-use crate::client::transfer::{self, Dest, GetJob, PutJob, Source};
+use crate::client::transfer::{Dest, GetJob, PutJob, Source};
 use crate::client::{self, ClientError, Target};
 
 const EXITS: &str = "Exit status: 0 every file transferred and checked; 1 a transfer failed \
@@ -149,15 +150,8 @@ async fn session(conn: &ConnArgs, target: Target) -> Result<client::Session, Cli
 }
 
 /// Worse exit status of two (a connection failure ends the run).
-fn worse(a: i32, b: i32) -> i32 {
+pub(super) fn worse(a: i32, b: i32) -> i32 {
     a.max(b)
-}
-
-fn fatal(e: &ClientError) -> bool {
-    !matches!(
-        e,
-        ClientError::Transfer(_) | ClientError::Denied(_) | ClientError::Usage(_)
-    ) && !matches!(e, ClientError::Server { code, .. } if *code == crate::proto::ErrorCode::Busy)
 }
 
 async fn put(args: PutArgs) -> Result<i32, ClientError> {
@@ -168,8 +162,8 @@ async fn put(args: PutArgs) -> Result<i32, ClientError> {
         return Err(ClientError::Usage("`-` (stdin) can be given once".into()));
     }
     let several = locals.len() > 1;
-    let session = session(&args.conn, target).await?;
     let mut code = 0;
+    let mut jobs = Vec::new();
     for l in locals {
         let (source, name) = if l == "-" {
             (Source::Stdin, None)
@@ -197,17 +191,13 @@ async fn put(args: PutArgs) -> Result<i32, ClientError> {
             mode: args.mode,
             resume: args.opts.resume,
         };
-        let mut bar = Bar::new(l, !args.opts.no_progress);
-        let result = transfer::put(&session, &job, &mut bar).await;
-        bar.done(result.is_ok());
-        if let Err(e) = result {
-            eprintln!("secsh: put {l}: {e}");
-            code = worse(code, e.exit_code());
-            if fatal(&e) {
-                break;
-            }
-        }
+        jobs.push((l.clone(), Job::Put(job)));
     }
+    let session = session(&args.conn, target).await?;
+    let code = worse(
+        code,
+        run_jobs(session, jobs, !args.opts.no_progress, false).await,
+    );
     Ok(code)
 }
 
@@ -220,8 +210,8 @@ async fn get(args: GetArgs) -> Result<i32, ClientError> {
         let m = format!("{local}: with several files, LOCAL must be a directory");
         return Err(ClientError::Usage(m));
     }
-    let session = session(&args.conn, target).await?;
     let mut code = 0;
+    let mut jobs = Vec::new();
     for r in &remotes {
         let dest = if local == "-" {
             Dest::Stdout(raw_fd_writer(1))
@@ -241,20 +231,14 @@ async fn get(args: GetArgs) -> Result<i32, ClientError> {
             dest,
             resume: args.opts.resume,
         };
-        let mut bar = Bar::new(r, !args.opts.no_progress);
-        let result = transfer::get(&session, job, &mut bar).await;
-        bar.done(result.is_ok());
-        if let Err(e) = result {
-            eprintln!("secsh: get {r}: {e}");
-            code = worse(code, e.exit_code());
-            if fatal(&e) {
-                if !matches!(e, ClientError::Usage(_)) && local != "-" {
-                    eprintln!("secsh: the partial download is kept; --resume continues it");
-                }
-                break;
-            }
-        }
+        jobs.push((r.clone(), Job::Get(job)));
     }
+    let session = session(&args.conn, target).await?;
+    let to_stdout = local == "-";
+    let code = worse(
+        code,
+        run_jobs(session, jobs, !args.opts.no_progress, to_stdout).await,
+    );
     Ok(code)
 }
 

@@ -7,6 +7,7 @@ mod conn;
 mod dev;
 mod docs;
 mod files;
+mod files_run;
 mod fleet;
 mod fleet_out;
 mod fleet_summary;

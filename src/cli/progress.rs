@@ -5,7 +5,7 @@
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::client::transfer::Progress;
 
@@ -15,6 +15,9 @@ const SHOW_AFTER: Duration = Duration::from_millis(300);
 /// One file's bar.
 pub struct Bar {
     label: String,
+    /// Where shown bars go, one line each, so that several transfers at
+    /// once do not draw over each other.
+    multi: MultiProgress,
     enabled: bool,
     bar: Option<ProgressBar>,
     since: Instant,
@@ -22,10 +25,12 @@ pub struct Bar {
 }
 
 impl Bar {
-    /// A bar for `label`, drawn when `wanted` and stderr is a terminal.
-    pub fn new(label: &str, wanted: bool) -> Self {
+    /// A bar for `label`, drawn in `multi` when `wanted` and stderr is a
+    /// terminal.
+    pub fn new(label: &str, wanted: bool, multi: MultiProgress) -> Self {
         Self {
             label: label.to_string(),
+            multi,
             enabled: wanted && std::io::stderr().is_terminal(),
             bar: None,
             since: Instant::now(),
@@ -71,7 +76,7 @@ impl Progress for Bar {
         bar.inc(n);
         if !self.shown && self.since.elapsed() >= SHOW_AFTER {
             self.shown = true;
-            bar.set_draw_target(ProgressDrawTarget::stderr());
+            self.multi.add(bar.clone());
         }
     }
 }

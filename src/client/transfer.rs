@@ -19,6 +19,7 @@ use crate::session::{GetParams, PutSpec};
 pub use local::part_path;
 use local::{ReadDone, Sink};
 
+#[derive(Debug, Clone)]
 /// Where a put's bytes come from.
 pub enum Source {
     /// A regular file.
@@ -36,6 +37,7 @@ pub enum Dest {
 }
 
 /// One put.
+#[derive(Debug, Clone)]
 pub struct PutJob {
     /// The local bytes.
     pub source: Source,
@@ -123,7 +125,7 @@ fn unexpected(what: &str) -> ClientError {
 pub async fn put(
     session: &Session,
     job: &PutJob,
-    progress: &mut dyn Progress,
+    progress: &mut (dyn Progress + Send),
 ) -> Result<Transferred, ClientError> {
     let (size, mode) = match &job.source {
         Source::File(p) => {
@@ -216,7 +218,7 @@ pub async fn put(
 pub async fn get(
     session: &Session,
     job: GetJob,
-    progress: &mut dyn Progress,
+    progress: &mut (dyn Progress + Send),
 ) -> Result<Transferred, ClientError> {
     let target = match &job.dest {
         Dest::File(t) => Some(t.clone()),
