@@ -1,6 +1,6 @@
 //! Fleet runs: one command on 100 loopback hosts (127.0.0.1-100, one port
 //! each) at parallelism 32, secsh's fleet mode against `pdsh -R ssh` and
-//! `parallel-ssh` with the same key and ciphers (one sshd listens on at
+//! `parallel-ssh` and `ansible -m raw` with the same key and ciphers (one sshd listens on at
 //! most 16 addresses, so there is one per 16 hosts); and 1,000 hosts
 //! (250 addresses times 4 ports) for secsh alone, with the client's peak
 //! RSS.
@@ -130,40 +130,73 @@ pub fn rows(tmp: &Path, p: &Plan) -> (Vec<Row>, String) {
         c
     };
 
+    // Ansible ad-hoc (`-m raw`, no Python on the hosts needed), when
+    // benches/run.sh installed it; its default ControlPersist is turned
+    // off so that every tool opens fresh connections.
+    let ansible = std::path::PathBuf::from("target/ansible-venv/bin/ansible");
+    let inventory = tmp.join("fleet-inventory.ini");
+    std::fs::write(
+        &inventory,
+        format!(
+            "[fleet]\n{}\n[fleet:vars]\nansible_port={ssh_port}\nansible_user={user}\n\
+             ansible_ssh_private_key_file={}\nansible_ssh_common_args='{}'\n",
+            addrs.join("\n"),
+            key.display(),
+            ssh_args[3..ssh_args.len() - 2].join(" ")
+        ),
+    )
+    .unwrap();
+    let ansible_cmd = |argv: &[&str]| {
+        let mut c = Command::new(&ansible);
+        c.args(["fleet", "-i"])
+            .arg(&inventory)
+            .args(["-m", "raw", "-f", "32", "-a", &argv.join(" ")])
+            .env("ANSIBLE_SSH_ARGS", "")
+            .env("ANSIBLE_HOST_KEY_CHECKING", "False")
+            .env("LC_ALL", "C.UTF-8")
+            .env("ANSIBLE_LOCAL_TEMP", tmp.join("ansible-tmp"));
+        c
+    };
+    let with_ansible = ansible.exists();
+
     let mut rows = Vec::new();
     for argv in [&["true"][..], &["uname", "-a"][..]] {
         let shown = argv.join(" ");
         progress(&format!("fleet of {n}: `{shown}` x {}", p.fleet_rounds));
-        let (mut a, mut b, mut c) = (vec![], vec![], vec![]);
-        let mut fails = [0; 3];
+        let (mut a, mut b, mut c, mut d) = (vec![], vec![], vec![], vec![]);
+        let mut fails = [0; 4];
         for _ in 0..p.fleet_rounds {
-            for (k, (cmd, out)) in [
+            let mut runs = vec![
                 (secsh(argv), &mut a),
                 (pdsh(argv), &mut b),
                 (pssh(argv), &mut c),
-            ]
-            .into_iter()
-            .enumerate()
-            {
-                let mut cmd = cmd;
+            ];
+            if with_ansible {
+                runs.push((ansible_cmd(argv), &mut d));
+            }
+            for (k, (mut cmd, out)) in runs.into_iter().enumerate() {
                 let (secs, ok, _) = run(&mut cmd);
                 fails[k] += usize::from(!ok);
                 out.push(secs);
             }
         }
-        for (other, v, f) in [
+        let mut others = vec![
             ("pdsh -R ssh", &b, fails[1]),
             ("parallel-ssh", &c, fails[2]),
-        ] {
+        ];
+        if with_ansible {
+            others.push(("ansible -m raw", &d, fails[3]));
+        }
+        for (other, v, f) in others {
             rows.push(Row {
                 name: format!("fleet of {n}, `{shown}`, parallel 32, vs {other} (s; failed runs)"),
                 secsh: format!("{:.2}; {}", median(&a), fails[0]),
                 ssh: format!("{:.2}; {f}", median(v)),
                 ratio: pairs(&a, v),
-                target: if other.starts_with("pdsh") && shown == "true" {
-                    "<= 0.2, 0 failures"
-                } else {
-                    ""
+                target: match (other, shown.as_str()) {
+                    ("pdsh -R ssh", "true") => "<= 0.2, 0 failures",
+                    ("ansible -m raw", "true") => "<= 0.1",
+                    _ => "",
                 },
             });
         }
