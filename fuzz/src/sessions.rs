@@ -24,6 +24,12 @@ use super::draw;
 /// Steps per input: enough for several request lifecycles.
 const MAX_STEPS: usize = 400;
 
+/// `SECSH_FUZZ_TRACE=1`: print every step and action (to read a crash).
+fn trace() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("SECSH_FUZZ_TRACE").is_some())
+}
+
 /// The server engine against an arbitrary client and a faithful process
 /// layer.
 pub fn server_session(data: &[u8]) {
@@ -53,11 +59,17 @@ fn drive_server(u: &mut Unstructured) -> Result<()> {
         match u.int_in_range(0u8..=11)? {
             0..=4 => {
                 let frame = draw::frame(u)?;
+                if trace() {
+                    eprintln!("client: {:?}", frame.message);
+                }
                 check.client_sent(&frame.message);
                 s.handle_frame(frame, now);
             }
             5..=8 => {
                 if let Some((id, event)) = procs.event(u)? {
+                    if trace() {
+                        eprintln!("process {id}: {event:?}");
+                    }
                     s.handle_exec_event(id, event, now);
                 }
             }
@@ -87,6 +99,9 @@ fn drive_server(u: &mut Unstructured) -> Result<()> {
             },
         }
         while let Some(action) = s.poll_action() {
+            if trace() {
+                eprintln!("  server: {action:?}");
+            }
             check.action(&action);
             procs.action(&action);
         }

@@ -189,4 +189,6 @@ mod client_tests;
 #[cfg(test)]
 mod server_files_tests;
 #[cfg(test)]
+mod server_race_tests;
+#[cfg(test)]
 mod server_tests;

@@ -174,13 +174,19 @@ impl ServerSession {
         let Some(req) = self.requests.get_mut(&id) else {
             return;
         };
+        // The command already exited (its output is still being sent):
+        // nothing reads stdin any more; the client sent it before it
+        // heard, so it is dropped, within the window as before.
+        let exited = matches!(&req.phase, Phase::Running(r) if r.ended.is_some());
         let problem = match (&mut req.phase, &mut req.stdin) {
             (Phase::Checking { .. }, _) => "stdin before started (no window yet)",
             (_, StdinSide::None) => "stdin for a request that declared none",
             (_, StdinSide::Closed) => "stdin after eof",
             (_, StdinSide::Open(credit)) => match credit.spend(len as u64) {
                 Ok(()) => {
-                    self.actions.push_back(Action::Stdin { id, data: body });
+                    if !exited {
+                        self.actions.push_back(Action::Stdin { id, data: body });
+                    }
                     return;
                 }
                 Err(_) => "stdin exceeds the flow-control window",
@@ -199,8 +205,9 @@ impl ServerSession {
         }
         if let StdinSide::Open(_) = req.stdin {
             req.stdin = StdinSide::Closed;
-            match req.phase {
+            match &req.phase {
                 Phase::Checking { .. } => req.early_eof = true,
+                Phase::Running(r) if r.ended.is_some() => {}
                 Phase::Running(_) => self.actions.push_back(Action::StdinEof { id }),
             }
         }

@@ -84,19 +84,19 @@ impl T {
     }
 
     /// `exec` then `Started`: a running request.
-    fn running(&mut self, id: u64, stdin: bool, window: Option<u64>) {
+    pub(super) fn running(&mut self, id: u64, stdin: bool, window: Option<u64>) {
         self.s.handle_frame(exec(id, stdin, window), self.t0);
         assert!(matches!(self.actions()[..], [Action::Exec { .. }]));
         self.event(id, ExecEvent::Started { timeout: None });
         self.actions();
     }
 
-    fn output(&mut self, id: u64, stream: Stream, data: &'static [u8]) {
+    pub(super) fn output(&mut self, id: u64, stream: Stream, data: &'static [u8]) {
         let data = Bytes::from_static(data);
         self.event(id, ExecEvent::Output { stream, data });
     }
 
-    fn finish(&mut self, id: u64) {
+    pub(super) fn finish(&mut self, id: u64) {
         self.event(
             id,
             ExecEvent::Eof {
