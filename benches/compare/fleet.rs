@@ -40,6 +40,19 @@ fn run(cmd: &mut Command) -> (f64, bool, u64) {
     (start.elapsed().as_secs_f64(), status.success(), peak)
 }
 
+/// `secsh --parallel 32 TARGETS -- ARGV` with `server`'s CA and key.
+fn secsh_fleet(server: &Secshd, targets: &str, argv: &[&str]) -> Command {
+    let mut c = Command::new(SECSH);
+    c.arg("--cert")
+        .arg(server.ca())
+        .arg("-i")
+        .arg(server.key_file())
+        .args(["--parallel", "32", targets, "--"])
+        .args(argv)
+        .env_remove("SSH_AUTH_SOCK");
+    c
+}
+
 fn ssh_args(key: &Path, port: u16) -> Vec<String> {
     let mut v: Vec<String> = ["-F", "/dev/null", "-i"].map(String::from).to_vec();
     v.push(key.display().to_string());
@@ -92,19 +105,7 @@ pub fn rows(tmp: &Path, p: &Plan) -> (Vec<Row>, String) {
     let user = whoami();
     let hosts = format!("127.0.0.[1-{n}]");
 
-    let secsh = |argv: &[&str]| {
-        let mut c = Command::new(SECSH);
-        c.arg("--cert")
-            .arg(server.ca())
-            .arg("-i")
-            .arg(server.key_file())
-            .args(["--parallel", "32"])
-            .arg(format!("{USER}@{hosts}:{port}"))
-            .arg("--")
-            .args(argv)
-            .env_remove("SSH_AUTH_SOCK");
-        c
-    };
+    let secsh = |argv: &[&str]| secsh_fleet(&server, &format!("{USER}@{hosts}:{port}"), argv);
     let pdsh = |argv: &[&str]| {
         let mut c = Command::new("pdsh");
         c.args(["-R", "ssh", "-f", "32", "-l", &user, "-w", &hosts])
@@ -219,16 +220,7 @@ pub fn rows(tmp: &Path, p: &Plan) -> (Vec<Row>, String) {
         .iter()
         .map(|p| format!("{USER}@127.0.1.[1-250]:{p}"))
         .collect();
-    let mut cmd = Command::new(SECSH);
-    cmd.arg("--cert")
-        .arg(big.ca())
-        .arg("-i")
-        .arg(big.key_file())
-        .args(["--parallel", "32"])
-        .arg(targets.join(","))
-        .args(["--", "true"])
-        .env_remove("SSH_AUTH_SOCK");
-    let (secs, ok, peak) = run(&mut cmd);
+    let (secs, ok, peak) = run(&mut secsh_fleet(&big, &targets.join(","), &["true"]));
     let line = format!(
         "\n| secsh alone | wall time | client peak RSS | target |\n| --- | ---: | ---: | --- |\n\
          | fleet of 1,000 hosts, `true`, parallel 32 | {secs:.2} s, {} | {:.1} MB | completes, < 200 MB |",

@@ -81,25 +81,7 @@ fn method(u: &mut Unstructured) -> Result<AuthMethod> {
 
 /// An error code.
 pub fn code(u: &mut Unstructured) -> Result<ErrorCode> {
-    use ErrorCode::*;
-    Ok(*u.choose(&[
-        Protocol,
-        TooLarge,
-        UnknownType,
-        UnexpectedMessage,
-        AuthFailed,
-        Timeout,
-        BadRequest,
-        ExecFailed,
-        Busy,
-        ShuttingDown,
-        RateLimited,
-        Internal,
-        NotFound,
-        ChecksumMismatch,
-        Cancelled,
-        TransferFailed,
-    ])?)
+    Ok(*u.choose(&ErrorCode::ALL)?)
 }
 
 fn argv(u: &mut Unstructured) -> Result<Vec<String>> {

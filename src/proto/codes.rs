@@ -45,6 +45,26 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in declaration order.
+    pub const ALL: [ErrorCode; 16] = [
+        ErrorCode::Protocol,
+        ErrorCode::TooLarge,
+        ErrorCode::UnknownType,
+        ErrorCode::UnexpectedMessage,
+        ErrorCode::AuthFailed,
+        ErrorCode::Timeout,
+        ErrorCode::BadRequest,
+        ErrorCode::ExecFailed,
+        ErrorCode::Busy,
+        ErrorCode::ShuttingDown,
+        ErrorCode::RateLimited,
+        ErrorCode::Internal,
+        ErrorCode::NotFound,
+        ErrorCode::ChecksumMismatch,
+        ErrorCode::Cancelled,
+        ErrorCode::TransferFailed,
+    ];
+
     /// The wire spelling of this code.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -71,5 +91,23 @@ impl ErrorCode {
 impl std::fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn every_code_has_its_own_wire_name_and_round_trips() {
+        let mut names: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        for c in ErrorCode::ALL {
+            let json = serde_json::to_string(&c).unwrap();
+            assert_eq!(json, format!("\"{}\"", c.as_str()));
+            assert_eq!(serde_json::from_str::<ErrorCode>(&json).unwrap(), c);
+        }
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ErrorCode::ALL.len());
     }
 }
