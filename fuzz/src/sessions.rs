@@ -138,6 +138,9 @@ fn drive_client(u: &mut Unstructured) -> Result<()> {
         match u.int_in_range(0u8..=11)? {
             0..=5 => {
                 let frame = draw::frame(u)?;
+                if trace() {
+                    eprintln!("server: {:?}", frame.message);
+                }
                 check.server_sent(&frame.message);
                 c.handle_frame(frame, now);
             }
@@ -211,6 +214,9 @@ fn drive_client(u: &mut Unstructured) -> Result<()> {
             },
         }
         while let Some(action) = c.poll_action() {
+            if trace() {
+                eprintln!("  client: {action:?}");
+            }
             check.action(&action, &mut c);
         }
     }

@@ -4,7 +4,7 @@
 //! deadline for `auth_ok`. Frames and application calls go in; frames to
 //! send and per-request events come out of [`ClientSession::poll_action`].
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -29,6 +29,8 @@ pub struct ClientSession {
     closed: bool,
     pub(super) next_id: u64,
     pub(super) requests: HashMap<u64, Req>,
+    /// `list` ids not answered yet.
+    lists: HashSet<u64>,
     pub(super) actions: VecDeque<ClientAction>,
     keepalive: Keepalive,
 }
@@ -50,6 +52,7 @@ impl ClientSession {
             closed: false,
             next_id: 1,
             requests: HashMap::new(),
+            lists: HashSet::new(),
             actions: VecDeque::new(),
         };
         s.send_auth(proof);
@@ -164,7 +167,11 @@ impl ClientSession {
     /// Ask which commands the user may run; the answer comes as
     /// [`ClientAction::Listed`] with the returned id.
     pub fn list(&mut self) -> u64 {
-        self.start_request(None, |id| Message::List { id })
+        let id = self.start_request(None, |id| Message::List { id });
+        if !self.closed {
+            self.lists.insert(id);
+        }
+        id
     }
 
     /// The application has consumed `n` output bytes of `id`: the server
@@ -336,7 +343,7 @@ impl ClientSession {
                 message,
                 retry_after_ms,
             }),
-            Message::Commands { id, commands } => {
+            Message::Commands { id, commands } if self.lists.remove(&id) => {
                 acts.push_back(ClientAction::Listed { id, commands })
             }
             Message::Ping => send(acts, Message::Pong),

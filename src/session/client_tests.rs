@@ -414,3 +414,20 @@ fn a_request_on_a_closed_connection_fails_at_once_and_sends_nothing() {
     );
     assert_eq!(t.c.live_requests(), 0);
 }
+
+#[test]
+fn commands_answer_only_a_pending_list() {
+    let mut t = T::authed();
+    let get = t.c.exec(params(false, 100));
+    let list = t.c.list();
+    t.actions();
+    let commands = |id| Message::Commands {
+        id,
+        commands: Vec::new(),
+    };
+    t.recv(commands(list));
+    assert!(matches!(t.actions()[..], [ClientAction::Listed { id, .. }] if id == list));
+    // The same list again, or an exec's id: the server broke the protocol.
+    t.recv(commands(get));
+    assert!(matches!(closed(&t.actions()), Some(ConnEnd::Protocol(_))));
+}

@@ -3,7 +3,7 @@
 //! connection variables secsh uses (`ansible_host`, `ansible_port`,
 //! `ansible_user`). Everything else is ignored.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use super::targets::expand;
 
@@ -21,6 +21,8 @@ pub struct HostVars {
 #[derive(Debug, Clone, Default)]
 struct Group {
     hosts: Vec<String>,
+    /// The same hosts, for membership tests (a range can list 100,000).
+    members: HashSet<String>,
     children: Vec<String>,
     vars: HostVars,
 }
@@ -101,7 +103,7 @@ impl Inventory {
             entry.port = vars.port.or(entry.port);
             entry.user = vars.user.clone().or(entry.user.take());
             let g = self.groups.entry(group.to_string()).or_default();
-            if !g.hosts.contains(&h) {
+            if g.members.insert(h.clone()) {
                 g.hosts.push(h);
             }
         }
@@ -266,11 +268,7 @@ impl Inventory {
     /// that list it directly.
     pub fn vars(&self, host: &str) -> Option<HostVars> {
         let mut v = self.hosts.get(host)?.clone();
-        for g in self
-            .groups
-            .values()
-            .filter(|g| g.hosts.iter().any(|h| h == host))
-        {
+        for g in self.groups.values().filter(|g| g.members.contains(host)) {
             v.address = v.address.or(g.vars.address.clone());
             v.port = v.port.or(g.vars.port);
             v.user = v.user.or(g.vars.user.clone());
