@@ -19,8 +19,11 @@ use crate::client::transfer::{self, GetJob, PutJob};
 use crate::client::{ClientError, Session};
 use crate::proto::ErrorCode;
 
-/// Transfers in flight on one connection at most.
-pub const IN_FLIGHT: usize = 8;
+/// Transfers in flight on one connection at most: the server's default
+/// `max_requests_per_connection` (a server configured lower answers
+/// `busy`, and fewer go at once from then on). 1,000 files of 10 KiB on
+/// loopback: 0.64 s with 8, 0.46 s with 16.
+pub const IN_FLIGHT: usize = 16;
 
 /// One transfer.
 pub enum Job {
