@@ -14,13 +14,15 @@ use super::secsh_side::{Secshd, SECSH, USER};
 use super::sshd::{keygen, whoami, Sshd};
 use super::{free_port, pairs, progress, Plan, Row};
 
-/// Seconds, success and the client's peak RSS (KiB, from VmHWM).
+/// Seconds, success and the client's peak RSS (KiB, from VmHWM). A
+/// failed run's last lines of output go to the progress log.
 fn run(cmd: &mut Command) -> (f64, bool, u64) {
+    let out = tempfile::tempfile().expect("temp file");
     let start = Instant::now();
     let mut child = cmd
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out.try_clone().unwrap())
         .spawn()
         .expect("spawn");
     let mut peak = 0;
@@ -37,7 +39,21 @@ fn run(cmd: &mut Command) -> (f64, bool, u64) {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    (start.elapsed().as_secs_f64(), status.success(), peak)
+    let secs = start.elapsed().as_secs_f64();
+    if !status.success() {
+        use std::io::{Read, Seek};
+        let mut text = String::new();
+        let mut out = out;
+        let _ = out.rewind();
+        let _ = out.read_to_string(&mut text);
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        let tail = lines[lines.len().saturating_sub(4)..].join(" | ");
+        progress(&format!(
+            "{:?} failed ({status}): {tail}",
+            cmd.get_program()
+        ));
+    }
+    (secs, status.success(), peak)
 }
 
 /// `secsh --parallel 32 TARGETS -- ARGV` with `server`'s CA and key.
@@ -143,7 +159,11 @@ pub fn rows(tmp: &Path, p: &Plan) -> (Vec<Row>, String) {
              ansible_ssh_private_key_file={}\nansible_ssh_common_args='{}'\n",
             addrs.join("\n"),
             key.display(),
-            ssh_args[3..ssh_args.len() - 2].join(" ")
+            // `-F /dev/null` and the `-o` options; key and port are
+            // inventory variables.
+            [&ssh_args[..2], &ssh_args[4..ssh_args.len() - 2]]
+                .concat()
+                .join(" ")
         ),
     )
     .unwrap();
