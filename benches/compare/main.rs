@@ -286,6 +286,12 @@ fn charts(rows: &[Row]) {
         "(s; failures)",
         rows,
     );
+    svg::chart(
+        &dir.join("fleet.svg"),
+        "Fleet of 100 hosts, parallelism 32: wall time (s)",
+        "(s; failed runs)",
+        rows,
+    );
     progress(&format!("charts in {}", dir.display()));
 }
 
