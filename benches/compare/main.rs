@@ -262,36 +262,24 @@ fn charts(rows: &[Row]) {
         .and_then(|i| args.get(i + 1))
         .map_or_else(|| "target/bench".into(), std::path::PathBuf::from);
     std::fs::create_dir_all(&dir).unwrap();
-    svg::chart(
-        &dir.join("latency.svg"),
-        "Latency of one command (ms)",
-        "(ms)",
-        rows,
-    );
-    svg::chart(
-        &dir.join("throughput.svg"),
-        "Throughput (MB/s)",
-        "(MB/s)",
-        rows,
-    );
-    svg::chart(
-        &dir.join("cpu.svg"),
-        "Work per CPU-second, client and server summed",
-        "(MB per CPU-second, both ends)",
-        rows,
-    );
-    svg::chart(
-        &dir.join("wall.svg"),
-        "Wall time of many runs (s)",
-        "(s; failures)",
-        rows,
-    );
-    svg::chart(
-        &dir.join("fleet.svg"),
-        "Fleet of 100 hosts, parallelism 32: wall time (s)",
-        "(s; failed runs)",
-        rows,
-    );
+    let charts = [
+        ("latency.svg", "Latency of one command (ms)", "(ms)"),
+        ("throughput.svg", "Throughput (MB/s)", "(MB/s)"),
+        (
+            "cpu.svg",
+            "Work per CPU-second, client and server summed",
+            "(MB per CPU-second, both ends)",
+        ),
+        ("wall.svg", "Wall time of many runs (s)", "(s; failures)"),
+        (
+            "fleet.svg",
+            "Fleet of 100 hosts, parallelism 32: wall time (s)",
+            "(s; failed runs)",
+        ),
+    ];
+    for (file, title, unit) in charts {
+        svg::chart(&dir.join(file), title, unit, rows);
+    }
     progress(&format!("charts in {}", dir.display()));
 }
 
