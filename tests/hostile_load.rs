@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::raw::Raw;
-use common::{wait_until, Env};
+use common::{fds, rss_kib, wait_until, Env};
 use secsh::proto::{ErrorCode, Message, Stream};
 
 const SESSIONS: usize = 1000;
@@ -18,20 +18,6 @@ const SESSIONS: usize = 1000;
 /// The tests here load the machine on purpose; they run one at a time so
 /// that one's flood does not starve another's timing.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
-}
-
-/// Resident set of `pid` in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
 
 /// Lift this process's descriptor limit: the test holds a thousand TLS
 /// connections, and the daemon inherits the limit.

@@ -12,12 +12,8 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use common::raw::Raw;
-use common::{wait_until, Env};
+use common::{fds, wait_until, Env};
 use secsh::proto::Message;
-
-fn fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
-}
 
 /// Running `sleep SECS` processes (any path to sleep).
 fn sleeps(secs: &str) -> Vec<i32> {

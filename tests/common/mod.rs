@@ -272,6 +272,12 @@ impl Drop for Daemon {
     }
 }
 
+/// Open file descriptors of `pid`, from /proc.
+pub fn fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+/// Resident set size of `pid` in KiB, from /proc.
 pub fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
