@@ -61,6 +61,7 @@ pub struct Args {
 
 /// Parse the command line, run, and return the exit status.
 pub fn main() -> i32 {
+    crate::cli::keep_heap();
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     match argv.get(1).and_then(|a| a.to_str()) {
         Some("put") => return super::files::put_main(&argv[1..]),

@@ -116,6 +116,7 @@ pub enum Pki {
 
 /// Parse the command line, run, and return the exit status.
 pub fn main() -> i32 {
+    crate::cli::keep_heap();
     let args = Args::parse();
     crate::cli::init_logging("info");
     match args.command {
