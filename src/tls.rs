@@ -74,6 +74,10 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsEr
         .with_single_cert(chain, key)?;
     config.alpn_protocols = vec![ALPN.to_vec()];
     config.max_early_data_size = 0;
+    // No session tickets: secsh clients are one process per connection
+    // and never resume, so each ticket would be issued, sent and stored
+    // for nothing (two per handshake by default).
+    config.send_tls13_tickets = 0;
     Ok(Arc::new(config))
 }
 
@@ -89,6 +93,8 @@ pub fn client_config(ca_bundle: &Path) -> Result<Arc<ClientConfig>, TlsError> {
         .with_no_client_auth();
     config.alpn_protocols = vec![ALPN.to_vec()];
     config.enable_early_data = false;
+    // Nothing to resume (see `server_config`): keep no session cache.
+    config.resumption = rustls::client::Resumption::disabled();
     Ok(Arc::new(config))
 }
 
