@@ -40,6 +40,13 @@ pub const SERVER_CERT: &str = "server.pem";
 /// Server private key file name.
 pub const SERVER_KEY: &str = "server.key";
 
+/// Key type of generated CA and server keys: Ed25519. Against ECDSA P-256
+/// it cuts the client's handshake work by a fifth (the client checks two
+/// signatures per connection, the CA's on the certificate and the
+/// server's handshake signature: about 740,000 instructions each for
+/// P-256 in aws-lc). Existing P-256 CAs keep working for `issue`.
+const KEY_ALG: &rcgen::SignatureAlgorithm = &rcgen::PKCS_ED25519;
+
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PkiError + '_ {
     move |source| PkiError::Io {
         path: path.to_path_buf(),
@@ -99,7 +106,7 @@ pub fn new_user_key(comment: &str) -> Result<ssh_key::PrivateKey, PkiError> {
 /// Refuses to overwrite an existing CA key.
 pub fn init(dir: &Path, names: &[String], ips: &[IpAddr]) -> Result<(), PkiError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let ca_key = KeyPair::generate()?;
+    let ca_key = KeyPair::generate_for(KEY_ALG)?;
     let params = ca_params();
     let ca_cert = params.self_signed(&ca_key)?;
     write_new(&dir.join(CA_KEY), ca_key.serialize_pem().as_bytes(), 0o600)?;
@@ -144,7 +151,7 @@ fn issue_with(
     params.use_authority_key_identifier_extension = true;
     params.not_before = rcgen::date_time_ymd(this_year() - 1, 1, 1);
     params.not_after = rcgen::date_time_ymd(this_year() + 3, 1, 1);
-    let key = KeyPair::generate()?;
+    let key = KeyPair::generate_for(KEY_ALG)?;
     let cert = params.signed_by(&key, issuer)?;
     write_new(&out.join(SERVER_KEY), key.serialize_pem().as_bytes(), 0o600)?;
     let chain = format!("{}{}", cert.pem(), ca_pem);

@@ -1,5 +1,6 @@
 //! Server verification and TLS policy: wrong CA and wrong host name fail
-//! with 255; TLS 1.2 and foreign ALPN are refused by the server.
+//! with 255; TLS 1.2 and foreign ALPN are refused by the server; generated
+//! keys are Ed25519 and a P-256 CA from before still issues.
 
 mod common;
 
@@ -118,4 +119,60 @@ fn only_tls13_with_secsh_alpn() {
     let (ok, text) = s_client(&d, &env, &["-tls1_3", "-alpn", "http/1.1"]);
     assert!(!ok, "foreign ALPN accepted:\n{text}");
     assert!(text.contains("no application protocol"), "{text}");
+}
+
+#[test]
+fn new_keys_are_ed25519_and_an_older_p256_ca_still_issues() {
+    let env = Env::new();
+    // The test PKI comes from `pki init`: Ed25519 for the CA and server.
+    for pem in ["pki/ca.pem", "pki/server.pem"] {
+        let out = Command::new("openssl")
+            .args(["x509", "-noout", "-text", "-in"])
+            .arg(env.path(pem))
+            .output()
+            .expect("openssl is required for TLS policy tests");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("Public Key Algorithm: ED25519"),
+            "{pem}: {text}"
+        );
+    }
+    // A CA whose key is ECDSA P-256 (as `pki init` made them before).
+    let old = env.path("old-ca");
+    std::fs::create_dir_all(&old).unwrap();
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "old secsh CA");
+    let ca = params.self_signed(&key).unwrap();
+    std::fs::write(old.join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(old.join("ca.key"), key.serialize_pem()).unwrap();
+    let out = Command::new(common::SECSHD)
+        .args(["pki", "issue", "--ca-dir"])
+        .arg(&old)
+        .args(["--name", "localhost", "--ip", "127.0.0.1", "--out"])
+        .arg(env.path("from-old"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let config = env.config("");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("pki/server.pem", "from-old/server.pem")
+        .replace("pki/server.key", "from-old/server.key");
+    common::write_config(&config, &text);
+    let d = env.start(&config);
+    let (code, _, err) = run(common::secsh_to(
+        &old.join("ca.pem"),
+        Some(&env.key_path("alice")),
+        &format!("alice@{}", d.addr),
+    )
+    .args(["--", "true"]));
+    assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&err));
 }
