@@ -18,6 +18,8 @@ use crate::session::{ExecParams, RemoteExit};
 
 /// Largest stdin chunk read at once.
 pub const STDIN_CHUNK: usize = DATA_CHUNK;
+/// Size of the first read from stdin.
+const FIRST_STDIN_READ: usize = 16 * 1024;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -231,6 +233,18 @@ impl Sink {
 pub fn stdin_reader(mut source: impl std::io::Read + Send + 'static) -> mpsc::Receiver<Bytes> {
     let (tx, rx) = mpsc::channel(4);
     std::thread::spawn(move || {
+        // Most commands get little or no stdin: the first read goes into a
+        // small buffer, and full chunks (a 256 KiB allocation each) only
+        // once stdin has filled it.
+        let mut first = vec![0u8; FIRST_STDIN_READ];
+        let n = match source.read(&mut first) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        first.truncate(n);
+        if tx.blocking_send(Bytes::from(first)).is_err() {
+            return;
+        }
         let pool = BufPool::new(STDIN_CHUNK, 8);
         loop {
             let mut buf = pool.take();
