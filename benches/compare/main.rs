@@ -167,7 +167,12 @@ fn main() {
         target: "<= 0.4",
     });
 
-    rows.extend(bulk::rows(&server, &ssh, &p));
+    let unhashed = Secshd::start_with(
+        &tmp.path().join("secsh-unhashed"),
+        "[audit]\noutput_hashes = false\n",
+    );
+    rows.extend(bulk::rows(&server, &unhashed, &ssh, &p));
+    drop(unhashed);
 
     progress(&format!(
         "put and get: {} MiB file, {} files of {} KiB, x {}",

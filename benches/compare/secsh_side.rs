@@ -32,8 +32,23 @@ impl Secshd {
         )
     }
 
+    /// On 127.0.0.1, a free port, with `extra` appended to the
+    /// configuration (whole TOML tables).
+    pub fn start_with(dir: &Path, extra: &str) -> Self {
+        Self::start_config(
+            dir,
+            &["127.0.0.1".parse().unwrap()],
+            &["127.0.0.1:0".into()],
+            extra,
+        )
+    }
+
     /// Listening on `listen`, with a certificate for `ips`.
     pub fn start_on(dir: &Path, ips: &[std::net::IpAddr], listen: &[String]) -> Self {
+        Self::start_config(dir, ips, listen, "")
+    }
+
+    fn start_config(dir: &Path, ips: &[std::net::IpAddr], listen: &[String], extra: &str) -> Self {
         std::fs::create_dir_all(dir).unwrap();
         secsh::pki::init(&dir.join("pki"), &["localhost".into()], ips).unwrap();
         let key = secsh::pki::new_user_key("bench").unwrap();
@@ -83,7 +98,7 @@ argv = ["/bin/sh", "-c", "cat > /dev/null"]
                 .join(", ")
         );
         std::fs::create_dir_all(dir.join("files")).unwrap();
-        std::fs::write(dir.join("secshd.toml"), config).unwrap();
+        std::fs::write(dir.join("secshd.toml"), config + extra).unwrap();
         let mut child = Command::new(SECSHD)
             .arg("--config")
             .arg(dir.join("secshd.toml"))
