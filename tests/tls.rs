@@ -1,6 +1,6 @@
 //! Server verification and TLS policy: wrong CA and wrong host name fail
 //! with 255; TLS 1.2 and foreign ALPN are refused by the server; generated
-//! keys are Ed25519 and a P-256 CA from before still issues.
+//! keys are P-256 and a CA with an Ed25519 key still issues.
 
 mod common;
 
@@ -40,25 +40,13 @@ fn wrong_ca_fails_with_255() {
 #[test]
 fn wrong_host_name_fails_with_255() {
     let env = Env::new();
-    let out = Command::new(common::SECSHD)
-        .args(["pki", "issue", "--ca-dir"])
-        .arg(env.path("pki"))
-        .args(["--name", "web1.example.com", "--out"])
-        .arg(env.path("web1"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    issue(
+        &env,
+        &env.path("pki"),
+        &["--name", "web1.example.com"],
+        "web1",
     );
-    let config = env.config("");
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace("pki/server.pem", "web1/server.pem")
-        .replace("pki/server.key", "web1/server.key");
-    common::write_config(&config, &text);
-    let d = env.start(&config);
+    let d = start_presenting(&env, "web1");
     // 127.0.0.1 is not in the certificate's SANs.
     let (code, _, err) = run(env.secsh(&d, "alice").args(["--", "true"]));
     assert_eq!(code, Some(255));
@@ -88,6 +76,36 @@ fn issued_certificate_from_same_ca_works_by_name() {
     )
     .args(["--", "true"]));
     assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&err));
+}
+
+/// `secshd pki issue` from the CA in `ca_dir` for `names` into `out`
+/// (relative to the test directory).
+fn issue(env: &Env, ca_dir: &std::path::Path, names: &[&str], out: &str) {
+    let done = Command::new(common::SECSHD)
+        .args(["pki", "issue", "--ca-dir"])
+        .arg(ca_dir)
+        .args(names)
+        .arg("--out")
+        .arg(env.path(out))
+        .output()
+        .unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+}
+
+/// A daemon with the standard test configuration presenting the
+/// certificate and key in `dir` instead of the test PKI's.
+fn start_presenting(env: &Env, dir: &str) -> Daemon {
+    let config = env.config("");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("pki/server.pem", &format!("{dir}/server.pem"))
+        .replace("pki/server.key", &format!("{dir}/server.key"));
+    common::write_config(&config, &text);
+    env.start(&config)
 }
 
 fn s_client(d: &Daemon, env: &Env, extra: &[&str]) -> (bool, String) {
@@ -122,9 +140,10 @@ fn only_tls13_with_secsh_alpn() {
 }
 
 #[test]
-fn new_keys_are_ed25519_and_an_older_p256_ca_still_issues() {
+fn new_keys_are_p256_and_an_ed25519_ca_still_issues() {
     let env = Env::new();
-    // The test PKI comes from `pki init`: Ed25519 for the CA and server.
+    // The test PKI comes from `pki init`: ECDSA P-256, which every
+    // validator accepts (sslyze's WebPKI rules refuse Ed25519).
     for pem in ["pki/ca.pem", "pki/server.pem"] {
         let out = Command::new("openssl")
             .args(["x509", "-noout", "-text", "-in"])
@@ -133,43 +152,27 @@ fn new_keys_are_ed25519_and_an_older_p256_ca_still_issues() {
             .expect("openssl is required for TLS policy tests");
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(
-            text.contains("Public Key Algorithm: ED25519"),
+            text.contains("Public Key Algorithm: id-ecPublicKey") && text.contains("P-256"),
             "{pem}: {text}"
         );
     }
-    // A CA whose key is ECDSA P-256 (as `pki init` made them before).
-    let old = env.path("old-ca");
-    std::fs::create_dir_all(&old).unwrap();
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    // A CA whose key is Ed25519, made by other tooling.
+    let other = env.path("ed25519-ca");
+    std::fs::create_dir_all(&other).unwrap();
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     params
         .distinguished_name
-        .push(rcgen::DnType::CommonName, "old secsh CA");
+        .push(rcgen::DnType::CommonName, "Ed25519 CA");
     let ca = params.self_signed(&key).unwrap();
-    std::fs::write(old.join("ca.pem"), ca.pem()).unwrap();
-    std::fs::write(old.join("ca.key"), key.serialize_pem()).unwrap();
-    let out = Command::new(common::SECSHD)
-        .args(["pki", "issue", "--ca-dir"])
-        .arg(&old)
-        .args(["--name", "localhost", "--ip", "127.0.0.1", "--out"])
-        .arg(env.path("from-old"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let config = env.config("");
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace("pki/server.pem", "from-old/server.pem")
-        .replace("pki/server.key", "from-old/server.key");
-    common::write_config(&config, &text);
-    let d = env.start(&config);
+    std::fs::write(other.join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(other.join("ca.key"), key.serialize_pem()).unwrap();
+    let names = ["--name", "localhost", "--ip", "127.0.0.1"];
+    issue(&env, &other, &names, "from-ed25519");
+    let d = start_presenting(&env, "from-ed25519");
     let (code, _, err) = run(common::secsh_to(
-        &old.join("ca.pem"),
+        &other.join("ca.pem"),
         Some(&env.key_path("alice")),
         &format!("alice@{}", d.addr),
     )
