@@ -316,3 +316,32 @@ fn progress_bar_on_a_terminal_only() {
         assert_eq!(rate, bar, "flags {flags:?}: {screen:?}");
     }
 }
+
+#[test]
+fn connection_options_may_come_before_the_verb() {
+    let env = Env::new();
+    let r = Roots::new(&env);
+    let d = env.start(&r.config(&env, ""));
+    let src = r.local.join("before-verb");
+    random_file(&src, 4096);
+    let dst = r.up.join("before-verb");
+    let port = d.addr.port().to_string();
+    let mut cmd = std::process::Command::new(common::SECSH);
+    cmd.arg("--cert")
+        .arg(env.ca())
+        .arg("-i")
+        .arg(env.key_path("alice"))
+        .args(["-p", &port, "put", "--no-progress"])
+        .arg(&src)
+        .arg(remote(&dst))
+        .env_remove("SSH_AUTH_SOCK");
+    let (code, _, err) = run(&mut cmd);
+    assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&err));
+    assert_eq!(std::fs::read(&dst).unwrap(), std::fs::read(&src).unwrap());
+    // `put` as the value of an option is not the verb: here it is the
+    // login name, and the missing target is a usage error.
+    let mut cmd = std::process::Command::new(common::SECSH);
+    cmd.args(["-l", "put", "--cert"]).arg(env.ca());
+    let (code, _, err) = run(&mut cmd);
+    assert_eq!(code, Some(2), "{}", String::from_utf8_lossy(&err));
+}

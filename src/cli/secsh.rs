@@ -59,10 +59,51 @@ pub struct Args {
     pub command: Vec<String>,
 }
 
+/// `secsh [OPTIONS] put|get ...` as `secsh put|get [OPTIONS] ...`:
+/// connection options may come before the verb, as with git. `None` when
+/// the first argument that is not an option (or an option's value) is not
+/// `put` or `get`.
+fn verb_first(argv: &[std::ffi::OsString]) -> Option<Vec<std::ffi::OsString>> {
+    use clap::CommandFactory;
+    let cmd = Args::command();
+    let takes_value = |a: &str| {
+        if let Some(long) = a.strip_prefix("--") {
+            !long.contains('=')
+                && cmd
+                    .get_arguments()
+                    .any(|o| o.get_long() == Some(long) && o.get_action().takes_values())
+        } else {
+            // `-p 7022` takes the next argument; `-p7022` and `-vv` do not.
+            let short = a.chars().nth(1);
+            a.len() == 2
+                && cmd
+                    .get_arguments()
+                    .any(|o| o.get_short() == short && o.get_action().takes_values())
+        }
+    };
+    let mut i = 1;
+    while let Some(a) = argv.get(i).and_then(|a| a.to_str()) {
+        if a == "put" || a == "get" {
+            let mut v = vec![argv[0].clone(), argv[i].clone()];
+            v.extend_from_slice(&argv[1..i]);
+            v.extend_from_slice(&argv[i + 1..]);
+            return Some(v);
+        }
+        if a == "--" || a == "-" || !a.starts_with('-') {
+            return None;
+        }
+        i += if takes_value(a) { 2 } else { 1 };
+    }
+    None
+}
+
 /// Parse the command line, run, and return the exit status.
 pub fn main() -> i32 {
     crate::cli::keep_heap();
-    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(reordered) = verb_first(&argv) {
+        argv = reordered;
+    }
     match argv.get(1).and_then(|a| a.to_str()) {
         Some("put") => return super::files::put_main(&argv[1..]),
         Some("get") => return super::files::get_main(&argv[1..]),
