@@ -100,11 +100,9 @@ fn paths_outside_the_roots_and_through_symlinks_are_denied() {
     assert_eq!(code, Some(253));
     assert!(out.is_empty());
     // The denials are audited with what was asked.
-    let denied = transfers(&env)
-        .iter()
-        .filter(|t| t["result"] == "denied")
-        .count();
-    assert_eq!(denied, puts.len() + 1 + 5);
+    let denied = |r: &[serde_json::Value]| r.iter().filter(|t| t["result"] == "denied").count();
+    let want = puts.len() + 1 + 5;
+    assert_eq!(denied(&transfers(&env, |r| denied(r) >= want)), want);
     // bob has no roots at all.
     let (code, ..) = run(&mut cli(
         &env,

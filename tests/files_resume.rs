@@ -10,7 +10,7 @@ use std::os::unix::fs::FileExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::files::{cli, listing, ok, random_file, remote, sha_file, transfers, Roots};
+use common::files::{cli, listing, ok, random_file, remote, sha_file, transfer_of, Roots};
 use common::{wait_until, Env};
 
 /// Start `cmd`, wait until `pred` holds (checked every 2 ms), SIGKILL the
@@ -85,7 +85,7 @@ fn interrupted_transfers_keep_the_old_file_and_resume_both_ways() {
     );
     assert_eq!(sha_file(&target), want);
     assert_eq!(listing(&r.up), ["big"]);
-    let last = transfers(&env).pop().unwrap();
+    let last = transfer_of(&env, "put", &target, "ok");
     assert!(
         last["offset"].as_u64().unwrap() >= held - (1 << 20),
         "{last}"
@@ -114,7 +114,7 @@ fn interrupted_transfers_keep_the_old_file_and_resume_both_ways() {
         &["--resume", &remote(&target), local.to_str().unwrap()],
     );
     assert_eq!(sha_file(&local), want);
-    let last = transfers(&env).pop().unwrap();
+    let last = transfer_of(&env, "get", &target, "ok");
     assert!(last["offset"].as_u64().unwrap() > 0, "{last}");
     assert!(!listing(&r.local)
         .iter()
@@ -150,7 +150,10 @@ fn interrupted_transfers_keep_the_old_file_and_resume_both_ways() {
         ],
     );
     assert_eq!(sha_file(&r.up.join("again")), want);
-    assert_eq!(transfers(&env).pop().unwrap()["offset"], 0);
+    assert_eq!(
+        transfer_of(&env, "put", &r.up.join("again"), "ok")["offset"],
+        0
+    );
 
     // The server dies mid-upload: after a restart the old file is intact
     // and the partial is gone.

@@ -120,12 +120,36 @@ pub fn listing(dir: &Path) -> Vec<String> {
     v
 }
 
-/// The audit log's `transfer` records.
-pub fn transfers(env: &Env) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(env.audit_log())
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["event"] == "transfer")
-        .collect()
+/// The audit log's `transfer` records once `ready` holds for them (or
+/// after 10 s, for the caller's assertion to report). Records reach the
+/// file from the daemon's writer thread, so the one for a transfer the
+/// client has just seen end may still be on its way.
+pub fn transfers(
+    env: &Env,
+    ready: impl Fn(&[serde_json::Value]) -> bool,
+) -> Vec<serde_json::Value> {
+    let read = || -> Vec<serde_json::Value> {
+        std::fs::read_to_string(env.audit_log())
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["event"] == "transfer")
+            .collect()
+    };
+    super::wait_until(std::time::Duration::from_secs(10), || ready(&read()));
+    read()
+}
+
+/// The last `transfer` record of a `direction` ("put" or "get") of
+/// `path` that ended in `result`, waiting for it as [`transfers`] does.
+pub fn transfer_of(env: &Env, direction: &str, path: &Path, result: &str) -> serde_json::Value {
+    let path = path.display().to_string();
+    let is = |t: &&serde_json::Value| {
+        t["direction"] == direction && t["path"] == path.as_str() && t["result"] == result
+    };
+    let all = transfers(env, |r| r.iter().any(|t| is(&t)));
+    all.iter()
+        .rfind(is)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {result} {direction} of {path} in {all:?}"))
 }
