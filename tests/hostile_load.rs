@@ -204,6 +204,17 @@ fn cat(id: u64) -> Message {
     }
 }
 
+/// A command that reads no stdin and stays running after its stdin ends.
+fn sleeper(id: u64) -> Message {
+    Message::Exec {
+        id,
+        argv: vec!["sleep".into(), "30".into()],
+        stdin: true,
+        timeout_ms: None,
+        output_window: None,
+    }
+}
+
 async fn expect_protocol_error(c: &mut Raw, id: u64, what: &str) {
     loop {
         match next_for(c, id).await {
@@ -223,9 +234,11 @@ async fn frames_after_eof_at_every_stage() {
     let env = Env::new();
     let d = env.start(&env.config(""));
 
-    // Pipelined: exec, eof and data before `started`.
+    // Pipelined: exec, eof and data before `started`. The command outlives
+    // its stdin (a `cat` could exit and free the id before the late data
+    // is read, and late data for a free id is ignored, below).
     let mut c = Raw::signed_in(d.addr, &env.ca(), "alice", 1).await;
-    c.send(cat(1)).await;
+    c.send(sleeper(1)).await;
     c.send(Message::Eof {
         id: 1,
         stream: Stream::Stdin,
@@ -237,7 +250,7 @@ async fn frames_after_eof_at_every_stage() {
 
     // Running: data after eof is a protocol error; a second eof is not.
     let mut c = Raw::signed_in(d.addr, &env.ca(), "alice", 1).await;
-    c.send(cat(2)).await;
+    c.send(sleeper(2)).await;
     assert!(matches!(
         next_for(&mut c, 2).await,
         Some(Message::Started { .. })
