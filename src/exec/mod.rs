@@ -86,7 +86,7 @@ impl ExecHandle {
     }
 
     /// Queue bytes for the command's stdin (the session enforces the window).
-    pub fn push_stdin(&self, data: bytes::Bytes) {
+    pub fn push_stdin(&self, data: &[u8]) {
         if let Some(q) = &self.stdin {
             q.push(data);
         }

@@ -241,11 +241,11 @@ impl Conn {
                     return t.handle.push(data);
                 }
                 self.shared.metrics.bytes(Direction::stdin, data.len());
+                if let Some(p) = self.procs.get(&id) {
+                    p.push_stdin(&data);
+                }
                 if let Some(t) = self.trails.get_mut(&id) {
                     t.stdin(data.len());
-                }
-                if let Some(p) = self.procs.get(&id) {
-                    p.push_stdin(data);
                 }
             }
             Action::StdinEof { id } => {
