@@ -148,13 +148,22 @@ slots.words = {{ regex = "(?s).*", allow_dash = true }}
     assert_eq!(f["stderr_bytes"], 0);
     assert_eq!(f["stderr_sha256"], hex(b"").as_str());
     assert!(f["duration_ms"].as_u64().is_some());
+    assert_eq!(f["ended"], "exited");
     assert!(f["stdin_bytes"].as_u64().is_some());
 
     let denied = event(&all, "exec_denied");
     let dn = denied.iter().find(|r| r["user"] == "bob").unwrap();
     assert_eq!(dn["argv"], serde_json::json!(["echo", "nope"]));
-    assert_eq!(dn["closest"], "true");
-    assert!(dn["reason"].as_str().unwrap().contains("is not"), "{dn}");
+    // bob's only rule runs another program: no closest rule, never an
+    // unrelated one.
+    assert_eq!(dn["closest"], Value::Null);
+    assert!(
+        dn["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no rule for program \"echo\""),
+        "{dn}"
+    );
 
     let failed = event(&all, "auth_failed");
     let fl = failed.iter().find(|r| r["user"] == "mallory").unwrap();

@@ -13,7 +13,7 @@ use proptest::prelude::*;
 
 use secsh::policy::{Decision, NoSymlinks, Policy, Rule, Slot};
 use secsh::proto::{Decoder, Frame, Message, Stream};
-use secsh::session::{Action, AuthVerdict, ExecEvent, ServerSession, ServerSettings};
+use secsh::session::{Action, AuthVerdict, ExecEvent, Grant, ServerSession, ServerSettings};
 
 fn slots() -> BTreeMap<String, Slot> {
     let mut m = BTreeMap::new();
@@ -166,7 +166,7 @@ proptest! {
         let mut buf = bytes::BytesMut::from(&wire[..]);
         let mut d = Decoder::new();
         for (m, b) in msgs {
-            let Frame { message, body } = d.decode(&mut buf).unwrap().unwrap();
+            let Frame { message, body, .. } = d.decode(&mut buf).unwrap().unwrap();
             prop_assert_eq!(message, m);
             prop_assert_eq!(&body[..], &b[..]);
         }
@@ -204,11 +204,11 @@ proptest! {
         };
         let mut s = ServerSession::new(settings, t0);
         let auth = Message::Auth { user: "u".into(), method: secsh::proto::AuthMethod::Key, signature: Some("s".into()), password: None };
-        s.handle_frame(Frame { message: auth, body: Bytes::new() }, t0);
+        s.handle_frame(Frame::new(auth, Bytes::new()), t0);
         while s.poll_action().is_some() {}
-        s.handle_auth_result("u", AuthVerdict::Ok, t0);
+        s.handle_auth_result("u", AuthVerdict::Ok(Grant { stdin_budget: 1 << 30 }), t0);
         let exec = Message::Exec { id: 1, argv: vec!["x".into()], stdin: false, timeout_ms: None, output_window: Some(window) };
-        s.handle_frame(Frame { message: exec, body: Bytes::new() }, t0);
+        s.handle_frame(Frame::new(exec, Bytes::new()), t0);
         s.handle_exec_event(1, ExecEvent::Started { timeout: None }, t0);
         let (mut granted, mut sent, mut exited, mut pending) = (window, 0u64, false, [false; 2]);
         let mut eofs = 0;
@@ -225,7 +225,7 @@ proptest! {
                 2 if !exited => {
                     let more = n as u64;
                     granted += more;
-                    s.handle_frame(Frame { message: Message::Window { id: 1, bytes: more }, body: Bytes::new() }, t0);
+                    s.handle_frame(Frame::new(Message::Window { id: 1, bytes: more }, Bytes::new()), t0);
                 }
                 3 if eofs == 0 && !pending.iter().any(|p| *p) => {
                     s.handle_exec_event(1, ExecEvent::Eof { stream: Stream::Stdout }, t0);

@@ -201,7 +201,7 @@ pub fn message(u: &mut Unstructured) -> Result<Message> {
 pub fn frame(u: &mut Unstructured) -> Result<Frame> {
     let message = message(u)?;
     let body = Bytes::from(vec![0x5a; message.body_len()]);
-    Ok(Frame { message, body })
+    Ok(Frame::new(message, body))
 }
 
 /// The id a message is about, when it concerns one request.

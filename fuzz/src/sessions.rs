@@ -15,7 +15,7 @@ use arbitrary::{Result, Unstructured};
 use bytes::Bytes;
 use secsh::proto::{AuthMethod, Secret};
 use secsh::session::{
-    AuthProof, AuthVerdict, ClientSession, ClientSettings, ExecParams, GetParams, PutSpec,
+    AuthProof, AuthVerdict, ClientSession, ClientSettings, ExecParams, GetParams, Grant, PutSpec,
     ServerSession, ServerSettings,
 };
 
@@ -76,7 +76,9 @@ fn drive_server(u: &mut Unstructured) -> Result<()> {
             9 => {
                 if check.verifying() {
                     let verdict = match u.int_in_range(0u8..=2)? {
-                        0 => AuthVerdict::Ok,
+                        0 => AuthVerdict::Ok(Grant {
+                            stdin_budget: draw::size(u)?,
+                        }),
                         1 => AuthVerdict::Failed,
                         _ => AuthVerdict::Partial {
                             method: AuthMethod::Key,
@@ -90,11 +92,10 @@ fn drive_server(u: &mut Unstructured) -> Result<()> {
                 now += Duration::from_millis(draw::size(u)? % 400_000);
                 s.handle_timeout(now);
             }
-            _ => match u.int_in_range(0u8..=4)? {
+            _ => match u.int_in_range(0u8..=3)? {
                 0 => s.handle_peer_closed(),
                 1 => s.shutdown(),
                 2 => s.reject_busy("busy"),
-                3 => s.set_stdin_budget(draw::size(u)?),
                 _ => s.handle_listed(draw::id(u)?, Vec::new()),
             },
         }

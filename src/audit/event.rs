@@ -20,6 +20,10 @@ pub struct Auth {
 /// How a command ended.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Ending {
+    /// How it ended: `exited`, `signalled`, `timed_out`, `cancelled`, or
+    /// stopped with its connection: `connection_lost`, `shutdown` (then
+    /// `exit_code` and `signal` are `null`).
+    pub ended: &'static str,
     /// Exit code, when it exited.
     pub exit_code: Option<i32>,
     /// Signal number, when a signal killed it.
@@ -120,6 +124,32 @@ pub enum Event {
         /// The closest rule (one for the same program, if any).
         closest: Option<String>,
         /// Why it missed.
+        reason: String,
+    },
+    /// An allowed or unchecked exec that never started: a budget was used
+    /// up, the audit log could not be written, or the program could not
+    /// be started.
+    ExecFailed {
+        /// Connection id.
+        conn: u64,
+        /// Request id.
+        id: u64,
+        /// Peer address.
+        peer: String,
+        /// The account.
+        user: String,
+        /// The argv asked for (cut, see `argv_truncated`).
+        argv: Vec<String>,
+        /// True when `argv` was cut to 4096 bytes.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        argv_truncated: bool,
+        /// The matched command, when the allowlist had allowed it.
+        command: Option<String>,
+        /// `busy`, `audit_unavailable`, `failed_to_start`,
+        /// `connection_lost` or `shutdown`.
+        result: String,
+        /// The server's reason (may name local paths and OS errors: the
+        /// client is told only `exec_failed` or `busy`).
         reason: String,
     },
     /// A put or get ended (stored, sent, refused or interrupted).

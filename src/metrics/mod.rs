@@ -44,6 +44,9 @@ pub enum ExecResult {
     denied,
     /// Not started: a budget, or the audit log could not be written.
     refused,
+    /// Stopped with its connection (the client went away, or the drain
+    /// ended) before it exited.
+    interrupted,
 }
 
 /// Which way bytes went.

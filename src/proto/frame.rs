@@ -14,6 +14,27 @@ pub struct Frame {
     pub message: Message,
     /// Exactly `message.body_len()` bytes.
     pub body: Bytes,
+    /// Bytes this frame took on the wire: prefix, header and body (what
+    /// the decoder read; the pre-auth queue is bounded by it).
+    pub wire_len: usize,
+}
+
+impl Frame {
+    /// A frame as an encoder would write it (`wire_len` from the encoded
+    /// header): for tests and in-memory peers.
+    pub fn new(message: Message, body: Bytes) -> Self {
+        let mut header = Vec::new();
+        let header_len = match encode_header(&message, &mut header) {
+            Ok(()) => header.len(),
+            Err(_) => PREFIX_LEN + MAX_HEADER_LEN,
+        };
+        let wire_len = header_len + body.len();
+        Self {
+            message,
+            body,
+            wire_len,
+        }
+    }
 }
 
 /// Why bytes could not be decoded into a frame. Every variant is fatal to the
@@ -107,6 +128,8 @@ impl FrameError {
 pub struct Decoder {
     /// A header already parsed whose body has not fully arrived.
     pending: Option<Message>,
+    /// Prefix and header bytes of `pending`.
+    pending_header: usize,
     /// Largest body accepted in the current state (at most [`MAX_BODY_LEN`]).
     max_body: usize,
 }
@@ -115,6 +138,7 @@ impl Default for Decoder {
     fn default() -> Self {
         Self {
             pending: None,
+            pending_header: 0,
             max_body: MAX_BODY_LEN,
         }
     }
@@ -176,6 +200,7 @@ impl Decoder {
             }
             buf.advance(total);
             self.pending = Some(message);
+            self.pending_header = total;
         }
         let body_len = self.pending.as_ref().map_or(0, Message::body_len);
         if buf.len() < body_len {
@@ -184,7 +209,12 @@ impl Decoder {
         }
         let message = self.pending.take().expect("pending header");
         let body = buf.split_to(body_len).freeze();
-        Ok(Some(Frame { message, body }))
+        let wire_len = self.pending_header + body_len;
+        Ok(Some(Frame {
+            message,
+            body,
+            wire_len,
+        }))
     }
 }
 

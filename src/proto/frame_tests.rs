@@ -330,3 +330,16 @@ fn every_type_name_is_known_to_the_error_classifier() {
     let e = decode_header(br#"{"type":"put","id":1,"path":7}"#).unwrap_err();
     assert!(matches!(e, FrameError::InvalidMessage { .. }), "{e:?}");
 }
+
+#[test]
+fn duplicate_members_are_a_fatal_protocol_error() {
+    for h in [
+        r#"{"type":"ping","type":"ping"}"#,
+        r#"{"type":"exec","id":1,"id":2,"argv":["x"],"stdin":false}"#,
+        r#"{"type":"cancel","id":1,"id":2}"#,
+    ] {
+        let e = parse_header(h.as_bytes()).unwrap_err();
+        assert!(matches!(e, FrameError::InvalidMessage { .. }), "{h}: {e:?}");
+        assert_eq!(e.code(), ErrorCode::Protocol, "{h}");
+    }
+}

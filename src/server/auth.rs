@@ -14,7 +14,7 @@ use super::Live;
 use crate::auth::{verify_key_auth, verify_password, Verified};
 use crate::config::User;
 use crate::proto::{AuthMethod, Secret};
-use crate::session::AuthVerdict;
+use crate::session::{AuthVerdict, Grant};
 
 /// Password verifications running at once, process-wide.
 pub(crate) fn password_pool() -> Arc<Semaphore> {
@@ -45,7 +45,9 @@ fn decide(user: Option<&User>, method: AuthMethod, ok: bool, proven: &[AuthMetho
     let mut all = proven.to_vec();
     all.push(method);
     match user.missing(&all) {
-        None => AuthVerdict::Ok,
+        None => AuthVerdict::Ok(Grant {
+            stdin_budget: user.limits.stdin_buffer,
+        }),
         Some(remaining) => AuthVerdict::Partial { method, remaining },
     }
 }
@@ -126,7 +128,7 @@ pub(crate) fn key(
         }
         AuthVerdict::Partial { .. } => tracing::info!(%peer, user = %shown(name), key = %fp,
             "key accepted; the user must also give a password"),
-        AuthVerdict::Ok => tracing::info!(%peer, user = %shown(name), key = %fp,
+        AuthVerdict::Ok(_) => tracing::info!(%peer, user = %shown(name), key = %fp,
             method = "key", "authenticated"),
     }
     Proof {
@@ -166,7 +168,7 @@ pub(crate) async fn password(
     let matched = verified == Verified::Match;
     let v = decide(user, AuthMethod::Password, matched, &proven);
     let reason = match (&v, verified) {
-        (AuthVerdict::Ok, _) => {
+        (AuthVerdict::Ok(_), _) => {
             tracing::info!(%peer, user = %who, method = "password", "authenticated");
             None
         }

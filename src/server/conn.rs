@@ -17,21 +17,20 @@ use tokio::task::{JoinHandle, JoinSet};
 mod exec;
 mod sign_in;
 mod transfer;
+mod work;
 
 use super::admit::Slot;
 use super::auth::Proof;
-use super::budget::Held;
 use super::door::Ticket;
 use super::request::{Checked, Requester};
 use super::tally::Event as Tallied;
-use super::trail::Trail;
 use super::{Live, Shared};
 use crate::audit::{Auth, Event};
-use crate::exec::ExecHandle;
 use crate::gate::Offence;
-use crate::metrics::Direction;
 use crate::proto::{AuthMethod, MAX_BODY_LEN};
-use crate::session::{Action, AuthProof, AuthVerdict, CloseReason, ExecEvent, ServerSession};
+use crate::session::{
+    Action, AuthProof, AuthVerdict, CloseReason, ExecEvent, Outcome, ServerSession,
+};
 use crate::transport::{FrameReader, Outbound, TransportError};
 
 /// Process events queued towards the session.
@@ -52,13 +51,13 @@ pub(crate) struct Conn {
     pub exporter: [u8; 32],
     pub session: ServerSession,
     pub out: mpsc::Sender<Outbound>,
+    /// The process layer's events, tagged with the request's token.
     events: mpsc::Sender<(u64, ExecEvent)>,
-    procs: HashMap<u64, ExecHandle>,
-    trails: HashMap<u64, Trail>,
-    /// Puts and gets running, by request id.
-    transfers: HashMap<u64, transfer::Transfer>,
-    /// Each checked or running command's unit of its user's budget.
-    running: HashMap<u64, Held>,
+    /// Every live request, by id (see [`work`]).
+    work: HashMap<u64, work::Work>,
+    /// The last token handed out.
+    next_token: u64,
+    /// Allowlist checks on the blocking pool, by token.
     checks: JoinSet<(u64, Checked)>,
     who: Option<Requester>,
     /// How the user signed in (for audit records).
@@ -96,10 +95,8 @@ impl Conn {
             session,
             out,
             events,
-            procs: HashMap::new(),
-            trails: HashMap::new(),
-            transfers: HashMap::new(),
-            running: HashMap::new(),
+            work: HashMap::new(),
+            next_token: 0,
             checks: JoinSet::new(),
             who: None,
             auth: None,
@@ -162,9 +159,9 @@ impl Conn {
                     });
                     self.verdict(&user, AuthMethod::Password, proof);
                 }
-                Some((id, event)) = ev_rx.recv() => self.exec_event(id, event),
+                Some((token, event)) = ev_rx.recv() => self.exec_event(token, event),
                 Some(done) = self.checks.join_next() => match done {
-                    Ok((id, checked)) => self.checked(id, checked),
+                    Ok((token, checked)) => self.checked(token, checked),
                     Err(e) => tracing::error!(peer = %self.peer, "allowlist check failed: {e}"),
                 },
                 // Disabled (never polled) while there is no deadline.
@@ -174,8 +171,12 @@ impl Conn {
                 _ = &mut *write_task => {
                     self.session.handle_peer_closed();
                     while let Some(action) = self.session.poll_action() {
-                        if let Action::Close(reason) = action {
-                            return (reason, true);
+                        match action {
+                            Action::Close(reason) => return (reason, true),
+                            Action::Finished { id, kind, outcome } => {
+                                self.finished(id, kind, outcome)
+                            }
+                            _ => {}
                         }
                     }
                     return (CloseReason::PeerClosed, true);
@@ -219,9 +220,6 @@ impl Conn {
             Action::Authenticated { user } => {
                 reader.set_max_body(MAX_BODY_LEN);
                 reader.release_idle();
-                if let Some(u) = self.live.config.users.get(&user) {
-                    self.session.set_stdin_budget(u.limits.stdin_buffer);
-                }
                 self.who = Some(Requester {
                     shared: self.shared.clone(),
                     live: self.live.clone(),
@@ -235,45 +233,38 @@ impl Conn {
                 stdin,
                 timeout_ms,
             } => self.exec(id, argv, stdin, timeout_ms),
-            Action::Stdin { id, data } => {
-                if let Some(t) = self.transfers.get(&id) {
-                    self.shared.metrics.bytes(Direction::upload, data.len());
-                    return t.handle.push(data);
-                }
-                self.shared.metrics.bytes(Direction::stdin, data.len());
-                if let Some(p) = self.procs.get(&id) {
-                    p.push_stdin(&data);
-                }
-                if let Some(t) = self.trails.get_mut(&id) {
-                    t.stdin(data.len());
-                }
-            }
+            Action::Stdin { id, data } => self.stdin(id, data),
             Action::StdinEof { id } => {
-                if let Some(p) = self.procs.get(&id) {
+                if let Some(p) = self.proc(id) {
                     p.close_stdin();
                 }
             }
             Action::OutputTaken { id, stream } => {
-                if let Some(p) = self.procs.get(&id) {
+                if let Some(p) = self.proc(id) {
                     p.output_taken(stream);
-                } else if let Some(t) = self.transfers.get(&id) {
-                    t.handle.output_taken();
+                } else if let Some(t) = self.transfer(id) {
+                    t.output_taken();
                 }
             }
             Action::Put { id, spec } => self.put(id, spec),
             Action::Get { id, spec } => self.get(id, spec),
             Action::Commit { id, size, sha256 } => {
-                if let Some(t) = self.transfers.get(&id) {
-                    t.handle.commit(size, sha256);
+                if let Some(t) = self.transfer(id) {
+                    t.commit(size, sha256);
                 }
             }
             Action::Stop { id, reason } => {
-                // A transfer's handle went with its last message.
-                if let Some(p) = self.procs.get_mut(&id) {
+                // A transfer's handle goes with its `Finished`.
+                let proc = match self.work.get_mut(&id).map(|w| &mut w.stage) {
+                    Some(work::Stage::Running { proc, .. }) => proc.as_mut(),
+                    _ => None,
+                };
+                if let Some(p) = proc {
                     tracing::info!(peer = %self.peer, id, ?reason, "stopping command");
                     p.stop();
                 }
             }
+            Action::Finished { id, kind, outcome } => self.finished(id, kind, outcome),
             Action::List { id } => {
                 let user = self.user();
                 let commands = self
@@ -303,10 +294,16 @@ impl Conn {
         if let Some(c) = self.checking.take() {
             c.abort();
         }
-        // Dropping a handle stops its command.
-        self.procs.clear();
-        self.interrupt_transfers();
-        self.running.clear();
+        // The engine finished every request before `Close`; anything left
+        // would be a driver bug, and still gets its record. Dropping a
+        // handle stops its command or transfer.
+        let left: Vec<(u64, crate::session::Kind)> =
+            self.work.iter().map(|(id, w)| (*id, w.kind())).collect();
+        for (id, kind) in left {
+            tracing::error!(peer = %self.peer, id, "request left without an end");
+            self.finished(id, kind, Outcome::ConnectionLost);
+        }
+        self.checks.abort_all();
         drop(self.out);
         if !writer_done
             && tokio::time::timeout(FLUSH_GRACE, &mut write_task)

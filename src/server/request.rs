@@ -62,14 +62,13 @@ impl Requester {
                 }
             }
             Decision::Deny { reasons } => {
-                // The closest miss: a rule for the same program, if any.
-                let closest = reasons
-                    .iter()
-                    .find(|(_, why)| !why.starts_with("program "))
-                    .or(reasons.first());
-                let (closest, reason) = match closest {
-                    None => (None, "the user may run no commands".to_string()),
-                    Some((rule, why)) => (Some(rule.clone()), why.clone()),
+                // The closest miss: a rule for the same program, if any
+                // (`null` otherwise, never an unrelated rule).
+                let same = reasons.iter().find(|(_, why)| !why.starts_with("program "));
+                let (closest, reason) = match (same, reasons.first()) {
+                    (Some((rule, why)), _) => (Some(rule.clone()), why.clone()),
+                    (None, Some(_)) => (None, no_rule_for(&argv)),
+                    (None, None) => (None, "the user may run no commands".to_string()),
                 };
                 // One line, bounded: the argv cut to size, the number of
                 // rules that missed and the closest one's reason.
@@ -126,4 +125,10 @@ impl Requester {
             kill_grace: config.exec.kill_grace,
         }
     }
+}
+
+/// The reason when no rule names the program asked for.
+fn no_rule_for(argv: &[String]) -> String {
+    let program = argv.first().map_or("", String::as_str);
+    format!("no rule for program \"{}\"", crate::logtext::shown(program))
 }

@@ -1,16 +1,22 @@
 //! What the audit record of one running command accumulates: the bytes
 //! that went each way and the SHA-256 of exactly what the client was sent
-//! on stdout and on stderr.
+//! on stdout and on stderr; and, from the engine's outcome, the record's
+//! ending.
+
+use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 
 use crate::audit::Ending;
+use crate::metrics::ExecResult;
 use crate::proto::Stream;
+use crate::session::Outcome;
 
 /// One started command's running totals.
 pub(crate) struct Trail {
     pub command: String,
     pub pid: u32,
+    started: Instant,
     stdin: u64,
     out: [(u64, Sha256); 2],
     hash: bool,
@@ -27,6 +33,7 @@ impl Trail {
         Self {
             command,
             pid,
+            started: Instant::now(),
             stdin: 0,
             out: [(0, Sha256::new()), (0, Sha256::new())],
             hash,
@@ -47,27 +54,45 @@ impl Trail {
         }
     }
 
-    /// The totals, with how the command ended.
-    pub fn ending(
-        self,
-        exit_code: Option<i32>,
-        signal: Option<i32>,
-        timed_out: bool,
-        duration_ms: u64,
-    ) -> Ending {
-        let [(stdout_bytes, o), (stderr_bytes, e)] = self.out;
+    /// The record's ending for the engine's `outcome`, and its metric.
+    pub fn ending(&self, outcome: &Outcome) -> (ExecResult, Ending) {
+        let (mut exit_code, mut signal, mut timed_out) = (None, None, false);
+        let mut duration_ms = self.started.elapsed().as_millis() as u64;
+        let (result, ended) = match outcome {
+            Outcome::Exited {
+                status,
+                timed_out: t,
+                cancelled,
+                duration,
+            } => {
+                (exit_code, signal, timed_out) = (status.code, status.signal, *t);
+                duration_ms = duration.as_millis() as u64;
+                match (t, cancelled, status.signal, status.code) {
+                    (true, ..) => (ExecResult::timed_out, "timed_out"),
+                    (_, true, ..) => (ExecResult::signalled, "cancelled"),
+                    (_, _, Some(_), _) => (ExecResult::signalled, "signalled"),
+                    (.., Some(0)) => (ExecResult::ok, "exited"),
+                    _ => (ExecResult::failed, "exited"),
+                }
+            }
+            Outcome::Shutdown => (ExecResult::interrupted, "shutdown"),
+            _ => (ExecResult::interrupted, "connection_lost"),
+        };
+        let [(stdout_bytes, o), (stderr_bytes, e)] = &self.out;
         let hash = self.hash;
-        Ending {
+        let ending = Ending {
+            ended,
             exit_code,
             signal,
             timed_out,
             duration_ms,
             stdin_bytes: self.stdin,
-            stdout_bytes,
-            stderr_bytes,
-            stdout_sha256: hash.then(|| hex(o.finalize())),
-            stderr_sha256: hash.then(|| hex(e.finalize())),
-        }
+            stdout_bytes: *stdout_bytes,
+            stderr_bytes: *stderr_bytes,
+            stdout_sha256: hash.then(|| hex(o.clone().finalize())),
+            stderr_sha256: hash.then(|| hex(e.clone().finalize())),
+        };
+        (result, ending)
     }
 }
 
@@ -75,13 +100,26 @@ impl Trail {
 mod tests {
     use super::*;
 
+    fn exited(code: i32) -> Outcome {
+        Outcome::Exited {
+            status: crate::session::ExitStatus {
+                code: Some(code),
+                signal: None,
+            },
+            timed_out: false,
+            cancelled: false,
+            duration: std::time::Duration::from_millis(5),
+        }
+    }
+
     #[test]
     fn totals_and_hashes() {
         let mut t = Trail::new("echo".into(), 42, true);
         t.output(Stream::Stdout, b"hello ");
         t.output(Stream::Stdout, b"world\n");
         t.stdin(3);
-        let e = t.ending(Some(0), None, false, 5);
+        let e = t.ending(&exited(0)).1;
+        assert_eq!(e.ended, "exited");
         assert_eq!((e.stdout_bytes, e.stderr_bytes, e.stdin_bytes), (12, 0, 3));
         // sha256("hello world\n") and sha256("").
         assert_eq!(
@@ -94,7 +132,12 @@ mod tests {
         );
         let mut t = Trail::new("cat".into(), 43, false);
         t.output(Stream::Stdout, b"x");
-        let e = t.ending(Some(0), None, false, 1);
+        let (result, e) = t.ending(&Outcome::ConnectionLost);
         assert_eq!((e.stdout_bytes, e.stdout_sha256), (1, None));
+        assert_eq!(
+            (e.ended, e.exit_code, e.signal),
+            ("connection_lost", None, None)
+        );
+        assert_eq!(result, ExecResult::interrupted);
     }
 }

@@ -59,7 +59,7 @@ impl T {
 
     pub(super) fn recv(&mut self, message: Message) {
         let body = Bytes::from(vec![b'o'; message.body_len()]);
-        self.c.handle_frame(Frame { message, body }, self.t0);
+        self.c.handle_frame(Frame::new(message, body), self.t0);
     }
 
     pub(super) fn authed() -> Self {

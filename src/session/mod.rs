@@ -30,15 +30,21 @@ pub use client::{
 pub use client_types::UsageError;
 pub use credit::{Credit, CreditError};
 pub use liveness::{Due, Keepalive, MAX_MISSED};
-pub use server::{Action, AuthProof, AuthVerdict, CloseReason, ServerSession, ServerSettings};
+pub use server::{
+    Action, AuthProof, AuthVerdict, CloseReason, Grant, Outcome, ServerSession, ServerSettings,
+};
 
 use std::time::Duration;
 
 use crate::proto::Stream;
 
-/// Largest size of the frames a server queues between `auth` and its
-/// verdict (the client's pipelined first flight).
+/// Largest total of the frames a server queues between `auth` and its
+/// verdict (the client's pipelined first flight), counted in wire bytes
+/// (see `queued_cost`).
 pub const PRE_AUTH_BUFFER: usize = 64 * 1024;
+
+/// What each argv element of a queued `exec` adds to its wire bytes.
+pub const ARGV_ELEMENT_COST: usize = 32;
 
 /// How a command ended, as the process layer saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,6 +192,8 @@ const OUT_STREAMS: [Stream; 2] = [Stream::Stdout, Stream::Stderr];
 mod client_files_tests;
 #[cfg(test)]
 mod client_tests;
+#[cfg(test)]
+mod server_end_tests;
 #[cfg(test)]
 mod server_files_tests;
 #[cfg(test)]

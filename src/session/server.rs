@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::server_auth::AuthProgress;
-pub use super::server_auth::{AuthProof, AuthVerdict};
+pub use super::server_auth::{AuthProof, AuthVerdict, Grant};
 use super::server_request::Request;
-pub use super::server_types::{Action, CloseReason};
-use super::{Due, Keepalive, StopReason, PRE_AUTH_BUFFER};
+pub use super::server_types::{Action, CloseReason, Outcome};
+use super::{Due, Keepalive, StopReason, ARGV_ELEMENT_COST, PRE_AUTH_BUFFER};
 use crate::proto::{AuthMethod, ErrorCode, Frame, FrameError, Message};
 
 /// Limits and timers of one server connection.
@@ -75,23 +75,15 @@ pub(super) fn error(id: Option<u64>, code: ErrorCode, message: impl Into<String>
     }
 }
 
-/// What an unauthenticated frame costs in the pre-auth queue.
-fn queued_cost(m: &Message, body: usize) -> usize {
-    let argv = match m {
-        Message::Exec { argv, .. } => argv.iter().map(|a| a.len() + 4).sum(),
-        Message::Auth {
-            user,
-            signature,
-            password,
-            ..
-        } => {
-            user.len()
-                + signature.as_ref().map_or(0, String::len)
-                + password.as_ref().map_or(0, |p| p.expose().len())
-        }
+/// What a frame queued before sign-in counts against [`PRE_AUTH_BUFFER`]:
+/// the bytes the decoder read for it, plus [`ARGV_ELEMENT_COST`] for each
+/// argv element (each is an allocation of its own, however short its JSON).
+fn queued_cost(frame: &Frame) -> usize {
+    let strings = match &frame.message {
+        Message::Exec { argv, .. } => argv.len(),
         _ => 0,
     };
-    64 + argv + body
+    frame.wire_len + strings * ARGV_ELEMENT_COST
 }
 
 impl ServerSession {
@@ -136,11 +128,33 @@ impl ServerSession {
         self.close(reason);
     }
 
+    /// End the connection: every request still live ends here with
+    /// [`Outcome::Shutdown`] (the drain is over) or
+    /// [`Outcome::ConnectionLost`], before `Close`.
     pub(super) fn close(&mut self, reason: CloseReason) {
-        if !self.is_closed() {
-            self.state = State::Closed;
-            self.requests.clear();
-            self.actions.push_back(Action::Close(reason));
+        if self.is_closed() {
+            return;
+        }
+        self.state = State::Closed;
+        let outcome = match reason {
+            CloseReason::Shutdown => Outcome::Shutdown,
+            _ => Outcome::ConnectionLost,
+        };
+        let mut ids: Vec<u64> = self.requests.keys().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            self.finish(id, outcome.clone());
+        }
+        self.actions.push_back(Action::Close(reason));
+    }
+
+    /// The one place a request ends: its id is free from here on, and the
+    /// driver hears exactly one [`Action::Finished`] for it.
+    pub(super) fn finish(&mut self, id: u64, outcome: Outcome) {
+        if let Some(req) = self.requests.remove(&id) {
+            let kind = req.kind;
+            self.actions
+                .push_back(Action::Finished { id, kind, outcome });
         }
     }
 
@@ -236,7 +250,7 @@ impl ServerSession {
                 ),
             },
             State::Verifying { queued, bytes } => {
-                *bytes += queued_cost(&frame.message, frame.body.len());
+                *bytes += queued_cost(&frame);
                 if *bytes > PRE_AUTH_BUFFER {
                     self.protocol(
                         ErrorCode::TooLarge,
@@ -248,11 +262,6 @@ impl ServerSession {
             }
             State::Open { .. } => self.request_frame(frame, now),
         }
-    }
-
-    /// The signed-in user's stdin budget for this connection.
-    pub fn set_stdin_budget(&mut self, bytes: u64) {
-        self.settings.stdin_budget = bytes;
     }
 
     /// Failed `auth` attempts so far on this connection.

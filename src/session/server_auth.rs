@@ -22,11 +22,20 @@ pub enum AuthProof {
     },
 }
 
+/// What the signed-in user's own limits allow on this connection; applied
+/// before any request queued behind `auth` is admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grant {
+    /// Stdin credit for all the connection's requests together (the
+    /// user's `stdin_buffer_kib`).
+    pub stdin_budget: u64,
+}
+
 /// The verifier's answer to one proof.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthVerdict {
-    /// Authenticated as the user the proof was for.
-    Ok,
+    /// Authenticated as the user the proof was for, with their limits.
+    Ok(Grant),
     /// The proof held, but the user also needs one of `remaining`.
     Partial {
         /// The method just proven.
@@ -57,7 +66,8 @@ impl ServerSession {
         };
         let queued = std::mem::take(queued);
         let (methods, partial) = match verdict {
-            AuthVerdict::Ok => {
+            AuthVerdict::Ok(grant) => {
+                self.settings.stdin_budget = grant.stdin_budget;
                 self.state = State::Open {
                     idle_since: Some(now),
                 };

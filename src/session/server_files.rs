@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use super::server::{error, send, ServerSession};
 use super::server_request::{Ending, OutEof, Phase, Running, StdinSide};
-use super::{Action, Credit, GetSpec, Kind, PutSpec, Ready, StopReason};
+use super::{Action, Credit, GetSpec, Kind, Outcome, PutSpec, Ready, StopReason};
 use crate::proto::{ErrorCode, Message};
 
 impl ServerSession {
@@ -95,9 +95,9 @@ impl ServerSession {
             // The file layer answered with the other kind: a bug there;
             // end the request rather than the connection.
             _ => {
-                self.requests.remove(&id);
                 let m = "internal error opening the file";
-                return send(&mut self.actions, error(Some(id), ErrorCode::Internal, m));
+                send(&mut self.actions, error(Some(id), ErrorCode::Internal, m));
+                return self.finish(id, Outcome::Error(ErrorCode::Internal));
             }
         };
         req.phase = Phase::Running(Box::new(run));
@@ -118,8 +118,13 @@ impl ServerSession {
         };
         match kind {
             Kind::Put => {
-                self.requests.remove(&id);
-                send(&mut self.actions, Message::PutOk { id, size, sha256 });
+                let ok = Message::PutOk {
+                    id,
+                    size,
+                    sha256: sha256.clone(),
+                };
+                send(&mut self.actions, ok);
+                self.finish(id, Outcome::Transferred { size, sha256 });
             }
             Kind::Get => {
                 run.ended = Some(Ending::Sent { size, sha256 });
@@ -134,7 +139,7 @@ impl ServerSession {
     /// (an unfinished put keeps its partial file for a resume), the id is
     /// free and the client hears why.
     pub(super) fn end_transfer(&mut self, id: u64, reason: StopReason) {
-        if self.requests.remove(&id).is_none() {
+        if !self.requests.contains_key(&id) {
             return;
         }
         let (code, m) = match reason {
@@ -144,5 +149,6 @@ impl ServerSession {
         };
         send(&mut self.actions, error(Some(id), code, m));
         self.actions.push_back(Action::Stop { id, reason });
+        self.finish(id, Outcome::Error(code));
     }
 }

@@ -234,14 +234,24 @@ fn get_sends_file_data_under_output_credit_then_end() {
     // `end` stands for the eof: no eof frame.
     assert_eq!(
         acts[2..],
-        [Action::Send(
-            Message::End {
+        [
+            Action::Send(
+                Message::End {
+                    id: 3,
+                    size: 6,
+                    sha256: "h".into()
+                },
+                Bytes::new()
+            ),
+            Action::Finished {
                 id: 3,
-                size: 6,
-                sha256: "h".into()
-            },
-            Bytes::new()
-        )]
+                kind: Kind::Get,
+                outcome: Outcome::Transferred {
+                    size: 6,
+                    sha256: "h".into()
+                }
+            }
+        ]
     );
     assert_eq!(t.s.live_requests(), 0);
 }
@@ -392,7 +402,13 @@ fn small_puts_get_small_windows_so_many_fit_the_stdin_budget() {
         t.t0,
     );
     t.actions();
-    t.s.handle_auth_result("alice", AuthVerdict::Ok, t.t0);
+    t.s.handle_auth_result(
+        "alice",
+        AuthVerdict::Ok(Grant {
+            stdin_budget: 1 << 30,
+        }),
+        t.t0,
+    );
     t.actions();
     // Sixteen puts of 10 KiB fit a 2 MiB budget (64 KiB windows each);
     // with unsized puts the third would already be busy.

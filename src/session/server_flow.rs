@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use super::server::{error, send, CloseReason, ServerSession};
 use super::server_request::{Ending, OutEof, Phase, Request, Running, StdinSide};
-use super::{out_index, Action, Credit, ExecEvent, Kind, StopReason, OUT_STREAMS};
+use super::{out_index, Action, Credit, ExecEvent, Kind, Outcome, StopReason, OUT_STREAMS};
 use crate::proto::{ErrorCode, Frame, Message, Stream, DATA_CHUNK, MAX_WINDOW};
 
 /// The smallest stdin window a request is started with.
@@ -294,23 +294,17 @@ impl ServerSession {
                 }
             }
             ExecEvent::Denied { message } => {
-                self.requests.remove(&id);
                 send(&mut self.actions, Message::Denied { id, message });
+                self.finish(id, Outcome::Denied);
             }
             ExecEvent::Refused { code, message } => {
-                self.requests.remove(&id);
                 send(&mut self.actions, error(Some(id), code, message));
+                self.finish(id, Outcome::Error(code));
             }
             ExecEvent::Failed => {
-                self.requests.remove(&id);
-                send(
-                    &mut self.actions,
-                    error(
-                        Some(id),
-                        ErrorCode::ExecFailed,
-                        "the command could not be started",
-                    ),
-                );
+                let m = "the command could not be started";
+                send(&mut self.actions, error(Some(id), ErrorCode::ExecFailed, m));
+                self.finish(id, Outcome::FailedToStart);
             }
             ExecEvent::Output { stream, data } => {
                 let Some(run) = req.running_mut() else { return };
@@ -385,19 +379,33 @@ impl ServerSession {
         let status = match run.ended.take() {
             Some(Ending::Exit(status)) => status,
             Some(Ending::Sent { size, sha256 }) => {
-                self.requests.remove(&id);
-                return send(&mut self.actions, Message::End { id, size, sha256 });
+                let end = Message::End {
+                    id,
+                    size,
+                    sha256: sha256.clone(),
+                };
+                send(&mut self.actions, end);
+                return self.finish(id, Outcome::Transferred { size, sha256 });
             }
             None => return,
         };
+        let duration = now.saturating_duration_since(run.started_at);
+        let timed_out = run.stop == Some(StopReason::TimedOut);
         let exit = Message::Exit {
             id,
             code: status.code,
             signal: status.signal,
-            timed_out: run.stop == Some(StopReason::TimedOut),
-            duration_ms: now.saturating_duration_since(run.started_at).as_millis() as u64,
+            timed_out,
+            duration_ms: duration.as_millis() as u64,
         };
-        self.requests.remove(&id);
+        let cancelled = run.stop == Some(StopReason::Cancelled);
         send(&mut self.actions, exit);
+        let outcome = Outcome::Exited {
+            status,
+            timed_out,
+            cancelled,
+            duration,
+        };
+        self.finish(id, outcome);
     }
 }

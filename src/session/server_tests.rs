@@ -11,7 +11,11 @@ const S: Duration = Duration::from_secs(1);
 
 pub(super) fn frame(message: Message) -> Frame {
     let body = Bytes::from(vec![b'x'; message.body_len()]);
-    Frame { message, body }
+    Frame::new(message, body)
+}
+
+pub(super) fn exec_frame(id: u64, stdin: bool) -> Frame {
+    exec(id, stdin, None)
 }
 
 fn exec(id: u64, stdin: bool, output_window: Option<u64>) -> Frame {
@@ -70,7 +74,13 @@ impl T {
         let mut t = Self::new();
         t.s.handle_frame(auth(), t.t0);
         t.actions();
-        t.s.handle_auth_result("alice", AuthVerdict::Ok, t.t0);
+        t.s.handle_auth_result(
+            "alice",
+            AuthVerdict::Ok(Grant {
+                stdin_budget: 1 << 30,
+            }),
+            t.t0,
+        );
         t.actions();
         t
     }
@@ -140,7 +150,13 @@ fn pipelined_first_flight_waits_for_the_verdict() {
     t.s.handle_frame(exec(1, false, None), t.t0);
     let a = t.actions();
     assert!(matches!(&a[..], [Action::Verify { user, .. }] if user == "alice"));
-    t.s.handle_auth_result("alice", AuthVerdict::Ok, t.t0);
+    t.s.handle_auth_result(
+        "alice",
+        AuthVerdict::Ok(Grant {
+            stdin_budget: 1 << 30,
+        }),
+        t.t0,
+    );
     let a = t.actions();
     assert!(matches!(a[0], Action::Send(Message::AuthOk { .. }, _)));
     assert!(matches!(a[1], Action::Authenticated { .. }));
@@ -181,7 +197,13 @@ fn failed_auth_drops_the_queued_requests_and_offers_a_retry() {
         matches!(&a[..], [Action::Verify { proof: AuthProof::Password { .. }, proven, .. }] if proven.is_empty())
     );
     t.s.handle_frame(exec(1, false, None), t.t0);
-    t.s.handle_auth_result("alice", AuthVerdict::Ok, t.t0);
+    t.s.handle_auth_result(
+        "alice",
+        AuthVerdict::Ok(Grant {
+            stdin_budget: 1 << 30,
+        }),
+        t.t0,
+    );
     let a = t.actions();
     assert!(matches!(a[0], Action::Send(Message::AuthOk { .. }, _)));
     assert!(matches!(a[2], Action::Exec { id: 1, .. }), "{a:?}");
@@ -423,7 +445,17 @@ fn output_window_exhaustion_and_refill_split_to_fit() {
         }
     );
     assert!(
-        matches!(a.last(), Some(Action::Send(Message::Exit { .. }, _))),
+        matches!(
+            &a[a.len() - 2..],
+            [
+                Action::Send(Message::Exit { .. }, _),
+                Action::Finished {
+                    id: 1,
+                    kind: Kind::Exec,
+                    outcome: Outcome::Exited { .. }
+                }
+            ]
+        ),
         "{a:?}"
     );
 }
@@ -767,7 +799,17 @@ fn shutdown_stops_everything_and_nothing_follows() {
             _
         )
     ));
-    assert_eq!(a[2], Action::Close(CloseReason::Shutdown));
+    // The drain ends the running request: its one `Finished` comes
+    // before `Close`.
+    assert_eq!(
+        a[2],
+        Action::Finished {
+            id: 1,
+            kind: Kind::Exec,
+            outcome: Outcome::Shutdown
+        }
+    );
+    assert_eq!(a[3], Action::Close(CloseReason::Shutdown));
     t.finish(1);
     t.frame(Message::Ping);
     assert!(t.actions().is_empty(), "nothing after the fatal error");
@@ -787,7 +829,7 @@ fn decode_errors_carry_stable_messages() {
 fn the_connection_stdin_budget_is_shared_by_its_requests() {
     let mut t = T::authed();
     t.s.settings.max_requests = 10;
-    t.s.set_stdin_budget(20);
+    t.s.settings.stdin_budget = 20;
     let start = |t: &mut T, id: u64| {
         t.s.handle_frame(exec(id, true, None), t.t0);
         t.actions();

@@ -1,10 +1,12 @@
 //! What the server state machine yields: the actions for its driver and
 //! the reasons a connection ends.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 
-use super::AuthProof;
-use crate::proto::{AuthMethod, Message, Stream};
+use super::{AuthProof, ExitStatus};
+use crate::proto::{AuthMethod, ErrorCode, Message, Stream};
 
 /// Why a connection ends (for the server's log).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +29,43 @@ pub enum CloseReason {
     Shutdown,
     /// Refused after authenticating: the server is at a limit.
     Busy,
+}
+
+/// How a request ended, as the engine saw it: exactly one per request,
+/// in [`Action::Finished`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The command was reaped and all its output and `exit` were sent.
+    Exited {
+        /// Exit code or signal.
+        status: ExitStatus,
+        /// Stopped at its time limit.
+        timed_out: bool,
+        /// Stopped because the client sent `cancel`.
+        cancelled: bool,
+        /// From `started` to `exit`.
+        duration: Duration,
+    },
+    /// The allowlist (or a transfer's path rules) refused it; nothing ran.
+    Denied,
+    /// Allowed, but the command could not be started (`exec_failed`).
+    FailedToStart,
+    /// Ended with this error code sent to the client: refused before it
+    /// started (`busy`, `not_found`, ...) or a transfer stopped early
+    /// (`cancelled`, `timeout`, `checksum_mismatch`, ...).
+    Error(ErrorCode),
+    /// A put was stored (`put_ok`) or a get's whole file sent (`end`).
+    Transferred {
+        /// Bytes in the whole file.
+        size: u64,
+        /// Its SHA-256 (hex).
+        sha256: String,
+    },
+    /// The connection ended while the request was live (the client went
+    /// away, broke the protocol, or was idle or unresponsive).
+    ConnectionLost,
+    /// The server's drain period ended while the request was live.
+    Shutdown,
 }
 
 /// Work for the driver.
@@ -119,6 +158,19 @@ pub enum Action {
         /// Why.
         reason: super::StopReason,
     },
+    /// Request `id` ended; its id is free. Exactly one per request, after
+    /// the last frame sent for it. The driver writes the request's closing
+    /// audit record and metrics from this and drops what it held for it
+    /// (which stops a command or transfer still running).
+    Finished {
+        /// Request id.
+        id: u64,
+        /// What it was.
+        kind: super::Kind,
+        /// How it ended.
+        outcome: Outcome,
+    },
     /// Flush what was sent, close the connection and stop every command.
+    /// Every live request has had its `Finished` first.
     Close(CloseReason),
 }

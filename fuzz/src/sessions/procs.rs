@@ -74,6 +74,11 @@ impl Procs {
             Action::Stop { id, .. } if self.live.get(id).is_some_and(|p| p.kind != Kind::Exec) => {
                 self.live.remove(id);
             }
+            // The driver drops what it held for a finished request; events
+            // of that life of the id never reach the engine.
+            Action::Finished { id, .. } => {
+                self.live.remove(id);
+            }
             Action::Close(_) => self.live.clear(),
             _ => {}
         }

@@ -1,9 +1,11 @@
 //! What the server engine may send, mirrored from the client's frames:
 //! nothing about an id whose last message was sent (until the client
 //! opens it again), no output beyond the credit the client granted,
-//! bodies of exactly the announced length, and nothing after `Close`.
+//! bodies of exactly the announced length, and nothing after `Close`; and
+//! every request the engine admitted ends in exactly one `Finished`,
+//! before `Close`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use secsh::proto::{Message, Stream, MAX_WINDOW};
 use secsh::session::Action;
@@ -31,6 +33,8 @@ pub struct Check {
     opened: HashMap<u64, u32>,
     /// Output credit of ids opened with an `output_window`.
     credit: HashMap<u64, u64>,
+    /// Ids the engine admitted (handed to the driver) and has not finished.
+    live: HashSet<u64>,
 }
 
 impl Check {
@@ -82,7 +86,26 @@ impl Check {
         assert!(self.phase != Phase::Closed, "action after close: {a:?}");
         match a {
             Action::Verify { .. } => self.phase = Phase::Verifying(Vec::new()),
-            Action::Close(_) => self.phase = Phase::Closed,
+            Action::Exec { id, .. } | Action::Put { id, .. } | Action::Get { id, .. } => {
+                assert!(
+                    self.live.insert(*id),
+                    "id {id} admitted twice without a Finished"
+                );
+            }
+            Action::Finished { id, .. } => {
+                assert!(
+                    self.live.remove(id),
+                    "Finished for id {id}, which is not live"
+                );
+            }
+            Action::Close(_) => {
+                assert!(
+                    self.live.is_empty(),
+                    "closed with requests not finished: {:?}",
+                    self.live
+                );
+                self.phase = Phase::Closed;
+            }
             Action::Send(m, body) => self.sent(m, body.len()),
             _ => {}
         }

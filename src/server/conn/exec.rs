@@ -1,72 +1,75 @@
 //! The exec side of a connection: budgets and the audit policy before the
-//! allowlist check, starting or denying, the trail of each running
-//! command, and the frames that account for it as they leave.
+//! allowlist check, starting or denying, stdin into the command, and the
+//! bytes that leave for the client (counted and hashed for the record
+//! that [`Conn::finished`] writes).
 
 use std::time::Instant;
 
+use bytes::Bytes;
+
+use super::work::{Stage, Work};
 use super::Conn;
-use crate::audit::{bounded_argv, Auth, Event};
-use crate::metrics::{Direction, ExecResult};
-use crate::proto::{ErrorCode, Message};
+use crate::audit::{Auth, Event};
+use crate::metrics::Direction;
+use crate::proto::{ErrorCode, Message, Stream};
 use crate::server::request::Checked;
 use crate::server::trail::Trail;
-use crate::session::{ExecEvent, ServerSession};
+use crate::session::ExecEvent;
 
 impl Conn {
-    /// A frame is about to leave: account output and finished commands.
+    /// A frame is about to leave: count output bytes (and hash a
+    /// command's for its record).
     pub(super) fn sending(&mut self, m: &Message, body: &[u8]) {
-        if !self.transfers.is_empty() {
-            self.transfer_sending(m, body.len());
-            if matches!(m, Message::Data { id, .. } if self.transfers.contains_key(id)) {
-                return;
+        let Message::Data { id, stream, .. } = m else {
+            return;
+        };
+        match self.work.get_mut(id).map(|w| &mut w.stage) {
+            Some(Stage::Transfer(_)) => {
+                self.shared.metrics.bytes(Direction::download, body.len());
             }
-        }
-        match m {
-            Message::Data { id, stream, .. } => {
+            Some(Stage::Running { trail, .. }) => {
                 let direction = match stream {
-                    crate::proto::Stream::Stderr => Direction::stderr,
+                    Stream::Stderr => Direction::stderr,
                     _ => Direction::stdout,
                 };
                 self.shared.metrics.bytes(direction, body.len());
-                if let Some(t) = self.trails.get_mut(id) {
-                    t.output(*stream, body);
-                }
-            }
-            Message::Exit {
-                id,
-                code,
-                signal,
-                timed_out,
-                duration_ms,
-            } => {
-                let user = self.user();
-                tracing::info!(peer = %self.peer, %user, id, ?code, ?signal, timed_out,
-                    ms = duration_ms, "exited");
-                let result = match (timed_out, signal, code) {
-                    (true, ..) => ExecResult::timed_out,
-                    (_, Some(_), _) => ExecResult::signalled,
-                    (_, _, Some(0)) => ExecResult::ok,
-                    _ => ExecResult::failed,
-                };
-                self.shared.metrics.exec(result);
-                let secs = *duration_ms as f64 / 1000.0;
-                self.shared.metrics.exec_seconds.observe(secs);
-                if let Some(t) = self.trails.remove(id) {
-                    let (command, pid) = (t.command.clone(), t.pid);
-                    let ending = t.ending(*code, *signal, *timed_out, *duration_ms);
-                    self.audit(Event::ExecFinished {
-                        conn: self.id,
-                        id: *id,
-                        peer: self.peer.to_string(),
-                        user,
-                        command,
-                        pid,
-                        ending,
-                    });
-                }
+                trail.output(*stream, body);
             }
             _ => {}
         }
+    }
+
+    /// Client bytes for request `id`'s command or upload.
+    pub(super) fn stdin(&mut self, id: u64, data: Bytes) {
+        match self.work.get_mut(&id).map(|w| &mut w.stage) {
+            Some(Stage::Transfer(t)) => {
+                self.shared.metrics.bytes(Direction::upload, data.len());
+                if let Some(h) = &t.handle {
+                    h.push(data);
+                }
+            }
+            Some(Stage::Running { proc, trail }) => {
+                self.shared.metrics.bytes(Direction::stdin, data.len());
+                if let Some(p) = proc {
+                    p.push_stdin(&data);
+                }
+                trail.stdin(data.len());
+            }
+            _ => {}
+        }
+    }
+
+    /// Refuse request `id` before it started: `why` goes in its record.
+    fn refuse(&mut self, id: u64, code: ErrorCode, message: String, why: String) {
+        if let Some(Work {
+            stage: Stage::Asked { why: w, .. },
+            ..
+        }) = self.work.get_mut(&id)
+        {
+            *w = Some(why);
+        }
+        let ev = ExecEvent::Refused { code, message };
+        self.session.handle_exec_event(id, ev, Instant::now());
     }
 
     pub(super) fn exec(
@@ -77,16 +80,13 @@ impl Conn {
         timeout_ms: Option<u64>,
     ) {
         let w = self.who.clone().expect("exec only after authentication");
-        let metrics = self.shared.metrics.clone();
-        let refuse = |s: &mut ServerSession, code, message: String| {
-            metrics.exec(ExecResult::refused);
-            s.handle_exec_event(id, ExecEvent::Refused { code, message }, Instant::now());
-        };
+        let token = self.track(id, Stage::asked(&argv));
         if !self.shared.audit.accepting() {
             tracing::warn!(peer = %self.peer, user = %w.user, id,
                 "refused: the audit log cannot be written (on_failure = \"deny\")");
             let message = "the server cannot write its audit log; commands are refused".into();
-            return refuse(&mut self.session, ErrorCode::ExecFailed, message);
+            let why = "the audit log cannot be written".into();
+            return self.refuse(id, ErrorCode::ExecFailed, message, why);
         }
         let max = self
             .live
@@ -99,34 +99,37 @@ impl Conn {
                 "busy: max_commands_per_user reached");
             let message =
                 format!("busy: {max} commands of this user are running (max_commands_per_user)");
-            return refuse(&mut self.session, ErrorCode::Busy, message);
+            return self.refuse(id, ErrorCode::Busy, message.clone(), message);
         };
-        self.running.insert(id, held);
+        if let Some(work) = self.work.get_mut(&id) {
+            work.held = Some(held);
+        }
         self.checks
-            .spawn_blocking(move || (id, w.check(argv, stdin, timeout_ms)));
+            .spawn_blocking(move || (token, w.check(argv, stdin, timeout_ms)));
     }
 
-    /// The allowlist's answer for request `id`: start it, or deny it.
-    pub(super) fn checked(&mut self, id: u64, checked: Checked) {
-        let (peer, user) = (self.peer.to_string(), self.user());
+    /// The allowlist's answer for the request holding `token`: start it,
+    /// or deny it.
+    pub(super) fn checked(&mut self, token: u64, checked: Checked) {
+        let Some(id) = self.id_of(token) else {
+            return;
+        };
         let event = match checked {
             Checked::Denied {
                 argv,
                 closest,
                 reason,
             } => {
-                let (argv, argv_truncated) = bounded_argv(&argv);
-                self.audit(Event::ExecDenied {
-                    conn: self.id,
+                let (argv, argv_truncated) = crate::audit::bounded_argv(&argv);
+                self.set_stage(
                     id,
-                    peer,
-                    user,
-                    argv,
-                    argv_truncated,
-                    closest,
-                    reason,
-                });
-                self.shared.metrics.exec(ExecResult::denied);
+                    Stage::Denied {
+                        argv,
+                        argv_truncated,
+                        closest,
+                        reason,
+                    },
+                );
                 let message = "no rule in the server's allowlist permits this command".into();
                 ExecEvent::Denied { message }
             }
@@ -134,48 +137,59 @@ impl Conn {
                 rule,
                 spec,
                 timeout,
-            } => match crate::exec::start(&spec, id, self.events.clone()) {
+            } => match crate::exec::start(&spec, token, self.events.clone()) {
                 Ok(handle) => {
-                    let shown = crate::logtext::argv(&spec.argv);
-                    tracing::info!(%peer, id, %rule, argv = %shown, "started");
-                    let run_as = spec.env.iter().find(|(k, _)| k == "USER");
-                    self.audit(Event::ExecStarted {
-                        conn: self.id,
-                        id,
-                        peer,
-                        user,
-                        auth: self.auth.clone().unwrap_or_else(|| Auth {
-                            method: String::new(),
-                            key: None,
-                        }),
-                        argv: spec.argv.clone(),
-                        command: rule.clone(),
-                        run_as: run_as.map_or_else(String::new, |(_, v)| v.clone()),
-                        pid: handle.pid(),
-                    });
+                    self.started(id, &rule, &spec, handle.pid());
                     let hash = self.live.config.audit.output_hashes;
-                    self.trails.insert(id, Trail::new(rule, handle.pid(), hash));
-                    self.procs.insert(id, handle);
+                    let trail = Box::new(Trail::new(rule, handle.pid(), hash));
+                    let proc = Some(handle);
+                    self.set_stage(id, Stage::Running { proc, trail });
                     ExecEvent::Started { timeout }
                 }
                 Err(e) => {
-                    tracing::error!(%peer, id, %rule, "exec failed: {e}");
-                    self.shared.metrics.exec(ExecResult::failed);
+                    tracing::error!(peer = %self.peer, id, %rule, "exec failed: {e}");
+                    if let Some(Work {
+                        stage: Stage::Asked { command, why, .. },
+                        held,
+                        ..
+                    }) = self.work.get_mut(&id)
+                    {
+                        *command = Some(rule);
+                        *why = Some(e.to_string());
+                        *held = None;
+                    }
                     ExecEvent::Failed
                 }
             },
         };
-        if !matches!(event, ExecEvent::Started { .. }) {
-            self.running.remove(&id);
-        }
         self.session.handle_exec_event(id, event, Instant::now());
     }
 
-    pub(super) fn exec_event(&mut self, id: u64, event: ExecEvent) {
-        if matches!(event, ExecEvent::Exited(_)) {
-            self.procs.remove(&id);
-            self.running.remove(&id);
+    fn set_stage(&mut self, id: u64, stage: Stage) {
+        if let Some(w) = self.work.get_mut(&id) {
+            w.stage = stage;
         }
-        self.session.handle_exec_event(id, event, Instant::now());
+    }
+
+    /// The `exec_started` record and log line.
+    fn started(&self, id: u64, rule: &str, spec: &crate::exec::Spec, pid: u32) {
+        let peer = self.peer.to_string();
+        let shown = crate::logtext::argv(&spec.argv);
+        tracing::info!(%peer, id, %rule, argv = %shown, "started");
+        let run_as = spec.env.iter().find(|(k, _)| k == "USER");
+        self.audit(Event::ExecStarted {
+            conn: self.id,
+            id,
+            peer,
+            user: self.user(),
+            auth: self.auth.clone().unwrap_or_else(|| Auth {
+                method: String::new(),
+                key: None,
+            }),
+            argv: spec.argv.clone(),
+            command: rule.to_string(),
+            run_as: run_as.map_or_else(String::new, |(_, v)| v.clone()),
+            pid,
+        });
     }
 }

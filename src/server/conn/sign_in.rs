@@ -27,7 +27,7 @@ impl Conn {
             AuthMethod::Password => "password",
         };
         let result = match &verdict {
-            AuthVerdict::Ok => AuthResult::ok,
+            AuthVerdict::Ok(_) => AuthResult::ok,
             AuthVerdict::Partial { .. } => AuthResult::partial,
             AuthVerdict::Failed => AuthResult::failed,
         };
@@ -49,7 +49,7 @@ impl Conn {
         if key.is_some() && !matches!(verdict, AuthVerdict::Failed) {
             self.key = key;
         }
-        if verdict == AuthVerdict::Ok {
+        if matches!(verdict, AuthVerdict::Ok(_)) {
             match crate::server::admit::slot(&self.shared, &self.live, &self.ticket, user, peer) {
                 Ok(slot) => self.slot = Some(slot),
                 Err(message) => return self.session.reject_busy(&message),

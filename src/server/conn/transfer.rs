@@ -1,43 +1,50 @@
 //! The file side of a connection: budgets and the audit policy before a
 //! put or get starts, its thread (as the user's `run_as` account), and
-//! one audit record and log line when its last message leaves.
+//! one audit record and log line when the engine finishes it.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::work::Stage;
 use super::Conn;
 use crate::audit::Event;
-use crate::metrics::Direction;
-use crate::proto::{ErrorCode, Message};
-use crate::server::budget::Held;
-use crate::session::{ExecEvent, GetSpec, PutSpec};
+use crate::proto::ErrorCode;
+use crate::session::{ExecEvent, GetSpec, Outcome, PutSpec};
 use crate::transfer::{Info, Job, TransferHandle};
 
 /// A transfer the driver is running.
 pub(crate) struct Transfer {
-    pub handle: TransferHandle,
+    /// The transfer's thread, once started.
+    pub handle: Option<TransferHandle>,
+    /// What the thread has learnt so far.
+    info: Arc<Info>,
+    /// `put` or `get`.
+    pub direction: &'static str,
+    /// The path the client sent.
     requested: String,
     started: Instant,
-    _held: Held,
-}
-
-/// How a transfer's last message reads in its audit record.
-enum Outcome {
-    Ok { size: u64, sha256: String },
-    Failed(String),
 }
 
 impl Conn {
     /// Budget and audit checks, then a job; `None` when refused (the
     /// session has been told).
-    fn transfer_job(&mut self, id: u64, direction: &str) -> Option<(Job, Held)> {
+    fn transfer_job(&mut self, id: u64, direction: &'static str, requested: &str) -> Option<Job> {
         let w = self
             .who
             .clone()
             .expect("transfer only after authentication");
+        // Tracked from here, so a refusal below gets its record too.
+        let info = Arc::new(Info::default());
+        let t = Transfer {
+            handle: None,
+            info: info.clone(),
+            direction,
+            requested: requested.to_string(),
+            started: Instant::now(),
+        };
+        let token = self.track(id, Stage::Transfer(Box::new(t)));
         let refuse = |conn: &mut Conn, code, message: String| {
-            conn.shared.metrics.transfer(direction, "refused");
             let ev = ExecEvent::Refused { code, message };
             conn.session.handle_exec_event(id, ev, Instant::now());
         };
@@ -56,54 +63,45 @@ impl Conn {
             refuse(self, ErrorCode::Busy, m);
             return None;
         };
+        if let Some(work) = self.work.get_mut(&id) {
+            work.held = Some(held);
+        }
         let roots = match (user, direction) {
             (Some(u), "put") => u.upload.clone(),
             (Some(u), _) => u.download.clone(),
             (None, _) => Vec::new(),
         };
         let job = Job {
-            id,
+            id: token,
             user: w.user.to_string(),
             roots,
             run_as: user.and_then(|u| u.run_as.clone()),
             events: self.events.clone(),
-            info: Arc::new(Info::default()),
+            info,
         };
-        Some((job, held))
+        Some(job)
     }
 
     pub(super) fn put(&mut self, id: u64, spec: PutSpec) {
-        let requested = spec.path.clone();
-        let Some((job, held)) = self.transfer_job(id, "put") else {
+        let Some(job) = self.transfer_job(id, "put", &spec.path) else {
             return;
         };
-        self.spawned(id, requested, held, crate::transfer::start_put(job, spec));
+        self.spawned(id, crate::transfer::start_put(job, spec));
     }
 
     pub(super) fn get(&mut self, id: u64, spec: GetSpec) {
-        let requested = spec.path.clone();
-        let Some((job, held)) = self.transfer_job(id, "get") else {
+        let Some(job) = self.transfer_job(id, "get", &spec.path) else {
             return;
         };
-        self.spawned(id, requested, held, crate::transfer::start_get(job, spec));
+        self.spawned(id, crate::transfer::start_get(job, spec));
     }
 
-    fn spawned(
-        &mut self,
-        id: u64,
-        requested: String,
-        held: Held,
-        handle: std::io::Result<TransferHandle>,
-    ) {
+    fn spawned(&mut self, id: u64, handle: std::io::Result<TransferHandle>) {
         match handle {
             Ok(handle) => {
-                let t = Transfer {
-                    handle,
-                    requested,
-                    started: Instant::now(),
-                    _held: held,
-                };
-                self.transfers.insert(id, t);
+                if let Some(Stage::Transfer(t)) = self.work.get_mut(&id).map(|w| &mut w.stage) {
+                    t.handle = Some(handle);
+                }
             }
             Err(e) => {
                 tracing::error!(peer = %self.peer, id, "cannot start a transfer thread: {e}");
@@ -116,43 +114,25 @@ impl Conn {
         }
     }
 
-    /// A frame about a transfer is leaving: count its bytes, and when it
-    /// is the last of its request, write the record.
-    pub(super) fn transfer_sending(&mut self, m: &Message, body_len: usize) {
-        let (id, outcome) = match m {
-            Message::Data { id, .. } => {
-                if self.transfers.contains_key(id) {
-                    self.shared.metrics.bytes(Direction::download, body_len);
-                }
-                return;
-            }
-            Message::PutOk { id, size, sha256 } | Message::End { id, size, sha256 } => {
-                let (size, sha256) = (*size, sha256.clone());
-                (*id, Outcome::Ok { size, sha256 })
-            }
-            Message::Denied { id, .. } => (*id, Outcome::Failed("denied".into())),
-            Message::Error {
-                id: Some(id), code, ..
-            } => (*id, Outcome::Failed(error_result(*code))),
-            _ => return,
-        };
-        let Some(t) = self.transfers.remove(&id) else {
-            return;
-        };
-        self.finish_transfer(id, t, outcome);
-    }
-
-    fn finish_transfer(&mut self, id: u64, t: Transfer, outcome: Outcome) {
-        let info = &t.handle.info;
-        let direction = t.handle.direction;
+    /// The engine ended transfer `id`: its one record and log line.
+    pub(super) fn transfer_finished(&mut self, id: u64, t: Transfer, outcome: &Outcome) {
+        drop(t.handle);
+        let (info, direction) = (&t.info, t.direction);
         let path = info
             .path
             .get()
             .map(|p| p.display().to_string())
-            .unwrap_or_else(|| crate::logtext::shown(&t.requested).to_string());
+            .unwrap_or_else(|| t.requested.clone());
         let (result, size, sha256) = match outcome {
-            Outcome::Ok { size, sha256 } => ("ok".to_string(), Some(size), Some(sha256)),
-            Outcome::Failed(r) => {
+            Outcome::Transferred { size, sha256 } => {
+                ("ok".to_string(), Some(*size), Some(sha256.clone()))
+            }
+            other => {
+                let r = match other {
+                    Outcome::Denied => "denied".to_string(),
+                    Outcome::Error(code) => error_result(*code),
+                    _ => "interrupted".to_string(),
+                };
                 // The thread's own reason is more precise than the code.
                 let r = info.error.get().map_or(r, |e| e.result().to_string());
                 (r, None, None)
@@ -165,9 +145,16 @@ impl Conn {
         let duration_ms = t.started.elapsed().as_millis() as u64;
         let user = self.user();
         let reason = info.error.get().map(|e| e.to_string());
-        tracing::info!(peer = %self.peer, %user, id, direction, %path, %result, ?size,
-            sha256 = sha256.as_deref().unwrap_or("-"), offset, bytes, ms = duration_ms,
-            reason = reason.as_deref().unwrap_or("-"), "transfer");
+        // Paths and reasons come from the peer: escaped in the log.
+        let (shown_path, shown_reason) = (
+            crate::logtext::shown(&path),
+            reason
+                .as_deref()
+                .map_or_else(|| "-".into(), crate::logtext::shown),
+        );
+        tracing::info!(peer = %self.peer, user = %crate::logtext::shown(&user), id, direction,
+            path = %shown_path, %result, ?size, sha256 = sha256.as_deref().unwrap_or("-"),
+            offset, bytes, ms = duration_ms, reason = %shown_reason, "transfer");
         self.shared.metrics.transfer(direction, &result);
         self.audit(Event::Transfer {
             conn: self.id,
@@ -183,17 +170,6 @@ impl Conn {
             bytes,
             duration_ms,
         });
-    }
-
-    /// The connection is closing: transfers still running were
-    /// interrupted (an unfinished put keeps its partial for a resume).
-    pub(super) fn interrupt_transfers(&mut self) {
-        let ids: Vec<u64> = self.transfers.keys().copied().collect();
-        for id in ids {
-            if let Some(t) = self.transfers.remove(&id) {
-                self.finish_transfer(id, t, Outcome::Failed("interrupted".into()));
-            }
-        }
     }
 }
 

@@ -1,0 +1,216 @@
+//! The engine's guarantees about how requests end and what a connection
+//! may hold before sign-in: one `Finished` per request whatever ends it,
+//! the pre-auth queue bounded in wire bytes, the user's own limits applied
+//! before any pipelined request is admitted.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::server_tests::{fatal, T};
+use super::*;
+use crate::proto::{AuthMethod, ErrorCode, Frame, Message};
+
+fn auth() -> Message {
+    Message::Auth {
+        user: "alice".into(),
+        method: AuthMethod::Password,
+        signature: None,
+        password: Some(crate::proto::Secret::new("pw".into())),
+    }
+}
+
+fn finished(actions: &[Action]) -> Vec<(u64, Outcome)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Finished { id, outcome, .. } => Some((*id, outcome.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn put_path(id: u64, path_len: usize) -> Message {
+    Message::Put {
+        id,
+        path: "p".repeat(path_len),
+        name: None,
+        size: Some(1),
+        mode: None,
+        resume: false,
+    }
+}
+
+#[test]
+fn the_pre_auth_queue_counts_wire_bytes_not_frames() {
+    // Two puts with 40 KB paths are 80 KB on the wire: the second one is
+    // past the 64 KiB bound, whatever kind of frame it is.
+    let mut t = T::new();
+    t.frame(auth());
+    t.frame(put_path(1, 40_000));
+    assert_eq!(fatal(&t.sent()), None, "40 KB fits");
+    t.frame(put_path(2, 40_000));
+    assert_eq!(fatal(&t.sent()), Some(ErrorCode::TooLarge));
+    assert!(t.s.is_closed());
+
+    // Small frames are not capped by count: 1,500 of them (about 50 KB)
+    // queue, and all are taken up after the verdict.
+    let mut t = T::new();
+    t.frame(auth());
+    for _ in 0..1500 {
+        t.frame(Message::Ping);
+    }
+    assert_eq!(fatal(&t.sent()), None);
+    let grant = Grant {
+        stdin_budget: 1 << 20,
+    };
+    t.s.handle_auth_result("alice", AuthVerdict::Ok(grant), t.t0);
+    let pongs = t.sent().iter().filter(|m| **m == Message::Pong).count();
+    assert_eq!(pongs, 1500);
+}
+
+#[test]
+fn short_argv_elements_count_their_allocation() {
+    // `["",""...]` is 3 wire bytes an element but a String each in
+    // memory: 12,000 of them are 36 KB on the wire and count 420 KB.
+    let mut t = T::new();
+    t.frame(auth());
+    t.frame(Message::Exec {
+        id: 1,
+        argv: vec![String::new(); 12_000],
+        stdin: false,
+        timeout_ms: None,
+        output_window: None,
+    });
+    assert_eq!(fatal(&t.sent()), Some(ErrorCode::TooLarge));
+}
+
+#[test]
+fn the_wire_length_is_what_the_decoder_read() {
+    let m = put_path(1, 100);
+    let mut wire = Vec::new();
+    crate::proto::encode_header(&m, &mut wire).unwrap();
+    let mut buf = bytes::BytesMut::from(&wire[..]);
+    let f = crate::proto::Decoder::new()
+        .decode(&mut buf)
+        .unwrap()
+        .unwrap();
+    assert_eq!(f.wire_len, wire.len());
+    assert_eq!(Frame::new(m, Bytes::new()).wire_len, wire.len());
+}
+
+#[test]
+fn the_users_limits_apply_before_pipelined_requests_are_admitted() {
+    let mut pipelined = T::new();
+    pipelined.s.settings.stdin_window = 16 << 20;
+    pipelined.frame(auth());
+    pipelined
+        .s
+        .handle_frame(super::server_tests::exec_frame(1, true), pipelined.t0);
+    let grant = Grant {
+        stdin_budget: 128 << 10,
+    };
+    pipelined
+        .s
+        .handle_auth_result("alice", AuthVerdict::Ok(grant), pipelined.t0);
+    pipelined.actions();
+    pipelined.event(1, ExecEvent::Started { timeout: None });
+    let sent = pipelined.sent();
+    assert!(
+        matches!(&sent[..], [Message::Started { stdin_window, .. }] if *stdin_window == 128 << 10),
+        "{sent:?}"
+    );
+}
+
+#[test]
+fn every_live_request_finishes_once_when_the_connection_ends() {
+    for (end, want) in [
+        ("peer closed", Outcome::ConnectionLost),
+        ("protocol error", Outcome::ConnectionLost),
+        ("shutdown", Outcome::Shutdown),
+    ] {
+        let mut t = T::authed();
+        t.s.settings.max_requests = 3;
+        t.running(1, false, None);
+        t.frame(Message::Get {
+            id: 2,
+            path: "/x".into(),
+            offset: None,
+            prefix_sha256: None,
+            output_window: Some(10),
+        });
+        // An exec still being checked.
+        t.s.handle_frame(super::server_tests::exec_frame(3, false), t.t0);
+        t.actions();
+        match end {
+            "peer closed" => t.s.handle_peer_closed(),
+            // `window` for a request opened without an output window.
+            "protocol error" => t.frame(Message::Window { id: 1, bytes: 5 }),
+            _ => t.s.shutdown(),
+        }
+        let a = t.actions();
+        let mut ends = finished(&a);
+        ends.sort_by_key(|(id, _)| *id);
+        let want: Vec<_> = [1, 2, 3].into_iter().map(|id| (id, want.clone())).collect();
+        assert_eq!(ends, want, "{end}: {a:?}");
+        assert!(
+            matches!(a.last(), Some(Action::Close(_))),
+            "{end}: Close is last"
+        );
+        // Late process events change nothing.
+        t.finish(1);
+        assert!(t.actions().is_empty());
+    }
+}
+
+#[test]
+fn refusals_and_denials_finish_with_their_outcome() {
+    let mut t = T::authed();
+    let cases = [
+        (
+            ExecEvent::Denied {
+                message: "no".into(),
+            },
+            Outcome::Denied,
+        ),
+        (ExecEvent::Failed, Outcome::FailedToStart),
+        (
+            ExecEvent::Refused {
+                code: ErrorCode::Busy,
+                message: "busy".into(),
+            },
+            Outcome::Error(ErrorCode::Busy),
+        ),
+    ];
+    for (event, outcome) in cases {
+        t.s.handle_frame(super::server_tests::exec_frame(7, false), t.t0);
+        t.actions();
+        t.event(7, event);
+        assert_eq!(finished(&t.actions()), vec![(7, outcome)]);
+    }
+}
+
+#[test]
+fn a_cancelled_exec_finishes_with_its_exit_and_cancelled() {
+    let mut t = T::authed();
+    t.running(1, false, None);
+    t.frame(Message::Cancel { id: 1 });
+    t.actions();
+    t.s.handle_timeout(t.t0 + Duration::from_millis(1));
+    t.finish(1);
+    let ends = finished(&t.actions());
+    assert!(
+        matches!(
+            &ends[..],
+            [(
+                1,
+                Outcome::Exited {
+                    cancelled: true,
+                    timed_out: false,
+                    ..
+                }
+            )]
+        ),
+        "{ends:?}"
+    );
+}
