@@ -148,8 +148,25 @@ fn a_budget_refusal_leaves_one_exec_failed_record() {
     started(&log);
     let (code, _, _) = run(env.secsh(&d, "alice").args(["-n", "--", "true"]));
     assert_eq!(code, Some(250), "busy is 250 for one host");
+    // The same outcome in a fleet run: status `busy`, exit class 4.
+    let (code, out, _) = run(env.secsh(&d, "alice").args(["--json", "--", "true"]));
+    let host: Value = String::from_utf8_lossy(&out)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|o| o.get("status").is_some())
+        .expect("a host object");
+    assert_eq!(host["status"], "busy", "{host}");
+    assert_eq!(code, Some(4));
     let failed = wait_record(&log, |r| r["event"] == "exec_failed");
     assert_eq!(failed["result"], "busy");
+    let refusals = || {
+        records(&log)
+            .into_iter()
+            .filter(|r| r["event"] == "exec_failed")
+            .count()
+    };
+    wait_until(Duration::from_secs(10), || refusals() >= 2);
+    assert_eq!(refusals(), 2, "one record for each refused exec");
     assert_eq!(failed["argv"][0], "true");
     let _ = holder.kill();
     let _ = holder.wait();

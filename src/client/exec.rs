@@ -11,7 +11,7 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
 use super::session::{OutputCredit, RequestEvent, Session, SessionOptions, OUTPUT_WINDOW};
-use super::{ClientError, Connection, Credentials, EXIT_DENIED, EXIT_TIMED_OUT};
+use super::{ClientError, Connection, Credentials};
 use crate::bufpool::BufPool;
 use crate::proto::{Stream, DATA_CHUNK};
 use crate::session::{ExecParams, RemoteExit};
@@ -73,15 +73,23 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The row of README's outcome table this is (the status a fleet
+    /// run reports for it).
+    pub fn status(&self) -> super::fleet::Status {
+        use super::fleet::Status;
+        match self {
+            Outcome::Exited(0) => Status::Ok,
+            Outcome::Exited(c) => Status::Failed(*c),
+            Outcome::Signaled(s) => Status::Signalled(*s),
+            Outcome::TimedOut => Status::TimedOut,
+            Outcome::Denied(_) => Status::Denied,
+            Outcome::Abandoned => Status::Cancelled,
+        }
+    }
+
     /// The documented exit status for this outcome.
     pub fn exit_code(&self) -> i32 {
-        match self {
-            Outcome::Exited(c) => *c,
-            Outcome::Signaled(s) => 128 + s,
-            Outcome::TimedOut => EXIT_TIMED_OUT,
-            Outcome::Denied(_) => EXIT_DENIED,
-            Outcome::Abandoned => 130,
-        }
+        self.status().single_host_code()
     }
 }
 

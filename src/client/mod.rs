@@ -112,23 +112,41 @@ pub enum ClientError {
 }
 
 impl ClientError {
-    /// The process exit status for this error.
-    pub fn exit_code(&self) -> i32 {
+    /// The outcome this error stands for: the row of README's outcome
+    /// table that gives both its single-host exit status and its fleet
+    /// status.
+    pub fn status(&self) -> fleet::Status {
+        use fleet::Status;
         match self {
-            ClientError::AuthFailed => EXIT_AUTH_FAILED,
-            ClientError::Usage(_) => EXIT_USAGE,
-            ClientError::Server {
+            ClientError::AuthFailed
+            | ClientError::Server {
                 code: ErrorCode::AuthFailed,
                 ..
-            } => EXIT_AUTH_FAILED,
-            ClientError::RateLimited { .. } => EXIT_RATE_LIMITED,
+            } => Status::AuthFailed,
+            ClientError::RateLimited { .. }
+            | ClientError::Server {
+                code: ErrorCode::RateLimited,
+                ..
+            } => Status::RateLimited,
             ClientError::Server {
                 code: ErrorCode::Busy,
                 ..
-            } => EXIT_BUSY,
-            ClientError::Denied(_) => EXIT_DENIED,
-            ClientError::Transfer(_) => EXIT_FAILED,
-            _ => EXIT_CONNECTION,
+            } => Status::Busy,
+            ClientError::Denied(_) => Status::Denied,
+            ClientError::Transfer(_) => Status::Failed(EXIT_FAILED),
+            ClientError::Resolve { .. }
+            | ClientError::Connect { .. }
+            | ClientError::ConnectTimeout(_) => Status::Unreachable,
+            _ => Status::ProtocolError,
+        }
+    }
+
+    /// The process exit status for this error (usage is 2; every other
+    /// error as its [`ClientError::status`] says).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ClientError::Usage(_) => EXIT_USAGE,
+            other => other.status().single_host_code(),
         }
     }
 }

@@ -46,7 +46,10 @@ pub enum Status {
     Denied,
     /// Authentication failed.
     AuthFailed,
-    /// The server refused this source for a while, or was at a limit.
+    /// The server is at a limit (a per-user budget, or too many
+    /// connections): retry later.
+    Busy,
+    /// The server refuses this source for a while (penalty).
     RateLimited,
     /// No TCP connection (name, route, refused, connect timeout).
     Unreachable,
@@ -68,6 +71,7 @@ impl Status {
             Status::TimedOut => "timed_out",
             Status::Denied => "denied",
             Status::AuthFailed => "auth_failed",
+            Status::Busy => "busy",
             Status::RateLimited => "rate_limited",
             Status::Unreachable => "unreachable",
             Status::ProtocolError => "protocol_error",
@@ -76,13 +80,14 @@ impl Status {
         }
     }
 
-    /// The several-host exit class: 4 unreachable/auth/rate-limit/protocol,
+    /// The several-host exit class: 4 unreachable/auth/busy/rate-limit/protocol,
     /// 5 denied, 3 timed out/cancelled/not started, 1 failed/signalled,
     /// 0 ok. The highest in the order 4 > 5 > 3 > 1 wins.
     fn class(&self) -> (u8, i32) {
         match self {
             Status::Unreachable
             | Status::AuthFailed
+            | Status::Busy
             | Status::RateLimited
             | Status::ProtocolError => (4, 4),
             Status::Denied => (3, 5),
@@ -92,8 +97,9 @@ impl Status {
         }
     }
 
-    /// The exit status of a run on this one host, as for a single-host
-    /// `secsh` (the remote code, 128+signal, 252, 253, 254, 251, 255).
+    /// The exit status of a run on this one host: what a single-host
+    /// `secsh` exits with (README's outcome table; the remote code,
+    /// 128+signal, 250-255, 130).
     pub fn single_host_code(&self) -> i32 {
         match self {
             Status::Ok => 0,
@@ -102,6 +108,7 @@ impl Status {
             Status::TimedOut => super::EXIT_TIMED_OUT,
             Status::Denied => super::EXIT_DENIED,
             Status::AuthFailed => super::EXIT_AUTH_FAILED,
+            Status::Busy => super::EXIT_BUSY,
             Status::RateLimited => super::EXIT_RATE_LIMITED,
             Status::Unreachable | Status::ProtocolError => super::EXIT_CONNECTION,
             Status::Cancelled | Status::NotStarted => 130,
@@ -188,6 +195,57 @@ mod tests {
             .enumerate()
             .map(|(i, s)| HostResult::new(i, format!("h{i}"), String::new(), s.clone()))
             .collect()
+    }
+
+    /// README's outcome table is the code's: each row's fleet status,
+    /// single-host exit status and fleet exit class are what `Status`
+    /// says, and every status has a row.
+    #[test]
+    fn the_readme_outcome_table_is_the_code() {
+        use Status::*;
+        let all = [
+            Ok,
+            Failed(7),
+            Signalled(9),
+            TimedOut,
+            Cancelled,
+            NotStarted,
+            Denied,
+            AuthFailed,
+            Busy,
+            RateLimited,
+            Unreachable,
+            ProtocolError,
+        ];
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+            .expect("README.md");
+        let table = readme
+            .split("| outcome | exit status (one host) | fleet status | fleet exit class |")
+            .nth(1)
+            .expect("the outcome table");
+        let rows: Vec<Vec<&str>> = table
+            .lines()
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .map(|l| l.trim_matches('|').split(" | ").map(str::trim).collect())
+            .collect();
+        for status in all {
+            let word = format!("`{}`", status.word());
+            let row = rows
+                .iter()
+                .find(|r| r[2] == word)
+                .unwrap_or_else(|| panic!("no README row for {word}"));
+            let exit = match &status {
+                Failed(_) => "N".to_string(),
+                Signalled(_) => "128+N".to_string(),
+                NotStarted => "—".to_string(),
+                s => s.single_host_code().to_string(),
+            };
+            assert_eq!(row[1], exit, "{word}: exit status");
+            assert_eq!(row[3], status.class().1.to_string(), "{word}: class");
+        }
+        assert_eq!(Failed(7).single_host_code(), 7);
+        assert_eq!(Signalled(9).single_host_code(), 137);
     }
 
     #[test]

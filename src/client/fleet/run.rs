@@ -14,7 +14,7 @@ use tokio::sync::{watch, Semaphore};
 use super::{HostPlan, HostResult, Status};
 use crate::client::session::{RequestEvent, Session, SessionOptions, OUTPUT_WINDOW};
 use crate::client::{connect_with, ClientError, Credentials, Identity};
-use crate::proto::{ErrorCode, Secret, Stream};
+use crate::proto::{Secret, Stream};
 use crate::session::{ExecParams, RemoteExit};
 
 /// Where output and results go, as they happen.
@@ -192,25 +192,6 @@ struct Job {
     stop: watch::Receiver<bool>,
 }
 
-fn classify(e: &ClientError) -> Status {
-    match e {
-        ClientError::AuthFailed
-        | ClientError::Server {
-            code: ErrorCode::AuthFailed,
-            ..
-        } => Status::AuthFailed,
-        ClientError::RateLimited { .. }
-        | ClientError::Server {
-            code: ErrorCode::Busy | ErrorCode::RateLimited,
-            ..
-        } => Status::RateLimited,
-        ClientError::Resolve { .. }
-        | ClientError::Connect { .. }
-        | ClientError::ConnectTimeout(_) => Status::Unreachable,
-        _ => Status::ProtocolError,
-    }
-}
-
 impl Job {
     async fn run(self, sink: &dyn Sink) -> HostResult {
         let started = Instant::now();
@@ -230,7 +211,7 @@ impl Job {
 
     /// Connect, sign in and run the commands; `Err` for a host-level end.
     async fn commands(&self, sink: &dyn Sink, r: &mut HostResult) -> Result<(), (Status, String)> {
-        let fail = |e: ClientError| (classify(&e), e.to_string());
+        let fail = |e: ClientError| (e.status(), e.to_string());
         let cancelled = || (Status::Cancelled, "cancelled before it ran".to_string());
         // Connecting gives way to the deadline or Ctrl-C; a running
         // command is cancelled on the server instead (in `one`).
@@ -282,7 +263,7 @@ impl Job {
         sink: &dyn Sink,
         r: &mut HostResult,
     ) -> Result<Status, (Status, String)> {
-        let fail = |e: ClientError| (classify(&e), e.to_string());
+        let fail = |e: ClientError| (e.status(), e.to_string());
         let params = ExecParams {
             argv: argv.to_vec(),
             stdin: false,
