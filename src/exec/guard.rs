@@ -28,7 +28,8 @@ pub fn prepare_child(cmd: &mut Command, account: Option<&RunAs>) {
     });
     // SAFETY: the closure only makes async-signal-safe system calls
     // (setgroups, setgid, setuid, prctl, getppid) on data prepared before
-    // the fork.
+    // the fork, and neither allocates nor locks: its errors are OS error
+    // codes (tests/purity.rs keeps it so).
     unsafe {
         cmd.pre_exec(move || {
             if let Some((groups, gid, uid)) = &creds {
@@ -38,7 +39,9 @@ pub fn prepare_child(cmd: &mut Command, account: Option<&RunAs>) {
             }
             nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
             if nix::unistd::getppid() != parent {
-                return Err(std::io::Error::other("secshd exited during spawn"));
+                // The daemon exited during the spawn. An OS error code:
+                // building a custom io::Error would allocate.
+                return Err(nix::errno::Errno::ESRCH.into());
             }
             Ok(())
         });
