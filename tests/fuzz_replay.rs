@@ -88,5 +88,34 @@ target!(config, 500, 512);
 target!(allowlist, 3000, 256);
 target!(auth, 300, 512);
 target!(transfer, 2000, 256);
+target!(pair, 300, 4096);
 target!(fleet_targets, 2000, 256);
 target!(inventory, 1000, 512);
+
+/// The paired engines (fuzz/src/pair) under 3,000 seeded schedules. A
+/// failing schedule is named by its seed; `SECSH_PAIR_SEED=N cargo test
+/// --test fuzz_replay pair_schedules` replays just that one (with
+/// `SECSH_PAIR_TRACE=1` for a trace of both engines).
+#[test]
+fn pair_schedules() {
+    let only: Option<u64> = std::env::var("SECSH_PAIR_SEED")
+        .ok()
+        .map(|s| s.parse().expect("SECSH_PAIR_SEED is a number"));
+    let seeds = only.map_or(0..3000, |s| s..s + 1);
+    for seed in seeds {
+        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let data: Vec<u8> = (0..4096)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let run = std::panic::catch_unwind(|| fuzz::pair(&data));
+        assert!(
+            run.is_ok(),
+            "the paired engines failed on seed {seed}: SECSH_PAIR_SEED={seed} cargo test --test fuzz_replay pair_schedules"
+        );
+    }
+}

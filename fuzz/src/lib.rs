@@ -12,12 +12,14 @@
 mod draw;
 mod files;
 mod fleet;
+mod pair;
 mod parsers;
 mod sessions;
 mod wire;
 
 pub use files::transfer;
 pub use fleet::{fleet_targets, inventory};
+pub use pair::pair;
 pub use parsers::{allowlist, auth, config};
 pub use sessions::{client_session, server_session};
 pub use wire::{frame_decoder, message};

@@ -214,3 +214,52 @@ fn a_cancelled_exec_finishes_with_its_exit_and_cancelled() {
         "{ends:?}"
     );
 }
+
+#[test]
+fn a_cancel_after_the_time_limit_still_drops_later_output() {
+    // Found by the paired simulation: a cancel that came after the time
+    // limit's stop dropped the pending chunk but sent later output, so
+    // the client saw a gap in the stream.
+    let mut t = T::authed();
+    t.s.handle_frame(super::server_tests::exec_frame(1, false), t.t0);
+    t.actions();
+    let timeout = Some(Duration::from_secs(1));
+    t.event(1, ExecEvent::Started { timeout });
+    t.actions();
+    t.s.handle_timeout(t.at(2));
+    assert!(t.actions().iter().any(|a| matches!(
+        a,
+        Action::Stop {
+            reason: StopReason::TimedOut,
+            ..
+        }
+    )));
+    t.frame(Message::Cancel { id: 1 });
+    t.actions();
+    t.output(1, crate::proto::Stream::Stderr, b"late");
+    let a = t.actions();
+    assert!(
+        !a.iter()
+            .any(|a| matches!(a, Action::Send(Message::Data { .. }, _))),
+        "{a:?}"
+    );
+    assert!(a
+        .iter()
+        .any(|a| matches!(a, Action::OutputTaken { id: 1, .. })));
+    t.finish(1);
+    let ends = finished(&t.actions());
+    assert!(
+        matches!(
+            &ends[..],
+            [(
+                1,
+                Outcome::Exited {
+                    cancelled: true,
+                    timed_out: true,
+                    ..
+                }
+            )]
+        ),
+        "{ends:?}"
+    );
+}

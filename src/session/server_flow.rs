@@ -239,6 +239,7 @@ impl ServerSession {
         match &mut req.phase {
             Phase::Checking { cancelled } => *cancelled = true,
             Phase::Running(run) => {
+                run.cancelled = true;
                 if run.stop.is_none() {
                     run.stop = Some(StopReason::Cancelled);
                     self.actions.push_back(Action::Stop {
@@ -308,7 +309,7 @@ impl ServerSession {
             }
             ExecEvent::Output { stream, data } => {
                 let Some(run) = req.running_mut() else { return };
-                if run.stop == Some(StopReason::Cancelled) {
+                if run.cancelled {
                     self.actions.push_back(Action::OutputTaken { id, stream });
                 } else {
                     *run.pending_mut(stream) = Some(data);
@@ -398,7 +399,7 @@ impl ServerSession {
             timed_out,
             duration_ms: duration.as_millis() as u64,
         };
-        let cancelled = run.stop == Some(StopReason::Cancelled);
+        let cancelled = run.cancelled;
         send(&mut self.actions, exit);
         let outcome = Outcome::Exited {
             status,

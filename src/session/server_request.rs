@@ -61,6 +61,9 @@ pub(super) struct Running {
     pub started_at: Instant,
     pub deadline: Option<Instant>,
     pub stop: Option<StopReason>,
+    /// The client sent `cancel` (perhaps after a time-limit stop): output
+    /// not sent by then, and all output after it, is dropped.
+    pub cancelled: bool,
     /// Output read but not yet sent, one chunk per stream at most.
     pub pending: [Option<Bytes>; 2],
     pub eof: [OutEof; 2],
@@ -73,6 +76,7 @@ impl Running {
             started_at: now,
             deadline,
             stop: None,
+            cancelled: false,
             pending: [None, None],
             eof: [OutEof::Open; 2],
             ended: None,
