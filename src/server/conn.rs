@@ -27,7 +27,7 @@ use super::tally::Event as Tallied;
 use super::{Live, Shared};
 use crate::audit::{Auth, Event};
 use crate::gate::Offence;
-use crate::proto::{AuthMethod, MAX_BODY_LEN};
+use crate::proto::AuthMethod;
 use crate::session::{
     Action, AuthProof, AuthVerdict, CloseReason, ExecEvent, Outcome, ServerSession,
 };
@@ -218,7 +218,7 @@ impl Conn {
                 }
             },
             Action::Authenticated { user } => {
-                reader.set_max_body(MAX_BODY_LEN);
+                reader.set_max_body(self.session.max_body());
                 reader.release_idle();
                 self.who = Some(Requester {
                     shared: self.shared.clone(),

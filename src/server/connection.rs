@@ -86,8 +86,6 @@ pub(crate) async fn run(
     shared.metrics.connections_open.inc();
     let (rd, wr) = tokio::io::split(tls);
     let mut reader = FrameReader::new(rd);
-    // Before authentication no frame has a body.
-    reader.set_max_body(0);
     let (out_tx, out_rx) = mpsc::channel(OUT_QUEUE);
     let mut write_task = tokio::spawn(crate::transport::write_queue(FrameWriter::new(wr), out_rx));
     let settings = ServerSettings {
@@ -101,6 +99,8 @@ pub(crate) async fn run(
         max_auth_tries: limits.max_auth_tries,
     };
     let session = ServerSession::new(settings, start);
+    // The engine's body limit for its state (none before sign-in).
+    reader.set_max_body(session.max_body());
     let live = live.clone();
     let (mut conn, mut ev_rx) = Conn::new(
         shared, live, peer, id, start, ticket, exporter, session, out_tx,

@@ -23,6 +23,7 @@ mod server_files;
 mod server_flow;
 mod server_request;
 mod server_types;
+mod violation;
 
 pub use client::{
     ClientAction, ClientSession, ClientSettings, ConnEnd, ExecParams, GetParams, RemoteExit,
@@ -33,6 +34,7 @@ pub use liveness::{Due, Keepalive, MAX_MISSED};
 pub use server::{
     Action, AuthProof, AuthVerdict, CloseReason, Grant, Outcome, ServerSession, ServerSettings,
 };
+pub use violation::Violation;
 
 use std::time::Duration;
 

@@ -11,8 +11,8 @@ use super::server_auth::AuthProgress;
 pub use super::server_auth::{AuthProof, AuthVerdict, Grant};
 use super::server_request::Request;
 pub use super::server_types::{Action, CloseReason, Outcome};
-use super::{Due, Keepalive, StopReason, ARGV_ELEMENT_COST, PRE_AUTH_BUFFER};
-use crate::proto::{AuthMethod, ErrorCode, Frame, FrameError, Message};
+use super::{Due, Keepalive, StopReason, Violation, ARGV_ELEMENT_COST, PRE_AUTH_BUFFER};
+use crate::proto::{AuthMethod, ErrorCode, Frame, FrameError, Message, MAX_BODY_LEN};
 
 /// Limits and timers of one server connection.
 #[derive(Debug, Clone)]
@@ -110,6 +110,16 @@ impl ServerSession {
         matches!(self.state, State::Closed)
     }
 
+    /// The largest frame body the client may send now: none before
+    /// sign-in (the driver's reader refuses a larger `len` before it
+    /// allocates), [`MAX_BODY_LEN`] after.
+    pub fn max_body(&self) -> usize {
+        match self.state {
+            State::Open { .. } => MAX_BODY_LEN,
+            _ => 0,
+        }
+    }
+
     /// Requests currently live (checking or running).
     pub fn live_requests(&self) -> usize {
         self.requests.len()
@@ -158,8 +168,11 @@ impl ServerSession {
         }
     }
 
-    pub(super) fn protocol(&mut self, code: ErrorCode, message: String) {
-        self.fatal(code, message.clone(), CloseReason::Protocol(message));
+    /// The client broke the protocol: the fatal error its violation maps
+    /// to, and close.
+    pub(super) fn protocol(&mut self, v: Violation) {
+        let message = v.to_string();
+        self.fatal(v.code(), message.clone(), CloseReason::Protocol(message));
     }
 
     /// The bytes from the client could not be decoded.
@@ -216,15 +229,11 @@ impl ServerSession {
                             AuthProof::Password { password }
                         }
                         (m, ..) => {
-                            let field = if m == AuthMethod::Key {
-                                "signature"
-                            } else {
-                                "password"
+                            let (method, field) = match m {
+                                AuthMethod::Key => ("key", "signature"),
+                                AuthMethod::Password => ("password", "password"),
                             };
-                            return self.protocol(
-                                ErrorCode::Protocol,
-                                format!("auth with method {m:?} needs a {field}").to_lowercase(),
-                            );
+                            return self.protocol(Violation::AuthWithoutProof { method, field });
                         }
                     };
                     self.state = State::Verifying {
@@ -244,18 +253,12 @@ impl ServerSession {
                 // Pipelined behind an attempt that was answered: dropped,
                 // the client sends it again after `auth_ok`.
                 _ if self.auth.answered => {}
-                other => self.protocol(
-                    ErrorCode::UnexpectedMessage,
-                    format!("the first message must be auth, not {}", other.type_name()),
-                ),
+                other => self.protocol(Violation::FirstNotAuth(other.type_name())),
             },
             State::Verifying { queued, bytes } => {
                 *bytes += queued_cost(&frame);
                 if *bytes > PRE_AUTH_BUFFER {
-                    self.protocol(
-                        ErrorCode::TooLarge,
-                        "too much data before authentication".into(),
-                    );
+                    self.protocol(Violation::TooMuchBeforeAuth);
                 } else {
                     queued.push_back(frame);
                 }

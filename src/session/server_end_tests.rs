@@ -263,3 +263,31 @@ fn a_cancel_after_the_time_limit_still_drops_later_output() {
         "{ends:?}"
     );
 }
+
+#[test]
+fn bodies_are_allowed_only_once_signed_in() {
+    let mut t = T::new();
+    assert_eq!(t.s.max_body(), 0);
+    t.frame(auth());
+    assert_eq!(t.s.max_body(), 0, "not while the proof is checked");
+    let grant = Grant { stdin_budget: 1 };
+    t.s.handle_auth_result("alice", AuthVerdict::Ok(grant), t.t0);
+    assert_eq!(t.s.max_body(), crate::proto::MAX_BODY_LEN);
+}
+
+#[test]
+fn each_violation_has_its_wire_code() {
+    assert_eq!(
+        Violation::FirstNotAuth("exec").code(),
+        ErrorCode::UnexpectedMessage
+    );
+    assert_eq!(Violation::TooMuchBeforeAuth.code(), ErrorCode::TooLarge);
+    assert_eq!(Violation::StdinPastWindow.code(), ErrorCode::Protocol);
+    let mut t = T::new();
+    t.frame(Message::Ping);
+    let sent = t.sent();
+    assert!(
+        matches!(&sent[..], [Message::Error { id: None, code: ErrorCode::UnexpectedMessage, message, .. }] if message == "the first message must be auth, not ping"),
+        "{sent:?}"
+    );
+}

@@ -8,18 +8,16 @@ use std::time::Instant;
 
 use super::server::{error, send, ServerSession};
 use super::server_request::{Ending, OutEof, Phase, Running, StdinSide};
-use super::{Action, Credit, GetSpec, Kind, Outcome, PutSpec, Ready, StopReason};
+use super::{Action, Credit, GetSpec, Kind, Outcome, PutSpec, Ready, StopReason, Violation};
 use crate::proto::{ErrorCode, Message};
 
 impl ServerSession {
     pub(super) fn put(&mut self, id: u64, spec: PutSpec) {
         if spec.mode.is_some_and(|m| m > 0o777) {
-            let m = "put mode must be permission bits between 0 and 0o777".into();
-            return self.protocol(ErrorCode::Protocol, m);
+            return self.protocol(Violation::PutMode);
         }
         if spec.resume && spec.size.is_none() {
-            let m = "a put with resume must announce its size".into();
-            return self.protocol(ErrorCode::Protocol, m);
+            return self.protocol(Violation::ResumeWithoutSize);
         }
         if self.admit(id, Kind::Put, (true, spec.size), None) {
             self.actions.push_back(Action::Put { id, spec });
@@ -28,8 +26,7 @@ impl ServerSession {
 
     pub(super) fn get(&mut self, id: u64, spec: GetSpec, output_window: Option<u64>) {
         if spec.offset > 0 && spec.prefix_sha256.is_none() {
-            let m = "a get with an offset must send prefix_sha256".into();
-            return self.protocol(ErrorCode::Protocol, m);
+            return self.protocol(Violation::OffsetWithoutPrefix);
         }
         if self.admit(id, Kind::Get, (false, None), output_window) {
             self.actions.push_back(Action::Get { id, spec });
@@ -44,12 +41,12 @@ impl ServerSession {
         };
         let problem = match (&req.kind, &req.phase, &req.stdin) {
             (Kind::Put, Phase::Running(_), StdinSide::Open(_)) => None,
-            (Kind::Put, Phase::Checking { .. }, _) => Some("end before put_ready"),
-            (Kind::Put, _, _) => Some("a second end for one put"),
-            _ => Some("end for a request that is not a put"),
+            (Kind::Put, Phase::Checking { .. }, _) => Some(Violation::EndBeforeReady),
+            (Kind::Put, _, _) => Some(Violation::SecondEnd),
+            _ => Some(Violation::EndNotPut),
         };
-        if let Some(p) = problem {
-            return self.protocol(ErrorCode::Protocol, p.into());
+        if let Some(v) = problem {
+            return self.protocol(v);
         }
         req.stdin = StdinSide::Closed;
         self.actions.push_back(Action::Commit { id, size, sha256 });

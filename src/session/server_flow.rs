@@ -8,7 +8,9 @@ use bytes::Bytes;
 
 use super::server::{error, send, CloseReason, ServerSession};
 use super::server_request::{Ending, OutEof, Phase, Request, Running, StdinSide};
-use super::{out_index, Action, Credit, ExecEvent, Kind, Outcome, StopReason, OUT_STREAMS};
+use super::{
+    out_index, Action, Credit, ExecEvent, Kind, Outcome, StopReason, Violation, OUT_STREAMS,
+};
 use crate::proto::{ErrorCode, Frame, Message, Stream, DATA_CHUNK, MAX_WINDOW};
 
 /// The smallest stdin window a request is started with.
@@ -86,10 +88,7 @@ impl ServerSession {
             Message::Error {
                 id: None, message, ..
             } => self.close(CloseReason::PeerError(message.chars().take(200).collect())),
-            other => self.protocol(
-                ErrorCode::UnexpectedMessage,
-                format!("unexpected {} message from a client", other.type_name()),
-            ),
+            other => self.protocol(Violation::Unexpected(other.type_name())),
         }
         self.set_idle(now);
     }
@@ -163,10 +162,7 @@ impl ServerSession {
     }
 
     pub(super) fn window_error(&mut self) {
-        self.protocol(
-            ErrorCode::Protocol,
-            format!("output_window must be between 1 and {MAX_WINDOW}"),
-        );
+        self.protocol(Violation::OutputWindowRange);
     }
 
     fn stdin_data(&mut self, id: u64, len: u32, body: Bytes) {
@@ -179,9 +175,9 @@ impl ServerSession {
         // heard, so it is dropped, within the window as before.
         let exited = matches!(&req.phase, Phase::Running(r) if r.ended.is_some());
         let problem = match (&mut req.phase, &mut req.stdin) {
-            (Phase::Checking { .. }, _) => "stdin before started (no window yet)",
-            (_, StdinSide::None) => "stdin for a request that declared none",
-            (_, StdinSide::Closed) => "stdin after eof",
+            (Phase::Checking { .. }, _) => Violation::StdinBeforeStarted,
+            (_, StdinSide::None) => Violation::StdinUndeclared,
+            (_, StdinSide::Closed) => Violation::StdinAfterEof,
             (_, StdinSide::Open(credit)) => match credit.spend(len as u64) {
                 Ok(()) => {
                     if !exited {
@@ -189,10 +185,10 @@ impl ServerSession {
                     }
                     return;
                 }
-                Err(_) => "stdin exceeds the flow-control window",
+                Err(_) => Violation::StdinPastWindow,
             },
         };
-        self.protocol(ErrorCode::Protocol, problem.into());
+        self.protocol(problem);
     }
 
     fn stdin_eof(&mut self, id: u64) {
@@ -200,8 +196,7 @@ impl ServerSession {
             return;
         };
         if req.kind == Kind::Put {
-            let m = "a put ends with end, not eof".into();
-            return self.protocol(ErrorCode::Protocol, m);
+            return self.protocol(Violation::PutEndsWithEof);
         }
         if let StdinSide::Open(_) = req.stdin {
             req.stdin = StdinSide::Closed;
@@ -218,13 +213,10 @@ impl ServerSession {
             return;
         };
         if req.out_credit.is_unlimited() {
-            return self.protocol(
-                ErrorCode::Protocol,
-                "window for a request without output_window".into(),
-            );
+            return self.protocol(Violation::WindowWithoutOutputWindow);
         }
         if let Err(e) = req.out_credit.grant(bytes) {
-            return self.protocol(ErrorCode::Protocol, e.to_string());
+            return self.protocol(Violation::Window(e));
         }
         self.flush(id, now);
     }
