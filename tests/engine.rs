@@ -221,7 +221,16 @@ async fn a_header_sent_as_a_json_array_runs_nothing() {
         other => panic!("{other:?}"),
     }
     assert!(c.next().await.is_none(), "closed after the fatal error");
-    std::thread::sleep(Duration::from_millis(300));
+    // The daemon writes a connection's request records before its
+    // `connection_closed`: once that is there, nothing can still start.
+    let records = || std::fs::read_to_string(env.audit_log()).unwrap_or_default();
+    assert!(
+        wait_until(Duration::from_secs(10), || records()
+            .contains("\"reason\":\"protocol: header is not a JSON object\"")),
+        "no connection_closed record: {}",
+        records()
+    );
+    assert!(!records().contains("exec_started"), "{}", records());
     assert!(!jail.join("marker").exists(), "the command ran");
 }
 
@@ -276,6 +285,19 @@ async fn idle_connections_are_closed() {
     assert!(started.elapsed() >= Duration::from_millis(900));
 }
 
+/// True when `pid` wrote nothing for 300 ms (its `wchar` in /proc/PID/io).
+fn writes_stalled(pid: i32) -> bool {
+    let written = || {
+        let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+        io.lines()
+            .find_map(|l| l.strip_prefix("wchar:"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    let before = written();
+    std::thread::sleep(Duration::from_millis(300));
+    before.is_some() && written() == before
+}
+
 #[test]
 fn first_sigterm_cancels_even_while_stdout_is_stalled() {
     let env = Env::new();
@@ -296,7 +318,12 @@ fn first_sigterm_cancels_even_while_stdout_is_stalled() {
         .spawn()
         .unwrap();
     let remote = common::wait_for_pid(&jail.join("ypid"));
-    std::thread::sleep(Duration::from_millis(500));
+    // What the test is about: the remote `yes` can write no more, because
+    // the client's stdout is full and it stopped reading the connection.
+    assert!(
+        wait_until(Duration::from_secs(20), || writes_stalled(remote)),
+        "the remote command's output never stalled"
+    );
     let me = nix::unistd::Pid::from_raw(client.id() as i32);
     nix::sys::signal::kill(me, nix::sys::signal::SIGTERM).unwrap();
     assert!(

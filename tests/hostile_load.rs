@@ -112,7 +112,15 @@ async fn a_thousand_sessions_at_once_then_the_daemon_is_as_it_was() {
 async fn a_client_that_opens_every_request_and_never_reads_costs_bounded_memory() {
     let _serial = SERIAL.lock().await;
     let env = Env::new();
-    let d = env.start(&env.config(""));
+    // `yes` after a pause: the daemon stops reading a client whose output
+    // backs up, so commands that wrote at once could keep later requests
+    // from being read. With the pause all 16 are read and started first.
+    let late = "sleep 2; exec /usr/bin/yes";
+    let extra = format!(
+        "[commands.late-yes]\nargv = [\"/bin/sh\", \"-c\", \"{late}\"]\n\n\
+         [groups.late]\nmembers = [\"alice\"]\ncommands = [\"late-yes\"]\n"
+    );
+    let d = env.start(&env.config(&extra));
     let pid = d.pid();
     let warm = common::session(&env, &d, "alice").await;
     assert!(common::runs_true(&warm).await);
@@ -124,7 +132,7 @@ async fn a_client_that_opens_every_request_and_never_reads_costs_bounded_memory(
     for id in 1..=16 {
         c.send(Message::Exec {
             id,
-            argv: vec!["yes".into()],
+            argv: vec!["/bin/sh".into(), "-c".into(), late.into()],
             stdin: false,
             timeout_ms: None,
             output_window: None,
@@ -133,25 +141,30 @@ async fn a_client_that_opens_every_request_and_never_reads_costs_bounded_memory(
     }
     let yes = b"/usr/bin/yes\x00";
     assert!(
-        wait_until(Duration::from_secs(30), || !common::pids_with_cmdline(yes)
-            .is_empty()),
-        "commands running"
+        wait_until(Duration::from_secs(30), || common::pids_with_cmdline(yes)
+            .len()
+            == 16),
+        "16 commands running: {}",
+        common::pids_with_cmdline(yes).len()
     );
-    // The daemon takes requests until this connection's output backs up:
-    // once the socket and the connection's send queue are full it stops
-    // reading the client, so how many of the 16 start depends on timing
-    // (all of them on an idle machine). Wait until the number settles.
-    let mut running = 0;
-    for _ in 0..30 {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let now = common::pids_with_cmdline(yes).len();
-        if now == running {
-            break;
-        }
-        running = now;
-    }
-    eprintln!("{running} of 16 commands running");
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Every one of them stalled: nothing read, nothing more written.
+    let stalled = |p: i32| {
+        let written = || {
+            let io = std::fs::read_to_string(format!("/proc/{p}/io")).ok()?;
+            io.lines()
+                .find_map(|l| l.strip_prefix("wchar:"))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        let before = written();
+        std::thread::sleep(Duration::from_millis(300));
+        before.is_some() && written() == before
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), || common::pids_with_cmdline(yes)
+            .into_iter()
+            .all(stalled)),
+        "the commands of a client that never reads stall"
+    );
     // TCP backpressure stops the commands; the daemon holds at most a
     // bounded amount per stream.
     let held = rss_kib(pid).saturating_sub(idle_rss);

@@ -18,6 +18,7 @@ mod client_types;
 mod credit;
 mod liveness;
 mod server;
+mod server_admit;
 mod server_auth;
 mod server_files;
 mod server_flow;

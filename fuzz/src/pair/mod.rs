@@ -35,8 +35,11 @@ use procs::Procs;
 
 /// Steps of the seeded phase at most.
 const MAX_STEPS: usize = 4000;
-/// Rounds of the drain phase before it counts as a deadlock.
-const MAX_DRAIN: usize = 20_000;
+/// Clock steps (1 ms each) of the drain phase with nothing else able to
+/// move before it counts as a deadlock.
+const MAX_TICKS: usize = 20_000;
+/// Moves of the drain phase in all (one-byte windows take many).
+const MAX_MOVES: usize = 2_000_000;
 
 /// One direction of the connection: bytes written and not yet read, and
 /// the reader's buffer and decoder.
@@ -318,20 +321,34 @@ impl Sim {
 
     /// Every party does its part until everything has ended.
     fn drain(&mut self) {
-        for _ in 0..MAX_DRAIN {
-            if self.cut || (self.app.all_ended() && self.procs.is_empty()) {
-                return;
+        let mut moves = 0;
+        for _ in 0..MAX_TICKS {
+            // Everything that can move without the clock moves first.
+            loop {
+                if self.cut || (self.app.all_ended() && self.procs.is_empty()) {
+                    return;
+                }
+                let mut moved = self.verifying
+                    || !self.up.in_flight.is_empty()
+                    || !self.down.in_flight.is_empty();
+                if self.verifying {
+                    self.verdict(true, 1 << 20);
+                }
+                self.deliver_up(usize::MAX);
+                self.deliver_down(usize::MAX);
+                for (id, ev) in self.procs.next_events() {
+                    moved = true;
+                    self.event(id, ev);
+                }
+                self.app.finish_up(&mut self.client);
+                self.pump();
+                moved |= !self.up.in_flight.is_empty();
+                moves += 1;
+                assert!(moves < MAX_MOVES, "no end after {MAX_MOVES} moves");
+                if !moved {
+                    break;
+                }
             }
-            if self.verifying {
-                self.verdict(true, 1 << 20);
-            }
-            self.deliver_up(usize::MAX);
-            self.deliver_down(usize::MAX);
-            for (id, ev) in self.procs.next_events() {
-                self.event(id, ev);
-            }
-            self.app.finish_up(&mut self.client);
-            self.pump();
             self.tick(Duration::from_millis(1));
             self.pump();
         }
