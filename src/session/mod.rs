@@ -22,6 +22,7 @@ mod server_admit;
 mod server_auth;
 mod server_files;
 mod server_flow;
+mod server_output;
 mod server_request;
 mod server_types;
 mod violation;

@@ -162,7 +162,7 @@ impl ServerSession {
     /// driver hears exactly one [`Action::Finished`] for it.
     pub(super) fn finish(&mut self, id: u64, outcome: Outcome) {
         if let Some(req) = self.requests.remove(&id) {
-            let kind = req.kind;
+            let kind = req.kind();
             self.actions
                 .push_back(Action::Finished { id, kind, outcome });
         }

@@ -7,8 +7,8 @@
 use std::time::Instant;
 
 use super::server::{error, send, ServerSession};
-use super::server_request::{Ending, OutEof, Phase, Running, StdinSide};
-use super::{Action, Credit, GetSpec, Kind, Outcome, PutSpec, Ready, StopReason, Violation};
+use super::server_request::{Get, GetPhase, Out, Put, PutPhase, Request};
+use super::{Action, Credit, GetSpec, Outcome, PutSpec, Ready, StopReason, Violation};
 use crate::proto::{ErrorCode, Message};
 
 impl ServerSession {
@@ -19,7 +19,12 @@ impl ServerSession {
         if spec.resume && spec.size.is_none() {
             return self.protocol(Violation::ResumeWithoutSize);
         }
-        if self.admit(id, Kind::Put, (true, spec.size), None) {
+        if let Some((_, stdin_allot)) = self.admit(id, Some(spec.size), None) {
+            let put = Put {
+                phase: PutPhase::Opening { cancelled: false },
+                stdin_allot,
+            };
+            self.requests.insert(id, Request::Put(put));
             self.actions.push_back(Action::Put { id, spec });
         }
     }
@@ -28,7 +33,12 @@ impl ServerSession {
         if spec.offset > 0 && spec.prefix_sha256.is_none() {
             return self.protocol(Violation::OffsetWithoutPrefix);
         }
-        if self.admit(id, Kind::Get, (false, None), output_window) {
+        if let Some((out_credit, _)) = self.admit(id, None, output_window) {
+            let get = Get {
+                phase: GetPhase::Opening { cancelled: false },
+                out_credit,
+            };
+            self.requests.insert(id, Request::Get(get));
             self.actions.push_back(Action::Get { id, spec });
         }
     }
@@ -36,59 +46,59 @@ impl ServerSession {
     /// The client's `end` of a put.
     pub(super) fn put_end(&mut self, id: u64, size: u64, sha256: String) {
         // An `end` for a request that already ended (cancelled) is a race.
-        let Some(req) = self.requests.get_mut(&id) else {
-            return;
+        let put = match self.requests.get_mut(&id) {
+            None => return,
+            Some(Request::Put(p)) => p,
+            Some(_) => return self.protocol(Violation::EndNotPut),
         };
-        let problem = match (&req.kind, &req.phase, &req.stdin) {
-            (Kind::Put, Phase::Running(_), StdinSide::Open(_)) => None,
-            (Kind::Put, Phase::Checking { .. }, _) => Some(Violation::EndBeforeReady),
-            (Kind::Put, _, _) => Some(Violation::SecondEnd),
-            _ => Some(Violation::EndNotPut),
-        };
-        if let Some(v) = problem {
-            return self.protocol(v);
+        match put.phase {
+            PutPhase::Receiving(_) => {}
+            PutPhase::Opening { .. } => return self.protocol(Violation::EndBeforeReady),
+            PutPhase::Committing => return self.protocol(Violation::SecondEnd),
         }
-        req.stdin = StdinSide::Closed;
+        put.phase = PutPhase::Committing;
         self.actions.push_back(Action::Commit { id, size, sha256 });
     }
 
     /// The file layer opened request `id`'s file.
     pub(super) fn ready(&mut self, id: u64, ready: Ready, now: Instant) {
-        let Some(req) = self.requests.get_mut(&id) else {
-            return;
-        };
-        let Phase::Checking { cancelled } = req.phase else {
-            return;
-        };
-        let mut run = Running::new(now, None);
-        let m = match (req.kind, ready) {
+        let (m, cancelled) = match (self.requests.get_mut(&id), ready) {
             (
-                Kind::Put,
+                Some(Request::Put(put)),
                 Ready::Put {
                     offset,
                     prefix_sha256,
                 },
             ) => {
-                run.eof = [OutEof::Sent; 2];
-                let window = req.stdin_allot;
-                req.stdin =
-                    StdinSide::Open(Credit::new(window).unwrap_or_else(|_| Credit::unlimited()));
-                Message::PutReady {
+                let PutPhase::Opening { cancelled } = put.phase else {
+                    return;
+                };
+                let window = put.stdin_allot;
+                let credit = Credit::new(window).unwrap_or_else(|_| Credit::unlimited());
+                put.phase = PutPhase::Receiving(credit);
+                let m = Message::PutReady {
                     id,
                     window,
                     offset,
                     prefix_sha256,
-                }
+                };
+                (m, cancelled)
             }
-            (Kind::Get, Ready::Get { size, mode, offset }) => {
-                run.eof[1] = OutEof::Sent;
-                Message::File {
+            (Some(Request::Get(get)), Ready::Get { size, mode, offset }) => {
+                let GetPhase::Opening { cancelled } = get.phase else {
+                    return;
+                };
+                let out = Out::new();
+                get.phase = GetPhase::Sending { out, done: None };
+                let m = Message::File {
                     id,
                     size,
                     mode,
                     offset,
-                }
+                };
+                (m, cancelled)
             }
+            (None, _) => return,
             // The file layer answered with the other kind: a bug there;
             // end the request rather than the connection.
             _ => {
@@ -97,7 +107,6 @@ impl ServerSession {
                 return self.finish(id, Outcome::Error(ErrorCode::Internal));
             }
         };
-        req.phase = Phase::Running(Box::new(run));
         send(&mut self.actions, m);
         if cancelled {
             self.cancel(id, now);
@@ -106,15 +115,11 @@ impl ServerSession {
 
     /// A transfer's last event from the file layer.
     pub(super) fn done(&mut self, id: u64, size: u64, sha256: String, now: Instant) {
-        let Some(req) = self.requests.get_mut(&id) else {
-            return;
-        };
-        let kind = req.kind;
-        let Some(run) = req.running_mut() else {
-            return;
-        };
-        match kind {
-            Kind::Put => {
+        match self.requests.get_mut(&id) {
+            Some(Request::Put(Put {
+                phase: PutPhase::Receiving(_) | PutPhase::Committing,
+                ..
+            })) => {
                 let ok = Message::PutOk {
                     id,
                     size,
@@ -123,11 +128,14 @@ impl ServerSession {
                 send(&mut self.actions, ok);
                 self.finish(id, Outcome::Transferred { size, sha256 });
             }
-            Kind::Get => {
-                run.ended = Some(Ending::Sent { size, sha256 });
+            Some(Request::Get(Get {
+                phase: GetPhase::Sending { done, .. },
+                ..
+            })) => {
+                *done = Some((size, sha256));
                 self.flush(id, now);
             }
-            Kind::Exec => {}
+            _ => {}
         }
         self.set_idle(now);
     }
@@ -136,7 +144,10 @@ impl ServerSession {
     /// (an unfinished put keeps its partial file for a resume), the id is
     /// free and the client hears why.
     pub(super) fn end_transfer(&mut self, id: u64, reason: StopReason) {
-        if !self.requests.contains_key(&id) {
+        if !matches!(
+            self.requests.get(&id),
+            Some(Request::Put(_) | Request::Get(_))
+        ) {
             return;
         }
         let (code, m) = match reason {

@@ -1,27 +1,16 @@
-//! One request on the server side: its typed lifecycle, stdin credit,
-//! output credit and the output chunks waiting for that credit.
+//! One request on the server side, a typed lifecycle per kind: an exec is
+//! checked, then runs with stdin and two output streams until its exit; a
+//! put is opened, receives bytes, then commits; a get is opened, then
+//! sends one stream until its end. States that cannot happen (a put with
+//! output, a get with stdin, output before `started`) cannot be written.
 
 use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::{out_index, Credit, ExitStatus, Kind, StopReason};
+use super::{Credit, ExitStatus, Kind, StopReason};
 
-/// How a request's last message reads, once known.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Ending {
-    /// A command was reaped: `exit`.
-    Exit(ExitStatus),
-    /// A get read its whole file: `end`.
-    Sent {
-        /// Bytes in the file.
-        size: u64,
-        /// Its SHA-256.
-        sha256: String,
-    },
-}
-
-/// The stdin side of a request.
+/// The stdin side of an exec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum StdinSide {
     /// `exec` said `stdin: false`: the command reads /dev/null.
@@ -37,25 +26,59 @@ pub(super) enum StdinSide {
 pub(super) enum OutEof {
     /// More bytes may come.
     Open,
-    /// The process layer reported the end; `eof` not sent yet.
+    /// The process layer reported the end; not passed on yet.
     Seen,
-    /// `eof` sent.
+    /// Passed on (`eof` sent, or a get's `end` may follow).
     Sent,
 }
 
-/// A request's lifecycle.
+/// One output stream: at most one chunk read and not yet sent.
 #[derive(Debug)]
-pub(super) enum Phase {
-    /// `exec` handed to the process layer (policy check, spawn).
+pub(super) struct Out {
+    pub pending: Option<Bytes>,
+    pub eof: OutEof,
+}
+
+impl Out {
+    pub fn new() -> Self {
+        Self {
+            pending: None,
+            eof: OutEof::Open,
+        }
+    }
+
+    /// Everything of this stream is out.
+    pub fn done(&self) -> bool {
+        self.eof == OutEof::Sent
+    }
+}
+
+/// An `exec`.
+#[derive(Debug)]
+pub(super) struct Exec {
+    pub phase: ExecPhase,
+    pub stdin: StdinSide,
+    /// What the server may still send of stdout and stderr together.
+    pub out_credit: Credit,
+    /// The share of the connection's stdin budget it holds.
+    pub stdin_allot: u64,
+}
+
+/// An exec's lifecycle.
+#[derive(Debug)]
+pub(super) enum ExecPhase {
+    /// Handed to the process layer (policy check, spawn).
     Checking {
         /// The client cancelled before the verdict.
         cancelled: bool,
+        /// The client sent `eof` on stdin before `started`.
+        early_eof: bool,
     },
     /// The command runs (or ran and its output is still being sent).
     Running(Box<Running>),
 }
 
-/// State of a started command.
+/// A started command.
 #[derive(Debug)]
 pub(super) struct Running {
     pub started_at: Instant,
@@ -64,10 +87,10 @@ pub(super) struct Running {
     /// The client sent `cancel` (perhaps after a time-limit stop): output
     /// not sent by then, and all output after it, is dropped.
     pub cancelled: bool,
-    /// Output read but not yet sent, one chunk per stream at most.
-    pub pending: [Option<Bytes>; 2],
-    pub eof: [OutEof; 2],
-    pub ended: Option<Ending>,
+    /// stdout, stderr.
+    pub out: [Out; 2],
+    /// Known once the command was reaped.
+    pub exit: Option<ExitStatus>,
 }
 
 impl Running {
@@ -77,64 +100,102 @@ impl Running {
             deadline,
             stop: None,
             cancelled: false,
-            pending: [None, None],
-            eof: [OutEof::Open; 2],
-            ended: None,
+            out: [Out::new(), Out::new()],
+            exit: None,
         }
     }
+}
 
-    /// Both streams ended and are sent, and the end is known.
-    pub fn finished(&self) -> bool {
-        self.ended.is_some() && self.eof.iter().all(|e| *e == OutEof::Sent)
-    }
+/// A `put`: its bytes come as stdin.
+#[derive(Debug)]
+pub(super) struct Put {
+    pub phase: PutPhase,
+    /// The share of the connection's stdin budget it holds (its window).
+    pub stdin_allot: u64,
+}
 
-    pub fn pending_mut(&mut self, stream: crate::proto::Stream) -> &mut Option<Bytes> {
-        &mut self.pending[out_index(stream)]
-    }
+/// A put's lifecycle.
+#[derive(Debug)]
+pub(super) enum PutPhase {
+    /// The file layer opens the target.
+    Opening {
+        /// The client cancelled before `put_ready`.
+        cancelled: bool,
+    },
+    /// `put_ready` sent: bytes arrive within the credit left.
+    Receiving(Credit),
+    /// `end` arrived: the file layer checks and stores.
+    Committing,
+}
+
+/// A `get`: its bytes leave as stdout.
+#[derive(Debug)]
+pub(super) struct Get {
+    pub phase: GetPhase,
+    /// What the server may still send.
+    pub out_credit: Credit,
+}
+
+/// A get's lifecycle.
+#[derive(Debug)]
+pub(super) enum GetPhase {
+    /// The file layer opens the file.
+    Opening {
+        /// The client cancelled before `file`.
+        cancelled: bool,
+    },
+    /// `file` sent: the bytes, then `end` once the file layer is done.
+    Sending {
+        out: Out,
+        /// The whole file's size and SHA-256, once all was read.
+        done: Option<(u64, String)>,
+    },
 }
 
 /// One live request.
 #[derive(Debug)]
-pub(super) struct Request {
-    pub kind: Kind,
-    pub phase: Phase,
-    pub stdin: StdinSide,
-    /// The client sent `eof` on stdin before `started`.
-    pub early_eof: bool,
-    /// What the server may still send of stdout and stderr together.
-    pub out_credit: Credit,
-    /// The share of the connection's stdin budget this request holds (its
-    /// stdin window; 0 without stdin).
-    pub stdin_allot: u64,
+pub(super) enum Request {
+    Exec(Exec),
+    Put(Put),
+    Get(Get),
 }
 
 impl Request {
-    pub fn new(kind: Kind, stdin: bool, out_credit: Credit, stdin_allot: u64) -> Self {
-        Self {
-            kind,
-            stdin_allot,
-            phase: Phase::Checking { cancelled: false },
-            stdin: if stdin {
-                StdinSide::Open(Credit::unlimited())
-            } else {
-                StdinSide::None
-            },
-            early_eof: false,
-            out_credit,
+    pub fn kind(&self) -> Kind {
+        match self {
+            Request::Exec(_) => Kind::Exec,
+            Request::Put(_) => Kind::Put,
+            Request::Get(_) => Kind::Get,
+        }
+    }
+
+    /// The share of the connection's stdin budget it holds.
+    pub fn stdin_allot(&self) -> u64 {
+        match self {
+            Request::Exec(e) => e.stdin_allot,
+            Request::Put(p) => p.stdin_allot,
+            Request::Get(_) => 0,
+        }
+    }
+
+    /// The running command, for an exec past its check.
+    pub fn running(&self) -> Option<&Running> {
+        match self {
+            Request::Exec(Exec {
+                phase: ExecPhase::Running(r),
+                ..
+            }) => Some(r),
+            _ => None,
         }
     }
 
     pub fn running_mut(&mut self) -> Option<&mut Running> {
-        match &mut self.phase {
-            Phase::Running(r) => Some(r),
-            Phase::Checking { .. } => None,
-        }
-    }
-
-    pub fn running(&self) -> Option<&Running> {
-        match &self.phase {
-            Phase::Running(r) => Some(r),
-            Phase::Checking { .. } => None,
+        match self {
+            Request::Exec(Exec {
+                phase: ExecPhase::Running(r),
+                ..
+            }) => Some(r),
+            _ => None,
         }
     }
 }

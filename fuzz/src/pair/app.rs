@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use arbitrary::{Result, Unstructured};
 use bytes::Bytes;
 use secsh::proto::{ErrorCode, Stream};
-use secsh::session::{ClientAction, ClientSession, ExecParams, Outcome, RemoteExit};
+use secsh::session::{
+    ClientAction, ClientSession, ExecParams, GetParams, Kind, Outcome, PutSpec, RemoteExit,
+};
 
 use super::procs::{out_byte, stdin_byte};
 
@@ -22,12 +24,17 @@ pub enum End {
     Exited(RemoteExit),
     Denied,
     Failed(ErrorCode),
+    /// A put stored this many bytes.
+    Stored(u64),
+    /// A get's whole file (this many bytes) arrived.
+    Fetched(u64),
     /// The connection ended first.
     Closed,
 }
 
 #[derive(Debug)]
 struct Req {
+    kind: Kind,
     stdin: bool,
     stdin_planned: u64,
     stdin_pushed: u64,
@@ -90,7 +97,17 @@ impl App {
             ClientAction::Exited { id, exit } => self.end(id, End::Exited(exit)),
             ClientAction::Denied { id, .. } => self.end(id, End::Denied),
             ClientAction::Failed { id, code, .. } => self.end(id, End::Failed(code)),
+            ClientAction::Stored { id, size, sha256 } => {
+                assert_eq!(sha256, format!("s{id}"), "the hash the put sent back");
+                self.end(id, End::Stored(size))
+            }
+            ClientAction::FileEnd { id, size, sha256 } => {
+                assert_eq!(sha256, format!("h{size}"), "the hash the get reported");
+                self.end(id, End::Fetched(size))
+            }
             ClientAction::Started { .. }
+            | ClientAction::PutReady { .. }
+            | ClientAction::FileOpened { .. }
             | ClientAction::Eof { .. }
             | ClientAction::Authenticated { .. } => {}
             other => panic!("the client engine yielded {other:?} to an exec-only app"),
@@ -120,20 +137,44 @@ impl App {
         let live = self.live();
         match u.int_in_range(0u8..=5)? {
             0 if self.reqs.len() < MAX_REQUESTS && !c.is_closed() => {
-                let stdin = u.arbitrary()?;
-                let params = ExecParams {
-                    argv: vec!["cat".into()],
-                    stdin,
-                    timeout_ms: None,
-                    output_window: *u.choose(&[1, 7, 1000, 65536, 1 << 24])?,
+                let output_window = *u.choose(&[1, 7, 1000, 65536, 1 << 24])?;
+                let (id, req) = match u.int_in_range(0u8..=4)? {
+                    0 => {
+                        let size = u.int_in_range(0..=40_000)?;
+                        let id = c.put(PutSpec {
+                            path: "/srv/f".into(),
+                            name: None,
+                            size: Some(size),
+                            mode: None,
+                            resume: false,
+                        });
+                        (id, Req::new(Kind::Put, true, size))
+                    }
+                    1 => {
+                        let id = c.get(GetParams {
+                            path: "/srv/f".into(),
+                            resume_from: None,
+                            output_window,
+                        });
+                        (id, Req::new(Kind::Get, false, 0))
+                    }
+                    _ => {
+                        let stdin = u.arbitrary()?;
+                        let id = c.exec(ExecParams {
+                            argv: vec!["cat".into()],
+                            stdin,
+                            timeout_ms: None,
+                            output_window,
+                        });
+                        let planned = if stdin {
+                            u.int_in_range(0..=40_000)?
+                        } else {
+                            0
+                        };
+                        (id, Req::new(Kind::Exec, stdin, planned))
+                    }
                 };
-                let id = c.exec(params);
-                let stdin_planned = if stdin {
-                    u.int_in_range(0..=40_000)?
-                } else {
-                    0
-                };
-                self.reqs.insert(id, Req::new(stdin, stdin_planned));
+                self.reqs.insert(id, req);
             }
             1 | 2 if !live.is_empty() => {
                 let id = *u.choose(&live)?;
@@ -153,7 +194,7 @@ impl App {
                 let id = *u.choose(&live)?;
                 if let Some(r) = self.reqs.get_mut(&id) {
                     if r.stdin && !r.stdin_closed && !r.chunk_out {
-                        r.stdin_closed = c.close_stdin(id).is_ok();
+                        r.close(c, id);
                     }
                 }
             }
@@ -196,7 +237,7 @@ impl App {
             self.push(c, id, u64::MAX);
             let r = self.reqs.get_mut(&id).expect("live");
             if r.stdin && !r.stdin_closed && !r.chunk_out && r.stdin_pushed == r.stdin_planned {
-                r.stdin_closed = c.close_stdin(id).is_ok();
+                r.close(c, id);
             }
         }
     }
@@ -231,7 +272,7 @@ impl App {
                         agree(end, outcome),
                         "request {id}: client {end:?}, server {outcome:?}"
                     );
-                    if matches!(end, End::Exited(_)) && !r.cancelled {
+                    if matches!(end, End::Exited(_) | End::Fetched(_)) && !r.cancelled {
                         assert_eq!(r.received, *made, "request {id}: output bytes lost");
                     }
                 }
@@ -241,8 +282,9 @@ impl App {
 }
 
 impl Req {
-    fn new(stdin: bool, stdin_planned: u64) -> Self {
+    fn new(kind: Kind, stdin: bool, stdin_planned: u64) -> Self {
         Self {
+            kind,
             stdin,
             stdin_planned,
             stdin_pushed: 0,
@@ -253,6 +295,19 @@ impl Req {
             cancelled: false,
             end: None,
         }
+    }
+}
+
+impl Req {
+    /// No more stdin: `eof`, or a put's `end` with its size and hash (a
+    /// put closed early announces the size it planned: the server's check
+    /// then refuses it).
+    fn close(&mut self, c: &mut ClientSession, id: u64) {
+        let closed = match self.kind {
+            Kind::Put => c.finish_put(id, self.stdin_planned, format!("s{id}")),
+            _ => c.close_stdin(id),
+        };
+        self.stdin_closed = closed.is_ok();
     }
 }
 
@@ -270,6 +325,7 @@ fn agree(end: &End, outcome: &Outcome) -> bool {
             RemoteExit::Code(c) => !timed_out && status.signal.is_none() && status.code == Some(*c),
         },
         (End::Denied, Outcome::Denied) => true,
+        (End::Stored(n) | End::Fetched(n), Outcome::Transferred { size, .. }) => n == size,
         (End::Failed(ErrorCode::ExecFailed), Outcome::FailedToStart) => true,
         (End::Failed(c), Outcome::Error(o)) => c == o,
         _ => false,

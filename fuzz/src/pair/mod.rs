@@ -1,6 +1,7 @@
 //! Both engines paired in memory: a `ClientSession` and a `ServerSession`
-//! joined by two byte pipes, a faithful process layer behind the server and
-//! a faithful application in front of the client, on one fake clock. A
+//! joined by two byte pipes, a faithful process and file layer behind the
+//! server and a faithful application in front of the client (execs, puts
+//! and gets), on one fake clock. A
 //! seeded scheduler (the fuzzer's bytes) decides what happens next: deliver
 //! some bytes either way (frames split at any byte and decoded by the real
 //! codec), a process event, the application's next step, the clock, an

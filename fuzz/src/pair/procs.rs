@@ -11,7 +11,7 @@ use std::time::Duration;
 use arbitrary::{Result, Unstructured};
 use bytes::Bytes;
 use secsh::proto::{ErrorCode, Stream};
-use secsh::session::{Action, ExecEvent, ExitStatus, Outcome};
+use secsh::session::{Action, ExecEvent, ExitStatus, Kind, Outcome, Ready};
 
 /// Byte `at` of stream `s` (0 stdout, 1 stderr) of request `id`'s command.
 pub fn out_byte(id: u64, s: usize, at: u64) -> u8 {
@@ -23,8 +23,9 @@ pub fn stdin_byte(id: u64, at: u64) -> u8 {
     (id.wrapping_mul(17) ^ at.wrapping_mul(3)) as u8
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Proc {
+    kind: Kind,
     answered: bool,
     planned: [u64; 2],
     made: [u64; 2],
@@ -36,6 +37,28 @@ struct Proc {
     stdin_eof: bool,
     stopped: bool,
     exited: bool,
+    /// A put's `end`: the size and hash the client sent.
+    commit: Option<(u64, String)>,
+}
+
+impl Proc {
+    fn new(kind: Kind, stdin: bool, planned: [u64; 2]) -> Self {
+        Self {
+            kind,
+            answered: false,
+            planned,
+            made: [0; 2],
+            in_flight: [false; 2],
+            eof: [false; 2],
+            stdin,
+            unwritten: 0,
+            got: 0,
+            stdin_eof: false,
+            stopped: false,
+            exited: false,
+            commit: None,
+        }
+    }
 }
 
 /// The commands the engine started, and how each request finished.
@@ -63,12 +86,25 @@ impl Procs {
     pub fn action(&mut self, a: Action) {
         match a {
             Action::Exec { id, stdin, .. } => {
-                let p = Proc {
-                    stdin,
-                    planned: [(id * 40_503) % 40_001, (id * 9_973) % 3_001],
-                    ..Proc::default()
-                };
+                let planned = [(id * 40_503) % 40_001, (id * 9_973) % 3_001];
+                let p = Proc::new(Kind::Exec, stdin, planned);
                 assert!(self.live.insert(id, p).is_none(), "exec under live id {id}");
+            }
+            Action::Put { id, .. } => {
+                let p = Proc::new(Kind::Put, true, [0; 2]);
+                assert!(self.live.insert(id, p).is_none(), "put under live id {id}");
+            }
+            Action::Get { id, .. } => {
+                let p = Proc::new(Kind::Get, false, [(id * 40_503) % 40_001, 0]);
+                assert!(self.live.insert(id, p).is_none(), "get under live id {id}");
+            }
+            Action::Commit { id, size, sha256 } => {
+                let p = self.live.get_mut(&id).expect("commit for no put");
+                assert!(
+                    p.kind == Kind::Put && p.commit.is_none(),
+                    "commit {id}: {p:?}"
+                );
+                p.commit = Some((size, sha256));
             }
             Action::Stdin { id, data } => {
                 let p = self.live.get_mut(&id).expect("stdin for no command");
@@ -127,23 +163,30 @@ impl Procs {
         let (&id, p) = self.live.iter_mut().nth(n).expect("in range");
         if !p.answered {
             p.answered = true;
-            let ev = match u.int_in_range(0u8..=9)? {
-                0 => ExecEvent::Denied {
+            let ev = match (u.int_in_range(0u8..=9)?, p.kind) {
+                (0, _) => ExecEvent::Denied {
                     message: "no".into(),
                 },
-                1 => ExecEvent::Failed,
-                2 => ExecEvent::Refused {
+                (1, Kind::Exec) => ExecEvent::Failed,
+                (1, _) => ExecEvent::Refused {
+                    code: ErrorCode::NotFound,
+                    message: "no such file".into(),
+                },
+                (2, _) => ExecEvent::Refused {
                     code: ErrorCode::Busy,
                     message: "busy".into(),
                 },
-                3 => ExecEvent::Started {
+                (3, Kind::Exec) => ExecEvent::Started {
                     timeout: Some(Duration::from_millis(u.int_in_range(1..=5000)?)),
                 },
-                _ => ExecEvent::Started { timeout: None },
+                _ => p.ready(),
             };
             return Ok(Some((id, ev)));
         }
-        let s = usize::from(u.arbitrary::<bool>()?);
+        let s = match p.kind {
+            Kind::Exec => usize::from(u.arbitrary::<bool>()?),
+            _ => 0,
+        };
         let ev = match u.int_in_range(0u8..=4)? {
             0 | 1 => {
                 let max = u.int_in_range(1..=70_000)?;
@@ -163,7 +206,7 @@ impl Procs {
         for (&id, p) in self.live.iter_mut() {
             let ev = if !p.answered {
                 p.answered = true;
-                Some(ExecEvent::Started { timeout: None })
+                Some(p.ready())
             } else {
                 p.written(p.unwritten)
                     .or_else(|| p.output(id, 0, 65536))
@@ -190,8 +233,27 @@ impl Procs {
 }
 
 impl Proc {
+    /// The command started, or the transfer's file is open.
+    fn ready(&self) -> ExecEvent {
+        match self.kind {
+            Kind::Exec => ExecEvent::Started { timeout: None },
+            Kind::Put => ExecEvent::Ready(Ready::Put {
+                offset: 0,
+                prefix_sha256: None,
+            }),
+            Kind::Get => ExecEvent::Ready(Ready::Get {
+                size: self.planned[0],
+                mode: 0o644,
+                offset: 0,
+            }),
+        }
+    }
+
     fn output(&mut self, id: u64, s: usize, max: u64) -> Option<ExecEvent> {
         let left = self.planned[s] - self.made[s];
+        if self.kind == Kind::Put || (self.kind == Kind::Get && s == 1) {
+            return None;
+        }
         if self.exited || self.eof[s] || self.in_flight[s] || left == 0 {
             return None;
         }
@@ -209,6 +271,9 @@ impl Proc {
     /// last chunk was taken; a stopped command's pipes close early.
     fn eof(&mut self, s: usize) -> Option<ExecEvent> {
         let done = self.made[s] == self.planned[s] || self.stopped;
+        if self.kind == Kind::Put || (self.kind == Kind::Get && s == 1) {
+            return None;
+        }
         if self.exited || self.eof[s] || self.in_flight[s] || !done {
             return None;
         }
@@ -225,9 +290,34 @@ impl Proc {
         Some(ExecEvent::StdinWritten(n))
     }
 
+    /// A command's exit after both ends; a transfer's `Done` (a get's
+    /// after its stream's end, a put's after its `end`, checked).
     fn exit(&mut self) -> Option<ExecEvent> {
-        if self.exited || self.eof != [true; 2] {
-            return None;
+        match self.kind {
+            _ if self.exited => return None,
+            Kind::Exec if self.eof != [true; 2] => return None,
+            Kind::Exec => {}
+            Kind::Get if !self.eof[0] => return None,
+            Kind::Get => {
+                self.exited = true;
+                let (size, sha256) = (self.made[0], format!("h{}", self.made[0]));
+                return Some(ExecEvent::Done { size, sha256 });
+            }
+            Kind::Put => {
+                let (size, sha256) = self.commit.clone()?;
+                if self.unwritten > 0 {
+                    return None;
+                }
+                self.exited = true;
+                return Some(if size == self.got {
+                    ExecEvent::Done { size, sha256 }
+                } else {
+                    ExecEvent::Refused {
+                        code: ErrorCode::ChecksumMismatch,
+                        message: "size".into(),
+                    }
+                });
+            }
         }
         self.exited = true;
         let status = if self.stopped {
