@@ -49,6 +49,19 @@ pub struct ConnArgs {
     pub verbose: u8,
 }
 
+/// Asks the person at the terminal (`/dev/tty`, without echo), unless
+/// `--batch` or there is no terminal.
+pub(crate) fn terminal_ask(batch: bool) -> Option<client::Ask> {
+    if batch || !client::has_terminal() {
+        return None;
+    }
+    Some(std::sync::Arc::new(|prompt: &str| {
+        rpassword::prompt_password(prompt)
+            .ok()
+            .map(crate::proto::Secret::new)
+    }))
+}
+
 pub(crate) fn seconds(v: f64, what: &str) -> Result<Duration, ClientError> {
     Duration::try_from_secs_f64(v).map_err(|_| ClientError::Usage(format!("invalid {what} {v}")))
 }
@@ -69,22 +82,22 @@ pub(crate) async fn connect(
         .as_deref()
         .map(client::read_password_file)
         .transpose()?;
-    let can_prompt = !args.batch && client::has_terminal();
+    let ask = terminal_ask(args.batch);
     let identity = args.identity.clone().or(cfg.defaults.identity.clone());
-    let key = match Identity::load(identity.as_deref(), !args.batch) {
+    let key = match Identity::load(identity.as_deref(), ask.as_ref()) {
         Ok(key) => {
             tracing::info!(source = ?key.source(), "identity loaded");
             Some(key)
         }
         // No key anywhere, but a password to offer instead.
-        Err(e) if identity.is_none() && (password.is_some() || can_prompt) => {
+        Err(e) if identity.is_none() && (password.is_some() || ask.is_some()) => {
             tracing::info!("no key: {e}; signing in with a password");
             None
         }
         Err(e) => return Err(e),
     };
     let label = format!("{user}@{}", target.host);
-    let creds = client::Credentials::new(key, password, can_prompt, label);
+    let creds = client::Credentials::new(key, password, ask, label);
     let connect_timeout = connect_timeout(args, cfg)?;
     let conn = client::connect(&target, &cert, connect_timeout).await?;
     tracing::info!(host = %target.host, port = target.port_or_default(), "connected");

@@ -228,7 +228,8 @@ async fn setup(
         .map(client::read_password_file)
         .transpose()?;
     // Never prompt once per host: a passphrase is asked at most once, here.
-    let key = match Identity::load(identity.as_deref(), !args.conn.batch) {
+    let ask = super::conn::terminal_ask(args.conn.batch);
+    let key = match Identity::load(identity.as_deref(), ask.as_ref()) {
         Ok(k) => Some(k),
         Err(_) if identity.is_none() && password.is_some() => None,
         Err(e) => return Err(e),

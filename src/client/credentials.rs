@@ -1,9 +1,12 @@
 //! What the client can prove: an OpenSSH key, a password from a file or
-//! the environment, and whether it may ask for a password on the terminal.
-//! A password is read from `/dev/tty` only when the server asks for one
-//! (or no key is available), never in batch mode or without a terminal.
+//! the environment, and a way to ask a person for one. The library never
+//! reads a terminal itself: the front end supplies an [`Ask`] (the CLI's
+//! reads `/dev/tty` without echo), and batch runs and fleets supply none.
+//! A password is asked for only when the server wants one (or no key is
+//! available).
 
 use std::path::Path;
+use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
@@ -15,6 +18,11 @@ use crate::session::AuthProof;
 /// Interactive password prompts per connection, at most.
 const MAX_PROMPTS: u32 = 3;
 
+/// Asks a person for a secret: called with the prompt text (`alice@web1's
+/// password: `, `Enter passphrase for KEY: `), it returns what they typed,
+/// or `None` when nobody can or will answer.
+pub type Ask = Arc<dyn Fn(&str) -> Option<Secret> + Send + Sync>;
+
 /// Everything the client may use to sign in.
 pub struct Credentials {
     /// The signing key, if one was found.
@@ -22,25 +30,25 @@ pub struct Credentials {
     /// A password from `--password-file` or `SECSH_PASSWORD_FILE`, used at
     /// most once.
     pub password: Option<Secret>,
-    /// A terminal may be asked for a password.
-    pub prompt: bool,
+    /// How to ask a person for a password, if one may be asked.
+    pub ask: Option<Ask>,
     /// Shown in the prompt (`user@host`).
     pub label: String,
     prompts: u32,
 }
 
 impl Credentials {
-    /// Credentials from a key, a stored password and the prompt switch.
+    /// Credentials from a key, a stored password and a way to ask.
     pub fn new(
         key: Option<Identity>,
         password: Option<Secret>,
-        prompt: bool,
+        ask: Option<Ask>,
         label: String,
     ) -> Self {
         Self {
             key,
             password,
-            prompt,
+            ask,
             label,
             prompts: 0,
         }
@@ -70,12 +78,12 @@ impl Credentials {
     /// without blocking on a terminal.
     pub fn can_answer(&self, methods: &[AuthMethod]) -> bool {
         methods.contains(&AuthMethod::Password)
-            && (self.password.is_some() || (self.prompt && self.prompts < MAX_PROMPTS))
+            && (self.password.is_some() || (self.ask.is_some() && self.prompts < MAX_PROMPTS))
     }
 
     /// A password for the server's request, if the client has one to give:
-    /// the stored one (once), else a prompt on the terminal. Blocks while
-    /// the user types.
+    /// the stored one (once), else what the [`Ask`] gets (it may block
+    /// while the user types).
     pub fn next_password(&mut self, methods: &[AuthMethod]) -> Option<Secret> {
         if !methods.contains(&AuthMethod::Password) {
             return None;
@@ -83,12 +91,12 @@ impl Credentials {
         if let Some(p) = self.password.take() {
             return Some(p);
         }
-        if !self.prompt || self.prompts >= MAX_PROMPTS || !has_terminal() {
+        let ask = self.ask.as_ref()?;
+        if self.prompts >= MAX_PROMPTS {
             return None;
         }
         self.prompts += 1;
-        let typed = rpassword::prompt_password(format!("{}'s password: ", self.label)).ok()?;
-        Some(Secret::new(typed))
+        ask(&format!("{}'s password: ", self.label))
     }
 }
 

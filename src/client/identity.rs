@@ -1,14 +1,13 @@
-//! OpenSSH identities: a private key file (passphrase prompted on a TTY)
+//! OpenSSH identities: a private key file (its passphrase asked through the caller's `Ask`)
 //! or a key held by the ssh-agent at `SSH_AUTH_SOCK`. Signs the session's
 //! auth message as an SSHSIG.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use ssh_key::{HashAlg, LineEnding, PrivateKey, PublicKey, SshSig};
 use zeroize::Zeroizing;
 
-use super::ClientError;
+use super::{Ask, ClientError};
 use crate::auth::NAMESPACE;
 
 /// Where the identity came from (for messages).
@@ -51,11 +50,11 @@ fn supported(key: &PublicKey) -> bool {
 impl Identity {
     /// Choose the identity: `explicit` (`-i FILE`), else the agent at
     /// `SSH_AUTH_SOCK` if it holds a supported key, else
-    /// `~/.ssh/id_ed25519`. Prompts for a passphrase only when `prompt` and
-    /// stdin is a terminal.
-    pub fn load(explicit: Option<&Path>, prompt: bool) -> Result<Self, ClientError> {
+    /// `~/.ssh/id_ed25519`. A passphrase is asked through `ask`, when
+    /// there is one.
+    pub fn load(explicit: Option<&Path>, ask: Option<&Ask>) -> Result<Self, ClientError> {
         if let Some(path) = explicit {
-            return Self::from_file(path, prompt);
+            return Self::from_file(path, ask);
         }
         if let Some(sock) = std::env::var_os("SSH_AUTH_SOCK").filter(|s| !s.is_empty()) {
             let socket = PathBuf::from(sock);
@@ -72,11 +71,11 @@ impl Identity {
                 default.display()
             )));
         }
-        Self::from_file(&default, prompt)
+        Self::from_file(&default, ask)
     }
 
     /// Load and, if needed, decrypt a private key file.
-    pub fn from_file(path: &Path, prompt: bool) -> Result<Self, ClientError> {
+    pub fn from_file(path: &Path, ask: Option<&Ask>) -> Result<Self, ClientError> {
         let err = |e: &dyn std::fmt::Display| ident_err(format!("{}: {e}", path.display()));
         let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| err(&e))?);
         let mut key = PrivateKey::from_openssh(text.as_bytes())
@@ -88,17 +87,13 @@ impl Identity {
             )));
         }
         if key.is_encrypted() {
-            if !prompt || !std::io::stdin().is_terminal() {
-                return Err(err(
-                    &"key is passphrase-protected and no terminal is available to ask",
-                ));
-            }
-            let pass = Zeroizing::new(
-                rpassword::prompt_password(format!("Enter passphrase for {}: ", path.display()))
-                    .map_err(|e| err(&e))?,
-            );
+            let no_terminal =
+                || err(&"key is passphrase-protected and no terminal is available to ask");
+            let ask = ask.ok_or_else(no_terminal)?;
+            let pass = ask(&format!("Enter passphrase for {}: ", path.display()))
+                .ok_or_else(no_terminal)?;
             key = key
-                .decrypt(pass.as_bytes())
+                .decrypt(pass.expose())
                 .map_err(|_| err(&"wrong passphrase"))?;
         }
         Ok(Identity::Key(Box::new(key), path.to_path_buf()))

@@ -14,7 +14,7 @@ mod target;
 pub mod transfer;
 
 pub use connect::{connect, connect_with, ClientStream, Connection};
-pub use credentials::{has_terminal, read_password_file, Credentials};
+pub use credentials::{has_terminal, read_password_file, Ask, Credentials};
 pub use exec::{run_exec, stdin_reader, ExecRequest, LocalIo, Outcome, StdinSource, STDIN_CHUNK};
 pub use identity::{Identity, IdentitySource};
 pub use session::{

@@ -459,12 +459,12 @@ pub async fn session(env: &Env, daemon: &Daemon, user: &str) -> secsh::client::S
     let conn = connect(&target, &env.ca(), Duration::from_secs(10))
         .await
         .unwrap();
-    let key = Identity::from_file(&env.key_path(user), false).unwrap();
+    let key = Identity::from_file(&env.key_path(user), None).unwrap();
     let options = SessionOptions {
         auth_timeout: Duration::from_secs(10),
         keepalive: None,
     };
-    let creds = Credentials::new(Some(key), None, false, user.into());
+    let creds = Credentials::new(Some(key), None, None, user.into());
     Session::start(conn, creds, user, &options).unwrap()
 }
 

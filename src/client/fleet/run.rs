@@ -227,7 +227,8 @@ impl Job {
         let creds = Credentials::new(
             self.creds.key.clone(),
             self.creds.password.clone(),
-            false,
+            // Never prompt once per host.
+            None,
             format!("{}@{}", self.host.user, self.host.label),
         );
         let options = SessionOptions {
