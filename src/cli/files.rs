@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use clap::Parser;
 
 use super::conn::{connect, load_config, ConnArgs, Reached};
-use super::files_run::{run_jobs, Job};
+use super::files_run::run_jobs;
 use super::secsh::raw_fd_writer;
+use crate::client::transfer::Job;
 use crate::client::transfer::{Dest, GetJob, PutJob, Source};
 use crate::client::{self, ClientError, Target};
 

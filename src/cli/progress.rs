@@ -71,6 +71,10 @@ impl Progress for Bar {
         self.bar = Some(bar);
     }
 
+    fn finish(&mut self, ok: bool) {
+        self.done(ok);
+    }
+
     fn advance(&mut self, n: u64) {
         let Some(bar) = &self.bar else { return };
         bar.inc(n);

@@ -5,6 +5,7 @@
 //! once both sides agree on their hash; when they do not, the transfer
 //! starts over from byte 0.
 
+mod batch;
 mod local;
 
 use std::fs::{File, OpenOptions};
@@ -16,6 +17,7 @@ use super::session::{RequestEvent, Session, OUTPUT_WINDOW};
 use super::ClientError;
 use crate::proto::{ErrorCode, Stream};
 use crate::session::{GetParams, PutSpec};
+pub use batch::{run_batch, Job, IN_FLIGHT};
 pub use local::part_path;
 use local::{ReadDone, Sink};
 
@@ -78,6 +80,8 @@ pub trait Progress {
     fn start(&mut self, total: Option<u64>, offset: u64);
     /// `n` more bytes moved.
     fn advance(&mut self, n: u64);
+    /// The transfer ended (`ok`: it went through).
+    fn finish(&mut self, _ok: bool) {}
 }
 
 /// A [`Progress`] that shows nothing.
