@@ -140,7 +140,7 @@ impl App {
                 let output_window = *u.choose(&[1, 7, 1000, 65536, 1 << 24])?;
                 let (id, req) = match u.int_in_range(0u8..=4)? {
                     0 => {
-                        let size = u.int_in_range(0..=40_000)?;
+                        let size = u.int_in_range(0..=12_000)?;
                         let id = c.put(PutSpec {
                             path: "/srv/f".into(),
                             name: None,
@@ -167,7 +167,7 @@ impl App {
                             output_window,
                         });
                         let planned = if stdin {
-                            u.int_in_range(0..=40_000)?
+                            u.int_in_range(0..=12_000)?
                         } else {
                             0
                         };

@@ -40,7 +40,7 @@ const MAX_STEPS: usize = 4000;
 /// move before it counts as a deadlock.
 const MAX_TICKS: usize = 20_000;
 /// Moves of the drain phase in all (one-byte windows take many).
-const MAX_MOVES: usize = 2_000_000;
+const MAX_MOVES: usize = 500_000;
 
 /// One direction of the connection: bytes written and not yet read, and
 /// the reader's buffer and decoder.

@@ -86,7 +86,7 @@ impl Procs {
     pub fn action(&mut self, a: Action) {
         match a {
             Action::Exec { id, stdin, .. } => {
-                let planned = [(id * 40_503) % 40_001, (id * 9_973) % 3_001];
+                let planned = [(id * 40_503) % 12_001, (id * 9_973) % 3_001];
                 let p = Proc::new(Kind::Exec, stdin, planned);
                 assert!(self.live.insert(id, p).is_none(), "exec under live id {id}");
             }
@@ -95,7 +95,7 @@ impl Procs {
                 assert!(self.live.insert(id, p).is_none(), "put under live id {id}");
             }
             Action::Get { id, .. } => {
-                let p = Proc::new(Kind::Get, false, [(id * 40_503) % 40_001, 0]);
+                let p = Proc::new(Kind::Get, false, [(id * 40_503) % 12_001, 0]);
                 assert!(self.live.insert(id, p).is_none(), "get under live id {id}");
             }
             Action::Commit { id, size, sha256 } => {
