@@ -3,10 +3,10 @@
 //! configuration, and connecting (TCP, TLS, credentials ready).
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use crate::client::config::ClientConfig;
-use crate::client::{self, ClientError, Identity, Target};
+use crate::client::{self, ClientError, ConnOptions, Target};
+pub(crate) use crate::client::{seconds, Reached};
 
 /// How to reach and sign in to a host (exec, put and get alike).
 #[derive(Debug, clap::Args)]
@@ -62,8 +62,19 @@ pub(crate) fn terminal_ask(batch: bool) -> Option<client::Ask> {
     }))
 }
 
-pub(crate) fn seconds(v: f64, what: &str) -> Result<Duration, ClientError> {
-    Duration::try_from_secs_f64(v).map_err(|_| ClientError::Usage(format!("invalid {what} {v}")))
+impl ConnArgs {
+    /// The options as the library takes them.
+    pub(crate) fn options(&self) -> ConnOptions {
+        ConnOptions {
+            cert: self.cert.clone(),
+            identity: self.identity.clone(),
+            login: self.login.clone(),
+            port: self.port,
+            password_file: self.password_file.clone(),
+            connect_timeout: self.connect_timeout,
+            keepalive: self.keepalive,
+        }
+    }
 }
 
 /// Resolve the user and credentials, connect and complete TLS: what every
@@ -71,99 +82,11 @@ pub(crate) fn seconds(v: f64, what: &str) -> Result<Duration, ClientError> {
 pub(crate) async fn connect(
     args: &ConnArgs,
     cfg: &ClientConfig,
-    mut target: Target,
+    target: Target,
     cert: Option<PathBuf>,
 ) -> Result<Reached, ClientError> {
-    target.port = args.port.or(target.port).or(cfg.defaults.port);
-    let user = user_for(args, cfg, target.user.clone())?;
-    let cert = cert_for(args, cfg, cert)?;
-    let password = args
-        .password_file
-        .as_deref()
-        .map(client::read_password_file)
-        .transpose()?;
     let ask = terminal_ask(args.batch);
-    let identity = args.identity.clone().or(cfg.defaults.identity.clone());
-    let key = match Identity::load(identity.as_deref(), ask.as_ref()) {
-        Ok(key) => {
-            tracing::info!(source = ?key.source(), "identity loaded");
-            Some(key)
-        }
-        // No key anywhere, but a password to offer instead.
-        Err(e) if identity.is_none() && (password.is_some() || ask.is_some()) => {
-            tracing::info!("no key: {e}; signing in with a password");
-            None
-        }
-        Err(e) => return Err(e),
-    };
-    let label = format!("{user}@{}", target.host);
-    let creds = client::Credentials::new(key, password, ask, label);
-    let connect_timeout = connect_timeout(args, cfg)?;
-    let conn = client::connect(&target, &cert, connect_timeout).await?;
-    tracing::info!(host = %target.host, port = target.port_or_default(), "connected");
-    let options = client::SessionOptions {
-        auth_timeout: connect_timeout,
-        keepalive: Some(seconds(args.keepalive, "--keepalive")?).filter(|k| !k.is_zero()),
-    };
-    Ok(Reached {
-        user,
-        creds,
-        conn,
-        options,
-    })
-}
-
-/// A host reached: TLS done, sign-in ready to go.
-pub(crate) struct Reached {
-    pub user: String,
-    pub creds: client::Credentials,
-    pub conn: client::Connection,
-    pub options: client::SessionOptions,
-}
-
-/// The account: `-l`, else the target's (or inventory's) user, else the
-/// configuration's default, else `$USER`.
-pub(crate) fn user_for(
-    args: &ConnArgs,
-    cfg: &ClientConfig,
-    target: Option<String>,
-) -> Result<String, ClientError> {
-    args.login
-        .clone()
-        .or(target)
-        .or_else(|| cfg.defaults.user.clone())
-        .or_else(|| std::env::var("USER").ok())
-        .filter(|u| !u.is_empty())
-        .ok_or_else(|| ClientError::Usage("no user: give USER@HOST or -l USER".into()))
-}
-
-/// The CA bundle: `--cert`, else the host's override, else the default.
-pub(crate) fn cert_for(
-    args: &ConnArgs,
-    cfg: &ClientConfig,
-    host: Option<PathBuf>,
-) -> Result<PathBuf, ClientError> {
-    args.cert
-        .clone()
-        .or(host)
-        .or_else(|| cfg.defaults.cert.clone())
-        .ok_or_else(|| {
-            ClientError::Usage(
-                "no CA bundle: give --cert FILE (or SECSH_CERT, or [defaults] cert in the client configuration)".into(),
-            )
-        })
-}
-
-/// `--connect-timeout`, else the configuration's, else 10 s.
-pub(crate) fn connect_timeout(
-    args: &ConnArgs,
-    cfg: &ClientConfig,
-) -> Result<Duration, ClientError> {
-    let secs = args
-        .connect_timeout
-        .or(cfg.defaults.connect_timeout)
-        .unwrap_or(10.0);
-    seconds(secs, "--connect-timeout")
+    args.options().reach(cfg, target, cert, ask).await
 }
 
 /// The client configuration named by `--config`, else the default file.

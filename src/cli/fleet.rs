@@ -9,14 +9,14 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use super::conn::{cert_for, connect_timeout, seconds, user_for, ConnArgs};
 use super::fleet_out::{Mode, Output};
 use super::secsh::Args;
 use crate::client::config::ClientConfig;
 use crate::client::fleet::inventory::Inventory;
 use crate::client::fleet::resolve::{resolve, Resolved};
 use crate::client::fleet::{self, FleetCreds, FleetOptions, HostPlan, MaxErrors};
-use crate::client::{self, ClientError, Identity, Target};
+use crate::client::{self, ClientError, Target};
+use crate::client::{seconds, ConnOptions};
 
 /// Options for runs over several hosts.
 #[derive(Debug, clap::Args)]
@@ -170,14 +170,14 @@ pub fn list_hosts(hosts: &[Resolved]) -> i32 {
 /// Every host's plan: user, port, address and CA (one TLS configuration
 /// per distinct CA bundle).
 fn plans(
-    conn: &ConnArgs,
+    conn: &ConnOptions,
     cfg: &ClientConfig,
     hosts: Vec<Resolved>,
 ) -> Result<Vec<HostPlan>, ClientError> {
     let mut tls: HashMap<PathBuf, Arc<rustls::ClientConfig>> = HashMap::new();
     let mut out = Vec::with_capacity(hosts.len());
     for h in hosts {
-        let cert = cert_for(conn, cfg, h.cert)?;
+        let cert = conn.cert_for(cfg, h.cert)?;
         let config = match tls.get(&cert) {
             Some(c) => c.clone(),
             None => {
@@ -186,7 +186,7 @@ fn plans(
                 c
             }
         };
-        let user = user_for(conn, cfg, h.user)?;
+        let user = conn.user_for(cfg, h.user)?;
         out.push(HostPlan {
             label: h.label,
             target: Target {
@@ -219,22 +219,13 @@ async fn setup(
         }
         None => vec![args.command.clone()],
     };
-    let plans = plans(&args.conn, cfg, hosts)?;
-    let identity = args.conn.identity.clone().or(cfg.defaults.identity.clone());
-    let password = args
-        .conn
-        .password_file
-        .as_deref()
-        .map(client::read_password_file)
-        .transpose()?;
-    // Never prompt once per host: a passphrase is asked at most once, here.
+    let conn = args.conn.options();
+    let plans = plans(&conn, cfg, hosts)?;
+    // Never prompt once per host: a passphrase is asked at most once, here,
+    // and a password never.
     let ask = super::conn::terminal_ask(args.conn.batch);
-    let key = match Identity::load(identity.as_deref(), ask.as_ref()) {
-        Ok(k) => Some(k),
-        Err(_) if identity.is_none() && password.is_some() => None,
-        Err(e) => return Err(e),
-    };
-    let keepalive = Some(seconds(args.conn.keepalive, "--keepalive")?).filter(|k| !k.is_zero());
+    let (key, password) = conn.secrets(cfg, ask.as_ref(), false)?;
+    let keepalive = conn.keepalive()?;
     let timeout = args.timeout.or(cfg.defaults.timeout);
     let opts = FleetOptions {
         parallel: args
@@ -243,7 +234,7 @@ async fn setup(
             .or(cfg.defaults.parallel)
             .unwrap_or(32)
             .max(1),
-        connect_timeout: connect_timeout(&args.conn, cfg)?,
+        connect_timeout: conn.connect_timeout(cfg)?,
         keepalive,
         timeout: timeout.map(|t| seconds(t, "--timeout")).transpose()?,
         deadline: args.fleet.deadline,

@@ -9,6 +9,7 @@ mod credentials;
 mod exec;
 pub mod fleet;
 mod identity;
+mod reach;
 mod session;
 mod target;
 pub mod transfer;
@@ -17,6 +18,7 @@ pub use connect::{connect, connect_with, ClientStream, Connection};
 pub use credentials::{has_terminal, read_password_file, Ask, Credentials};
 pub use exec::{run_exec, stdin_reader, ExecRequest, LocalIo, Outcome, StdinSource, STDIN_CHUNK};
 pub use identity::{Identity, IdentitySource};
+pub use reach::{seconds, ConnOptions, Reached};
 pub use session::{
     Ended, OutputCredit, Request, RequestEvent, Session, SessionOptions, StdinSink, OUTPUT_WINDOW,
 };
