@@ -285,19 +285,6 @@ async fn idle_connections_are_closed() {
     assert!(started.elapsed() >= Duration::from_millis(900));
 }
 
-/// True when `pid` wrote nothing for 300 ms (its `wchar` in /proc/PID/io).
-fn writes_stalled(pid: i32) -> bool {
-    let written = || {
-        let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
-        io.lines()
-            .find_map(|l| l.strip_prefix("wchar:"))
-            .and_then(|v| v.trim().parse::<u64>().ok())
-    };
-    let before = written();
-    std::thread::sleep(Duration::from_millis(300));
-    before.is_some() && written() == before
-}
-
 #[test]
 fn first_sigterm_cancels_even_while_stdout_is_stalled() {
     let env = Env::new();
@@ -321,7 +308,7 @@ fn first_sigterm_cancels_even_while_stdout_is_stalled() {
     // What the test is about: the remote `yes` can write no more, because
     // the client's stdout is full and it stopped reading the connection.
     assert!(
-        wait_until(Duration::from_secs(20), || writes_stalled(remote)),
+        wait_until(Duration::from_secs(20), || common::writes_stalled(remote)),
         "the remote command's output never stalled"
     );
     let me = nix::unistd::Pid::from_raw(client.id() as i32);

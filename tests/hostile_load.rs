@@ -148,21 +148,10 @@ async fn a_client_that_opens_every_request_and_never_reads_costs_bounded_memory(
         common::pids_with_cmdline(yes).len()
     );
     // Every one of them stalled: nothing read, nothing more written.
-    let stalled = |p: i32| {
-        let written = || {
-            let io = std::fs::read_to_string(format!("/proc/{p}/io")).ok()?;
-            io.lines()
-                .find_map(|l| l.strip_prefix("wchar:"))
-                .and_then(|v| v.trim().parse::<u64>().ok())
-        };
-        let before = written();
-        std::thread::sleep(Duration::from_millis(300));
-        before.is_some() && written() == before
-    };
     assert!(
         wait_until(Duration::from_secs(30), || common::pids_with_cmdline(yes)
             .into_iter()
-            .all(stalled)),
+            .all(common::writes_stalled)),
         "the commands of a client that never reads stall"
     );
     // TCP backpressure stops the commands; the daemon holds at most a

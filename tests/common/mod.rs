@@ -304,6 +304,20 @@ pub fn alive(pid: i32) -> bool {
     }
 }
 
+/// True when process `pid` wrote nothing for 300 ms (its `wchar` in
+/// /proc/PID/io): its output is stalled.
+pub fn writes_stalled(pid: i32) -> bool {
+    let written = || {
+        let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+        io.lines()
+            .find_map(|l| l.strip_prefix("wchar:"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    let before = written();
+    std::thread::sleep(Duration::from_millis(300));
+    before.is_some() && written() == before
+}
+
 /// Poll `f` every 50 ms until it returns true or `limit` passes.
 pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
