@@ -280,3 +280,75 @@ fn transfers_run_as_the_users_account() {
     assert_eq!(code, Some(253));
     assert!(out.is_empty());
 }
+
+#[test]
+fn a_partial_upload_is_never_fetched_or_targeted() {
+    let env = Env::new();
+    let r = Roots::new(&env);
+    // What an interrupted put leaves: another user sharing the root must
+    // not read it, and nobody may write it through the protocol.
+    let part = r.up.join(".secsh-part.0123456789abcdef0123456789abcdef");
+    std::fs::write(&part, b"half an upload").unwrap();
+    // Locked as a running put holds it, so the daemon's start-up sweep
+    // leaves it be.
+    let held = std::fs::File::open(&part).unwrap();
+    #[allow(deprecated)]
+    nix::fcntl::flock(
+        std::os::fd::AsRawFd::as_raw_fd(&held),
+        nix::fcntl::FlockArg::LockExclusiveNonblock,
+    )
+    .unwrap();
+    let d = env.start(&r.config(&env, ""));
+    let out = r.local.join("stolen");
+    let (code, _, err) = run(&mut cli(
+        &env,
+        &d,
+        "alice",
+        "get",
+        &[&remote(&part), out.to_str().unwrap()],
+    ));
+    assert_eq!(code, Some(253), "{}", String::from_utf8_lossy(&err));
+    assert!(!out.exists());
+    let src = r.local.join("src");
+    std::fs::write(&src, b"overwrite").unwrap();
+    let (code, _, _) = run(&mut cli(
+        &env,
+        &d,
+        "alice",
+        "put",
+        &[src.to_str().unwrap(), &remote(&part)],
+    ));
+    assert_eq!(code, Some(253));
+    assert_eq!(std::fs::read(&part).unwrap(), b"half an upload");
+    drop(held);
+}
+
+#[test]
+fn a_fifo_in_a_download_root_is_not_found_at_once() {
+    let env = Env::new();
+    let r = Roots::new(&env);
+    let d = env.start(&r.config(&env, ""));
+    let fifo = r.dl.join("pipe");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    let mut get = cli(
+        &env,
+        &d,
+        "alice",
+        "get",
+        &[&remote(&fifo), r.local.join("pipe").to_str().unwrap()],
+    );
+    let mut child = get
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let code = common::wait_timeout(&mut child, std::time::Duration::from_secs(10));
+    if code.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert_eq!(code, Some(1), "a get of a FIFO answers at once");
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(err.contains("not_found"), "{err}");
+}

@@ -37,7 +37,10 @@ fn open(job: &Job, spec: &GetSpec) -> Result<(File, u64, u32), TransferError> {
     let loc = locate(&job.roots, &spec.path)?;
     let _ = job.info.path.set(loc.shown());
     let root = open_root(&loc.root)?;
-    let fd = open_beneath(&root, &loc.rel, OFlag::O_RDONLY, Mode::empty())
+    // Without O_NONBLOCK, opening a FIFO would wait for a writer and hold
+    // this thread forever; the type is checked on the open descriptor.
+    let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK;
+    let fd = open_beneath(&root, &loc.rel, flags, Mode::empty())
         .map_err(|e| open_error(e, "the file"))?;
     let file = File::from(fd);
     let meta = file

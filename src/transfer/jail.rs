@@ -34,7 +34,9 @@ impl Located {
 
 /// Place `path` under one of `roots`: an absolute path under the root
 /// that holds it most closely, a relative one under the first root.
-/// `..` anywhere is refused (`Denied`), as is a path outside every root.
+/// `..` anywhere is refused (`Denied`), as is a path outside every root,
+/// and a path through a partial upload's reserved name (nobody fetches,
+/// overwrites or targets a partial through the protocol).
 pub fn locate(roots: &[PathBuf], path: &str) -> Result<Located, TransferError> {
     if roots.is_empty() {
         return Err(TransferError::Denied(
@@ -51,6 +53,11 @@ pub fn locate(roots: &[PathBuf], path: &str) -> Result<Located, TransferError> {
         match c {
             "" | "." => {}
             ".." => return Err(TransferError::Denied("`..` is not allowed in paths".into())),
+            c if c.starts_with(super::PART_PREFIX) => {
+                return Err(TransferError::Denied(
+                    "names starting with .secsh-part. are reserved for partial uploads".into(),
+                ))
+            }
             c => parts.push(c.to_string()),
         }
     }
@@ -223,6 +230,22 @@ mod tests {
             locate(&roots(), "/var/log").unwrap().rel,
             Vec::<String>::new()
         );
+    }
+
+    #[test]
+    fn locate_refuses_partial_names_anywhere() {
+        let roots = [PathBuf::from("/srv/up")];
+        for p in [
+            "/srv/up/.secsh-part.0123",
+            ".secsh-part.x",
+            "/srv/up/sub/.secsh-part.ab/f",
+        ] {
+            assert!(
+                matches!(locate(&roots, p), Err(TransferError::Denied(_))),
+                "{p}"
+            );
+        }
+        assert!(locate(&roots, "/srv/up/.secsh-partial-not").is_ok());
     }
 
     #[test]
