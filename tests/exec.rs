@@ -217,3 +217,22 @@ fn run_as_switches_account_when_root() {
         nobody.uid.to_string()
     );
 }
+
+#[test]
+fn an_argument_that_is_not_utf8_is_refused_not_altered() {
+    use std::os::unix::ffi::OsStrExt;
+    let env = Env::new();
+    let d = env.start(&env.config(""));
+    let bad = std::ffi::OsStr::from_bytes(b"a\xffb");
+    let (code, out, err) = run(env.secsh(&d, "alice").args(["-n", "--", "echo"]).arg(bad));
+    let err = String::from_utf8_lossy(&err);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        out.is_empty(),
+        "nothing ran: {}",
+        String::from_utf8_lossy(&out)
+    );
+    assert!(err.contains("not valid UTF-8"), "{err}");
+    let audit = std::fs::read_to_string(env.audit_log()).unwrap_or_default();
+    assert!(!audit.contains("exec_started"), "{audit}");
+}

@@ -121,10 +121,25 @@ pub fn main() -> i32 {
     };
     let mut args = Args::parse_from(head);
     if let Some(tail) = tail {
-        args.command = tail
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
+        // The argv goes exactly as given, or not at all: an argument that
+        // is not UTF-8 cannot travel in a JSON header, and replacing its
+        // bytes would run something else.
+        let mut command = Vec::with_capacity(tail.len());
+        for (i, a) in tail.iter().enumerate() {
+            match a.to_str() {
+                Some(s) => command.push(s.to_string()),
+                None => {
+                    eprintln!(
+                        "secsh: argument {} of the command ({}) is not valid UTF-8; \
+                         secsh sends an argv exactly or not at all",
+                        i + 1,
+                        crate::logtext::shown(&a.to_string_lossy())
+                    );
+                    return client::EXIT_USAGE;
+                }
+            }
+        }
+        args.command = command;
     }
     crate::cli::init_logging(match args.conn.verbose {
         0 => "warn",
