@@ -32,6 +32,10 @@ pub fn transfer(data: &[u8]) {
                 !c.is_empty() && c != "." && c != ".." && !c.contains(['/', '\0']),
                 "{c:?}"
             );
+            assert!(
+                !c.starts_with(".secsh-part."),
+                "a partial's name placed: {c:?}"
+            );
         }
         assert!(l.shown().starts_with(&l.root));
         if path.starts_with('/') {
@@ -44,7 +48,9 @@ pub fn transfer(data: &[u8]) {
         assert!(
             path.is_empty()
                 || path.contains('\0')
-                || path.split('/').any(|c| c == "..")
+                || path
+                    .split('/')
+                    .any(|c| c == ".." || c.starts_with(".secsh-part."))
                 || path.starts_with('/')
         );
     }
