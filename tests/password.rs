@@ -65,7 +65,7 @@ fn hash_password_reads_stdin_and_prints_an_argon2id_phc() {
     assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
     let stored = secsh::auth::StoredHash::parse(phc.trim()).unwrap();
     assert_eq!(
-        secsh::auth::verify_password(Some(&stored), b"s3cret"),
+        secsh::auth::verify_password(Some(&stored), b"s3cret", stored.cost()),
         secsh::auth::Verified::Match
     );
 }
@@ -375,7 +375,7 @@ fn hash_password_on_a_terminal_asks_twice_without_echo() {
         .trim();
     let stored = secsh::auth::StoredHash::parse(phc).unwrap();
     assert_eq!(
-        secsh::auth::verify_password(Some(&stored), b"tty secret"),
+        secsh::auth::verify_password(Some(&stored), b"tty secret", stored.cost()),
         secsh::auth::Verified::Match
     );
     let (code, screen) = on_a_terminal(

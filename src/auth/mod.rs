@@ -9,8 +9,8 @@ mod password;
 
 pub use key::verify_key_auth;
 pub use password::{
-    hash as hash_password, verify as verify_password, HashError, StoredHash, Verified,
-    MAX_PASSWORD_LEN,
+    hash as hash_password, verify as verify_password, Cost as PasswordCost, HashError, StoredHash,
+    Verified, MAX_PASSWORD_LEN,
 };
 
 /// SSHSIG namespace of auth signatures.

@@ -1,10 +1,11 @@
 //! Password authentication: argon2id PHC strings checked when the
 //! configuration loads, hashing for `secshd hash-password`, and a verify
-//! that costs the same for an unknown user as for a known one.
+//! that costs an unknown user what the costliest configured hash costs
+//! (the caller pads cheaper hashes to that time: see `server::auth`).
 
 use std::sync::OnceLock;
 
-use argon2::{Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
 use zeroize::Zeroize;
 
 /// Weakest accepted memory cost, KiB (OWASP's argon2id minimum).
@@ -21,9 +22,41 @@ pub const MAX_P: u32 = 8;
 /// Longest password accepted on the wire, bytes.
 pub const MAX_PASSWORD_LEN: usize = 1024;
 
+/// The argon2id cost of a hash: what one verification against it takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cost {
+    /// Memory, KiB.
+    pub m_kib: u32,
+    /// Passes.
+    pub t: u32,
+    /// Lanes.
+    pub p: u32,
+}
+
+impl Cost {
+    /// What [`hash`] uses: m=19456 KiB, t=2, p=1.
+    pub const DEFAULT: Cost = Cost {
+        m_kib: MIN_M_KIB,
+        t: MIN_T,
+        p: 1,
+    };
+
+    /// The costliest of `hashes` (memory times passes, then memory), or
+    /// [`Cost::DEFAULT`] when there are none or all are cheaper.
+    pub fn ceiling<'a>(hashes: impl IntoIterator<Item = &'a StoredHash>) -> Cost {
+        let key = |c: &Cost| (u64::from(c.m_kib) * u64::from(c.t), c.m_kib, c.p);
+        hashes
+            .into_iter()
+            .map(StoredHash::cost)
+            .chain([Cost::DEFAULT])
+            .max_by_key(key)
+            .unwrap_or(Cost::DEFAULT)
+    }
+}
+
 /// A validated argon2id PHC string from the configuration.
 #[derive(Clone, PartialEq, Eq)]
-pub struct StoredHash(String);
+pub struct StoredHash(String, Cost);
 
 impl std::fmt::Debug for StoredHash {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -69,7 +102,13 @@ impl StoredHash {
         if !(MIN_M_KIB..=MAX_M_KIB).contains(&m) || !(MIN_T..=MAX_T).contains(&t) || p > MAX_P {
             return Err(HashError::Params { m, t, p });
         }
-        Ok(Self(phc.to_string()))
+        let cost = Cost { m_kib: m, t, p };
+        Ok(Self(phc.to_string(), cost))
+    }
+
+    /// Its argon2id parameters.
+    pub fn cost(&self) -> Cost {
+        self.1
     }
 }
 
@@ -92,33 +131,36 @@ pub enum Verified {
     Dummy,
 }
 
-/// Verify `password` against `stored`; without a stored hash, verify
-/// against a dummy of the same parameters so the work is the same. Blocks
-/// for tens of milliseconds: run it off the async runtime.
-pub fn verify(stored: Option<&StoredHash>, password: &[u8]) -> Verified {
-    let argon = Argon2::default();
+/// Verify `password` against `stored`; without a stored hash, run the
+/// same computation at `dummy` parameters (give it the configuration's
+/// [`Cost::ceiling`]: an unknown user then costs what the costliest user
+/// does). Blocks for tens of milliseconds or more: run it off the async
+/// runtime.
+pub fn verify(stored: Option<&StoredHash>, password: &[u8], dummy: Cost) -> Verified {
     let password = &password[..password.len().min(MAX_PASSWORD_LEN)];
     match stored {
-        Some(StoredHash(phc)) => match PasswordHash::new(phc) {
-            Ok(h) if argon.verify_password(password, &h).is_ok() => Verified::Match,
+        Some(StoredHash(phc, _)) => match PasswordHash::new(phc) {
+            Ok(h) if Argon2::default().verify_password(password, &h).is_ok() => Verified::Match,
             _ => Verified::Mismatch,
         },
         None => {
-            let _ = PasswordHash::new(dummy()).map(|h| argon.verify_password(password, &h));
+            // What verifying computes: argon2id of the password with a
+            // salt, 32 bytes out; compared with nothing.
+            if let Ok(params) = Params::new(dummy.m_kib, dummy.t, dummy.p, Some(32)) {
+                let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+                let mut out = [0u8; 32];
+                let _ = argon.hash_password_into(password, dummy_salt(), &mut out);
+                out.zeroize();
+            }
             Verified::Dummy
         }
     }
 }
 
-/// A hash of a random password at the default parameters, made once.
-fn dummy() -> &'static str {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| {
-        let mut random = argon2::password_hash::generate_salt();
-        let phc = hash(&random).unwrap_or_default();
-        random.zeroize();
-        phc
-    })
+/// A random salt for dummy verifications, made once.
+fn dummy_salt() -> &'static [u8] {
+    static SALT: OnceLock<[u8; 16]> = OnceLock::new();
+    SALT.get_or_init(argon2::password_hash::generate_salt)
 }
 
 #[cfg(test)]
@@ -130,10 +172,26 @@ mod tests {
         let phc = hash(b"correct horse").unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
         let stored = StoredHash::parse(&phc).unwrap();
-        assert_eq!(verify(Some(&stored), b"correct horse"), Verified::Match);
-        assert_eq!(verify(Some(&stored), b"wrong horse"), Verified::Mismatch);
-        assert_eq!(verify(Some(&stored), b""), Verified::Mismatch);
-        assert_eq!(verify(None, b"correct horse"), Verified::Dummy);
+        let d = Cost::DEFAULT;
+        assert_eq!(verify(Some(&stored), b"correct horse", d), Verified::Match);
+        assert_eq!(verify(Some(&stored), b"wrong horse", d), Verified::Mismatch);
+        assert_eq!(verify(Some(&stored), b"", d), Verified::Mismatch);
+        assert_eq!(verify(None, b"correct horse", d), Verified::Dummy);
+        assert_eq!(stored.cost(), Cost::DEFAULT);
+    }
+
+    #[test]
+    fn the_ceiling_is_the_costliest_hash_never_below_the_default() {
+        let six = "$argon2id$v=19$m=19456,t=6,p=1$c29tZXNhbHQ$iWh06vD8Fy27wf9npn6FXWiCX4K6pW6Ue1Bnzz07Z8A";
+        let wide = "$argon2id$v=19$m=65536,t=2,p=4$c29tZXNhbHQ$iWh06vD8Fy27wf9npn6FXWiCX4K6pW6Ue1Bnzz07Z8A";
+        let (six, wide) = (
+            StoredHash::parse(six).unwrap(),
+            StoredHash::parse(wide).unwrap(),
+        );
+        assert_eq!(Cost::ceiling([]), Cost::DEFAULT);
+        assert_eq!(Cost::ceiling([&six]).t, 6);
+        let both = Cost::ceiling([&six, &wide]);
+        assert_eq!((both.m_kib, both.t, both.p), (65536, 2, 4));
     }
 
     #[test]

@@ -79,6 +79,8 @@ pub(crate) struct Live {
     /// Methods offered to a client whose attempt failed: the same whoever
     /// it claimed to be.
     pub auth_methods: Vec<crate::proto::AuthMethod>,
+    /// The time every password attempt takes under this configuration.
+    pub floor: auth::Floor,
 }
 
 impl Live {
@@ -89,6 +91,7 @@ impl Live {
         };
         Ok(Self {
             auth_methods: offered_methods(&config),
+            floor: auth::Floor::new(&config),
             acceptor: TlsAcceptor::from(tls),
             config,
         })
