@@ -17,16 +17,38 @@ pub mod secshd;
 mod signals;
 
 /// Send tracing output to stderr, at `default` unless `RUST_LOG` says
-/// otherwise.
+/// otherwise, one record per line whatever its fields hold.
 pub fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(move || OneLine { ansi })
+        .with_ansi(ansi)
         .with_target(false)
         .try_init();
+}
+
+/// Stderr for log records. The formatter hands each record over in one
+/// write; control characters in it (a newline in a path a peer sent, say)
+/// are escaped here, so no field of any record, escaped at its call site
+/// or not, can forge or split a log line.
+struct OneLine {
+    ansi: bool,
+}
+
+impl std::io::Write for OneLine {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let line = crate::logtext::one_line(&text, self.ansi);
+        std::io::stderr().lock().write_all(line.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 /// Keep freed I/O buffers in the heap. A bulk stream hands 256 KiB frame
