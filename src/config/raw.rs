@@ -77,6 +77,7 @@ pub struct RawMetrics {
 #[serde(deny_unknown_fields)]
 pub struct RawFiles {
     pub partial_max_age_secs: Option<Spanned<u64>>,
+    pub partial_max_mib: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

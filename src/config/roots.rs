@@ -17,7 +17,14 @@ pub struct FileSettings {
     /// A partial upload untouched this long is removed (it can no longer
     /// be resumed).
     pub partial_max_age: Duration,
+    /// Bytes of resumable partials kept per user; past it the oldest are
+    /// removed.
+    pub partial_max_bytes: u64,
 }
+
+/// Resumable partials a user may leave, MiB, unless `[files]
+/// partial_max_mib` says otherwise.
+pub const DEFAULT_PARTIAL_MAX_MIB: u64 = 8192;
 
 /// Partials are kept for a day unless `[files] partial_max_age_secs` says
 /// otherwise.
@@ -30,8 +37,10 @@ pub(super) fn files(cx: &Cx<'_>, raw: &RawFiles) -> Result<FileSettings, ConfigE
         60,
         365 * 86_400,
     )?;
+    let mib = cx.ranged(&raw.partial_max_mib, "partial_max_mib", 0, 16 << 20)?;
     Ok(FileSettings {
         partial_max_age: age.map_or(DEFAULT_PARTIAL_MAX_AGE, Duration::from_secs),
+        partial_max_bytes: mib.unwrap_or(DEFAULT_PARTIAL_MAX_MIB) << 20,
     })
 }
 

@@ -114,6 +114,8 @@ pub(crate) struct Shared {
     pub audit: Arc<crate::audit::Auditor>,
     /// Counters for Prometheus.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Resumable partial uploads kept, per user.
+    pub kept: Arc<crate::transfer::kept::Kept>,
     /// The next connection id (for audit records).
     pub next_conn: std::sync::atomic::AtomicU64,
     /// Becomes true when the drain period is over: sessions stop their
@@ -207,6 +209,7 @@ impl Server {
                 daemon: DaemonAccount::current(),
                 passwords: auth::password_pool(),
                 budgets: Arc::default(),
+                kept: Arc::default(),
                 next_conn: std::sync::atomic::AtomicU64::new(1),
                 stop: stop_rx,
             }),

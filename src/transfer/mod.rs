@@ -9,6 +9,7 @@
 pub mod creds;
 mod get;
 pub mod jail;
+pub mod kept;
 pub mod partial;
 mod put;
 
@@ -134,6 +135,10 @@ pub struct Job {
     pub events: Events,
     /// Shared with the driver.
     pub info: Arc<Info>,
+    /// Resumable partials kept, per user (puts only).
+    pub kept: Arc<kept::Kept>,
+    /// Bytes of them one user may keep.
+    pub kept_limit: u64,
 }
 
 impl Job {

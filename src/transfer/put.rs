@@ -2,8 +2,10 @@
 //! for a resume, reopen and re-hash) its hidden partial file, write and
 //! hash the bytes as they come, and on the client's `end` compare size and
 //! SHA-256, set the mode, fsync, rename over the target and fsync the
-//! directory. A mismatch removes the partial; a vanished client leaves it
-//! for a resume. The previous file is untouched until the rename.
+//! directory. A mismatch removes the partial. A put that ends any other
+//! way (client gone, disk full) removes its partial unless a resume could
+//! continue it (a put of known size); those are kept, counted against the
+//! user's bound (`kept`). The previous file is untouched until the rename.
 
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
@@ -18,6 +20,7 @@ use nix::unistd::{unlinkat, UnlinkatFlags};
 use sha2::{Digest, Sha256};
 
 use super::jail::{check_name, locate, open_beneath, open_error, open_root};
+use super::kept::Place;
 use super::partial::{part_name, try_lock};
 use super::{hex, Inner, Job, PutMsg, TransferError, TransferHandle, DEFAULT_MODE};
 use crate::session::{ExecEvent, PutSpec, Ready};
@@ -25,6 +28,8 @@ use crate::session::{ExecEvent, PutSpec, Ready};
 /// An open partial upload.
 struct Open {
     dir: OwnedFd,
+    /// Where the partial is, to find it again.
+    place: Place,
     name: String,
     part: String,
     file: File,
@@ -57,22 +62,69 @@ fn run(job: Job, spec: PutSpec, rx: mpsc::Receiver<PutMsg>) {
         Ok(o) => o,
         Err(e) => return job.fail(e),
     };
+    job.kept.taken(&job.user, &o.place);
+    match receive(&job, &mut o, rx) {
+        Ok(Some((size, sha256))) => match commit(o, size, &sha256) {
+            Ok(sha256) => {
+                job.report(ExecEvent::Done { size, sha256 });
+            }
+            Err(e) => job.fail(e),
+        },
+        // The client went away, or a write failed.
+        ended => {
+            left_behind(&job, o);
+            if let Err(e) = ended {
+                job.fail(e);
+            }
+        }
+    }
+}
+
+/// A put that will not commit: keep its partial for a resume when one is
+/// possible (known size, within the user's bound), else remove it now, so
+/// a failed put never leaves the disk fuller than before it.
+fn left_behind(job: &Job, o: Open) {
+    let resumable = o.size.is_some() && o.held > 0;
+    if !resumable {
+        discard(&o);
+        return;
+    }
+    // Unlocked first: past the bound, `left` removes it like any other.
+    let Open {
+        place, held, file, ..
+    } = o;
+    drop(file);
+    let n = job.kept.left(&job.user, place, held, job.kept_limit);
+    if n > 0 {
+        tracing::info!(user = %crate::logtext::shown(&job.user), removed = n,
+            "partial uploads over the user's partial_max_mib removed");
+    }
+}
+
+/// Take the bytes as they come: `Some((size, sha256))` at the client's
+/// `end`, `None` when the client went away first.
+#[allow(clippy::type_complexity)]
+fn receive(
+    job: &Job,
+    o: &mut Open,
+    rx: mpsc::Receiver<PutMsg>,
+) -> Result<Option<(u64, String)>, TransferError> {
     let prefix_sha256 = (o.held > 0).then(|| hex(&o.hasher.clone().finalize()));
     job.info.offset.store(o.held, Ordering::Relaxed);
     if !job.report(ExecEvent::Ready(Ready::Put {
         offset: o.held,
         prefix_sha256,
     })) {
-        return;
+        return Ok(None);
     }
     while let Ok(msg) = rx.recv() {
         match msg {
             PutMsg::Chunk(data) => {
                 let n = data.len() as u64;
                 if o.size.is_some_and(|s| o.held + n > s) {
-                    discard(&o);
+                    discard(o);
                     let m = "more bytes than the announced size".into();
-                    return job.fail(TransferError::Mismatch(m));
+                    return Err(TransferError::Mismatch(m));
                 }
                 // An all-zero chunk becomes a hole (the length is set at
                 // the commit): sparse files stay sparse.
@@ -82,7 +134,7 @@ fn run(job: Job, spec: PutSpec, rx: mpsc::Receiver<PutMsg>) {
                     o.file.write_all(&data)
                 };
                 if let Err(e) = written {
-                    return job.fail(TransferError::Io(format!("write: {e}")));
+                    return Err(TransferError::Io(format!("write: {e}")));
                 }
                 o.hasher.update(&data);
                 o.held += n;
@@ -92,21 +144,13 @@ fn run(job: Job, spec: PutSpec, rx: mpsc::Receiver<PutMsg>) {
                 }
                 job.info.add(n);
                 if !job.report(ExecEvent::StdinWritten(n)) {
-                    return;
+                    return Ok(None);
                 }
             }
-            PutMsg::Commit { size, sha256 } => {
-                return match commit(o, size, &sha256) {
-                    Ok(sha256) => {
-                        job.report(ExecEvent::Done { size, sha256 });
-                    }
-                    Err(e) => job.fail(e),
-                };
-            }
+            PutMsg::Commit { size, sha256 } => return Ok(Some((size, sha256))),
         }
     }
-    // The client went away: the partial stays (locked no more) for a
-    // resume or the sweep.
+    Ok(None)
 }
 
 fn open(job: &Job, spec: &PutSpec) -> Result<Open, TransferError> {
@@ -120,20 +164,20 @@ fn open(job: &Job, spec: &PutSpec) -> Result<Open, TransferError> {
     } else {
         open_beneath(&root, &loc.rel, dflags, Mode::empty())
     };
-    let (dir, name, shown) = match whole {
+    let (dir, dir_rel, name, shown) = match whole {
         // The path is a directory: the file goes inside it.
         Ok(dir) => {
             let Some(name) = spec.name.clone() else {
                 let m = "the path is a directory; name the file".into();
                 return Err(TransferError::BadRequest(m));
             };
-            (dir, name.clone(), loc.shown().join(name))
+            (dir, loc.rel.clone(), name.clone(), loc.shown().join(name))
         }
         Err(Errno::ENOENT | Errno::ENOTDIR) => {
             let (last, parent) = loc.rel.split_last().expect("non-empty");
             let dir = open_beneath(&root, parent, dflags, Mode::empty())
                 .map_err(|e| open_error(e, "the target's directory"))?;
-            (dir, last.clone(), loc.shown())
+            (dir, parent.to_vec(), last.clone(), loc.shown())
         }
         Err(e) => return Err(open_error(e, "the target")),
     };
@@ -184,8 +228,14 @@ fn open(job: &Job, spec: &PutSpec) -> Result<Open, TransferError> {
     }
     file.seek(SeekFrom::Start(held))
         .map_err(|e| io("seek partial", e))?;
+    let place = Place {
+        root: loc.root.clone(),
+        dir: dir_rel,
+        part: part.clone(),
+    };
     Ok(Open {
         dir,
+        place,
         name,
         part,
         file,

@@ -78,6 +78,8 @@ impl Conn {
             run_as: user.and_then(|u| u.run_as.clone()),
             events: self.events.clone(),
             info,
+            kept: self.shared.kept.clone(),
+            kept_limit: self.live.config.files.partial_max_bytes,
         };
         Some(job)
     }
