@@ -1,5 +1,6 @@
-//! The Prometheus endpoint: parses as the text format, and its counters
-//! move with real sessions.
+//! The Prometheus endpoint: parses as the text format, its counters move
+//! with real sessions, and a flood of idle connections to it stays within
+//! its own small cap.
 
 mod common;
 
@@ -107,4 +108,46 @@ fn counters_move_with_a_session() {
 
     let (head, _) = scrape(addr, "/");
     assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+}
+
+/// Idle connections to the metrics port cannot take the daemon's
+/// descriptors: past a small cap they are closed as they come, and a
+/// sign-in on the exec port works throughout.
+#[test]
+fn a_flood_of_idle_metrics_connections_holds_few_descriptors() {
+    let env = Env::new();
+    let d = env.start(&env.config("\n[metrics]\nlisten = \"127.0.0.1:0\"\n"));
+    let mut addr = None;
+    assert!(wait_until(Duration::from_secs(5), || {
+        addr = d
+            .log()
+            .lines()
+            .find_map(|l| l.split("metrics on http://").nth(1))
+            .and_then(|a| a.trim().trim_end_matches("/metrics").parse().ok());
+        addr.is_some()
+    }));
+    let addr: SocketAddr = addr.unwrap();
+    let before = common::fds(d.pid());
+    let mut idle = Vec::new();
+    for _ in 0..300 {
+        if let Ok(s) = std::net::TcpStream::connect(addr) {
+            idle.push(s);
+        }
+    }
+    // Give the daemon time to accept them all.
+    std::thread::sleep(Duration::from_millis(500));
+    let during = common::fds(d.pid());
+    assert!(
+        during < before + 40,
+        "{during} descriptors with {} idle metrics connections (was {before})",
+        idle.len()
+    );
+    let (code, out, _) = run(env.secsh(&d, "alice").args(["--", "echo", "in"]));
+    assert_eq!((code, out), (Some(0), b"in\n".to_vec()));
+    drop(idle);
+    assert!(wait_until(Duration::from_secs(5), || scrape(
+        addr, "/metrics"
+    )
+    .0
+    .starts_with("HTTP/1.1 200")));
 }
