@@ -118,7 +118,7 @@ where
         return client::EXIT_CONNECTION;
     };
     let code = rt.block_on(fut).unwrap_or_else(|e| {
-        eprintln!("secsh: {e}");
+        crate::cli::say!("secsh: {e}");
         e.exit_code()
     });
     rt.shutdown_background();
@@ -179,7 +179,7 @@ async fn put(args: PutArgs) -> Result<i32, ClientError> {
         let path = match (&name, into_dir) {
             (Some(n), true) => format!("{}/{n}", remote.trim_end_matches('/')),
             (None, true) => {
-                eprintln!("secsh: put -: give the remote file name (not a directory)");
+                crate::cli::say!("secsh: put -: give the remote file name (not a directory)");
                 code = worse(code, client::EXIT_USAGE);
                 continue;
             }
@@ -219,7 +219,7 @@ async fn get(args: GetArgs) -> Result<i32, ClientError> {
         } else if into_dir {
             let name = Path::new(r).file_name().map(PathBuf::from);
             let Some(name) = name else {
-                eprintln!("secsh: get {r}: the remote path has no file name");
+                crate::cli::say!("secsh: get {r}: the remote path has no file name");
                 code = worse(code, client::EXIT_USAGE);
                 continue;
             };

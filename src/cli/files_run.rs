@@ -23,7 +23,7 @@ pub async fn run_jobs(
         Box::new(Bar::new(label, progress, multi.clone()))
     };
     let report = |label: &str, verb: &str, e: &crate::client::ClientError| {
-        eprintln!("secsh: {verb} {label}: {e}");
+        crate::cli::say!("secsh: {verb} {label}: {e}");
     };
     let errors = run_batch(session, jobs, in_order, watcher, report).await;
     errors.iter().fold(0, |code, e| worse(code, e.exit_code()))

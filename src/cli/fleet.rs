@@ -153,15 +153,18 @@ pub fn resolve_hosts(args: &Args, cfg: &ClientConfig) -> Result<Vec<Resolved>, C
 pub fn list_hosts(hosts: &[Resolved]) -> i32 {
     use std::io::Write;
     let mut out = String::new();
+    use crate::logtext::visible;
     for h in hosts {
+        // Names and addresses from an inventory: shown escaped.
+        let (label, address) = (visible(&h.label), visible(&h.address));
         match h.address == h.label {
-            true => out.push_str(&format!("{}\n", h.label)),
-            false => out.push_str(&format!("{} ({})\n", h.label, h.address)),
+            true => out.push_str(&format!("{label}\n")),
+            false => out.push_str(&format!("{label} ({address})\n")),
         }
     }
     let _ = std::io::stdout().write_all(out.as_bytes());
     if hosts.is_empty() {
-        eprintln!("secsh: no hosts");
+        crate::cli::say!("secsh: no hosts");
         return client::EXIT_USAGE;
     }
     0
@@ -250,7 +253,7 @@ pub async fn run(args: Args, cfg: ClientConfig, hosts: Vec<Resolved>) -> i32 {
     let (plans, commands, creds, opts) = match setup(&args, &cfg, hosts).await {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("secsh: {e}");
+            crate::cli::say!("secsh: {e}");
             return e.exit_code();
         }
     };
@@ -260,11 +263,15 @@ pub async fn run(args: Args, cfg: ClientConfig, hosts: Vec<Resolved>) -> i32 {
         (_, _, true) => Mode::Group,
         _ => Mode::Stream,
     };
-    let labels: Vec<String> = plans.iter().map(|p| p.label.clone()).collect();
+    // Prefixes on the terminal: an inventory's host names shown escaped.
+    let labels: Vec<String> = plans
+        .iter()
+        .map(|p| crate::logtext::visible(&p.label).into_owned())
+        .collect();
     let output = match Output::new(mode, labels) {
         Ok(o) => Arc::new(o),
         Err(e) => {
-            eprintln!("secsh: {e}");
+            crate::cli::say!("secsh: {e}");
             return client::EXIT_USAGE;
         }
     };
@@ -272,7 +279,9 @@ pub async fn run(args: Args, cfg: ClientConfig, hosts: Vec<Resolved>) -> i32 {
     let mut interrupts = super::secsh::interrupts();
     tokio::spawn(async move {
         if interrupts.recv().await.is_some() {
-            eprintln!("secsh: interrupted: cancelling the remote commands (again to quit now)");
+            crate::cli::say!(
+                "secsh: interrupted: cancelling the remote commands (again to quit now)"
+            );
             let _ = cancel_tx.send(true);
             if interrupts.recv().await.is_some() {
                 std::process::exit(130);

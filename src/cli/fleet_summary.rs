@@ -48,8 +48,10 @@ fn exit_cell(s: &Status) -> String {
     }
 }
 
-/// Print the summary of `results` to stderr.
+/// Print the summary of `results` to stderr. Host names (from an
+/// inventory) and reasons (a server's messages) are shown escaped.
 pub fn print(results: &[HostResult], elapsed: Duration) {
+    use crate::logtext::visible;
     let mut out = String::new();
     if terminal_rows().is_some_and(|rows| results.len() + 8 <= rows) {
         let mut t = Table::new();
@@ -58,9 +60,9 @@ pub fn print(results: &[HostResult], elapsed: Duration) {
             .set_header(["host", "status", "exit", "duration", "bytes"]);
         for r in results {
             let label = if r.label == r.address {
-                r.label.clone()
+                visible(&r.label).into_owned()
             } else {
-                format!("{} ({})", r.label, r.address)
+                format!("{} ({})", visible(&r.label), visible(&r.address))
             };
             t.add_row([
                 Cell::new(label),
@@ -90,12 +92,12 @@ pub fn print(results: &[HostResult], elapsed: Duration) {
     if !failed.is_empty() {
         out.push_str("failed hosts:");
         for r in &failed {
-            out.push_str(&format!(" {} ({})", r.label, r.status));
+            out.push_str(&format!(" {} ({})", visible(&r.label), r.status));
         }
         out.push('\n');
         for r in failed.iter().filter(|r| r.error.is_some()).take(20) {
-            let e = r.error.as_deref().unwrap_or_default();
-            out.push_str(&format!("  {}: {} ({e})\n", r.label, r.status));
+            let e = visible(r.error.as_deref().unwrap_or_default());
+            out.push_str(&format!("  {}: {} ({e})\n", visible(&r.label), r.status));
         }
     }
     let _ = std::io::stderr().lock().write_all(out.as_bytes());

@@ -2,6 +2,18 @@
 //! `secshd`. The only modules that use anyhow; they turn library errors
 //! into one clear line and a documented exit status.
 
+/// `eprintln!` for secsh's own messages: the formatted text with every
+/// control character escaped ([`crate::logtext::visible`]). Messages
+/// quote what a server, an inventory or a file sent; none of it may reach
+/// the operator's terminal raw (a title change, a cleared screen, a faked
+/// prompt). The command's own output never goes through here.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        eprintln!("{}", $crate::logtext::visible(&format!($($arg)*)))
+    };
+}
+pub(crate) use say;
+
 mod check;
 mod conn;
 mod dev;

@@ -129,7 +129,7 @@ pub fn main() -> i32 {
             match a.to_str() {
                 Some(s) => command.push(s.to_string()),
                 None => {
-                    eprintln!(
+                    crate::cli::say!(
                         "secsh: argument {} of the command ({}) is not valid UTF-8; \
                          secsh sends an argv exactly or not at all",
                         i + 1,
@@ -149,14 +149,14 @@ pub fn main() -> i32 {
     let cfg = match load_config(&args.conn) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("secsh: {e}");
+            crate::cli::say!("secsh: {e}");
             return e.exit_code();
         }
     };
     let hosts = match super::fleet::resolve_hosts(&args, &cfg) {
         Ok(h) => h,
         Err(e) => {
-            eprintln!("secsh: {e}");
+            crate::cli::say!("secsh: {e}");
             return e.exit_code();
         }
     };
@@ -171,7 +171,7 @@ pub fn main() -> i32 {
         None
     };
     if let Some(p) = problem {
-        eprintln!("secsh: {p}");
+        crate::cli::say!("secsh: {p}");
         return client::EXIT_USAGE;
     }
     let Some(rt) = super::client_runtime() else {
@@ -179,7 +179,7 @@ pub fn main() -> i32 {
     };
     if super::fleet::is_fleet_call(&args, hosts.len()) {
         if args.list {
-            eprintln!("secsh: --list takes one host");
+            crate::cli::say!("secsh: --list takes one host");
             return client::EXIT_USAGE;
         }
         let code = rt.block_on(super::fleet::run(args, cfg, hosts));
@@ -196,12 +196,12 @@ pub fn main() -> i32 {
     let code = match rt.block_on(run(args, cfg, target, cert)) {
         Ok(outcome) => {
             if let client::Outcome::Denied(msg) = &outcome {
-                eprintln!("secsh: denied: {msg}");
+                crate::cli::say!("secsh: denied: {msg}");
             }
             outcome.exit_code()
         }
         Err(e) => {
-            eprintln!("secsh: {e}");
+            crate::cli::say!("secsh: {e}");
             e.exit_code()
         }
     };
@@ -226,11 +226,14 @@ async fn run(
     if args.list {
         let session = client::Session::start(conn, creds, &user, &options)?;
         let commands = session.list().await?;
-        let mut out = format!("{user}@{} may run:\n", target.host);
+        // Every text in the answer is the server's: shown escaped.
+        use crate::logtext::visible;
+        let mut out = format!("{user}@{} may run:\n", visible(&target.host));
         for c in &commands {
-            out.push_str(&format!("  {}: {}\n", c.command, c.template));
+            let (name, template) = (visible(&c.command), visible(&c.template));
+            out.push_str(&format!("  {name}: {template}\n"));
             for s in &c.slots {
-                out.push_str(&format!("      {s}\n"));
+                out.push_str(&format!("      {}\n", visible(s)));
             }
         }
         if commands.is_empty() {
