@@ -1,5 +1,6 @@
 //! SIGHUP reload and systemd readiness, from outside: a valid new config
-//! applies to new connections while signed-in ones keep theirs, a broken
+//! judges every next request, on new connections and signed-in ones
+//! alike (revocation: tests/reload_revoke.rs), a broken
 //! one is logged with FILE:LINE:COLUMN and the old one keeps serving, and
 //! READY=1 / RELOADING=1 / STOPPING=1 reach the NOTIFY_SOCKET.
 
@@ -60,7 +61,7 @@ async fn sighup_reloads_a_valid_config_and_keeps_the_old_one_on_errors() {
     // bob may run `true` only.
     let (code, _, _) = run(env.secsh(&d, "bob").args(["--", "echo", "hi"]));
     assert_eq!(code, Some(253));
-    // A signed-in connection that outlives the reload keeps its policy.
+    // A signed-in connection that outlives the reload.
     let before = common::session(&env, &d, "alice").await;
     assert!(common::runs_true(&before).await);
 
@@ -85,6 +86,10 @@ async fn sighup_reloads_a_valid_config_and_keeps_the_old_one_on_errors() {
     assert_eq!(out, b"hi\n");
     let (code, _, _) = run(env.secsh(&d, "alice").args(["--", "true"]));
     assert_eq!(code, Some(253), "new connections use the new policy");
+    assert!(
+        !common::runs_true(&before).await,
+        "an open connection's next request is judged by the new policy"
+    );
 
     // A broken file: logged with its location, the running config stays.
     common::write_config(&path, &format!("{changed}\nthis is not toml =\n"));
@@ -108,12 +113,9 @@ async fn sighup_reloads_a_valid_config_and_keeps_the_old_one_on_errors() {
     let (code, _, _) = run(env.secsh(&d, "bob").args(["--", "echo", "hi"]));
     assert_eq!(code, Some(0), "the last good config still serves");
 
-    // The connection from before the reload still has alice's old policy;
-    // a new one has the new.
-    assert!(
-        common::runs_true(&before).await,
-        "signed-in connections keep their policy"
-    );
+    // The failed reload changed nothing: the open connection and a new
+    // one both have the last good policy.
+    assert!(!common::runs_true(&before).await);
     assert!(!common::runs_true(&common::session(&env, &d, "alice").await).await);
 
     kill(Pid::from_raw(d.pid() as i32), Signal::SIGTERM).unwrap();

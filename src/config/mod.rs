@@ -160,6 +160,10 @@ pub struct ExecSettings {
     pub max_timeout: Option<Duration>,
     /// Time between SIGTERM and SIGKILL when a command is stopped.
     pub kill_grace: Duration,
+    /// After a reload revokes a signed-in identity, how long its running
+    /// commands may go on before they are stopped and its connections
+    /// closed.
+    pub revoke_grace: Duration,
 }
 
 /// Connection limits.

@@ -47,6 +47,7 @@ pub struct RawExec {
     pub default_timeout_secs: Option<Spanned<u64>>,
     pub max_timeout_secs: Option<Spanned<u64>>,
     pub kill_grace_ms: Option<Spanned<u64>>,
+    pub revoke_grace_ms: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -121,6 +121,10 @@ impl Cx<'_> {
                 self.ranged(&e.kill_grace_ms, "kill_grace_ms", 0, 600_000)?
                     .unwrap_or(2000),
             ),
+            revoke_grace: Duration::from_millis(
+                self.ranged(&e.revoke_grace_ms, "revoke_grace_ms", 0, 3_600_000)?
+                    .unwrap_or(10_000),
+            ),
         };
         if let Some(p) = &e.path {
             if let Some(bad) = p.get_ref().split(':').find(|d| !d.starts_with('/')) {

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 
 mod exec;
+mod revoke;
 mod sign_in;
 mod transfer;
 mod work;
@@ -64,6 +65,8 @@ pub(crate) struct Conn {
     auth: Option<Auth>,
     /// The key proven so far on this connection, if any.
     key: Option<String>,
+    /// The password hash a proven password matched, if any.
+    password: Option<crate::auth::StoredHash>,
     slot: Option<Slot>,
     /// A password being verified on the pool: (user, result).
     checking: Option<JoinHandle<(String, Proof)>>,
@@ -101,6 +104,7 @@ impl Conn {
             who: None,
             auth: None,
             key: None,
+            password: None,
             slot: None,
             checking: None,
         };
@@ -128,6 +132,7 @@ impl Conn {
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite,
     {
         let mut stop = self.shared.stop.clone();
+        let mut reloads = self.shared.reloads.subscribe();
         loop {
             while let Some(action) = self.session.poll_action() {
                 if let Action::Close(reason) = action {
@@ -168,6 +173,7 @@ impl Conn {
                 _ = tokio::time::sleep_until(wake.unwrap_or_else(tokio::time::Instant::now)),
                     if wake.is_some() => self.session.handle_timeout(Instant::now()),
                 _ = stopped(&mut stop) => self.session.shutdown(),
+                Ok(()) = reloads.changed() => self.reloaded(),
                 _ = &mut *write_task => {
                     self.session.handle_peer_closed();
                     while let Some(action) = self.session.poll_action() {
@@ -226,6 +232,8 @@ impl Conn {
                     user: user.into(),
                     peer: self.peer,
                 });
+                // A reload while the proof was checked: judged now.
+                self.reloaded();
             }
             Action::Exec {
                 id,
@@ -358,6 +366,7 @@ fn close_reason(r: &CloseReason) -> String {
         CloseReason::Unresponsive => "unresponsive".into(),
         CloseReason::Shutdown => "shutdown".into(),
         CloseReason::Busy => "busy".into(),
+        CloseReason::Revoked => "revoked".into(),
     }
 }
 

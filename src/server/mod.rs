@@ -71,8 +71,9 @@ impl DaemonAccount {
 }
 
 /// What a reload replaces: the configuration and what is derived from it.
-/// A connection takes the snapshot current when it is accepted and keeps it
-/// to its end, so a reload never changes the rules under a signed-in user.
+/// A connection takes the snapshot current when it is accepted and moves
+/// to each newer one as it is applied: a reload judges the next request of
+/// every open connection, and can revoke a signed-in user.
 pub(crate) struct Live {
     pub config: ServerConfig,
     pub acceptor: TlsAcceptor,
@@ -121,6 +122,8 @@ pub(crate) struct Shared {
     /// Becomes true when the drain period is over: sessions stop their
     /// commands and close.
     pub stop: watch::Receiver<bool>,
+    /// Counts reloads: every open connection re-judges its user on a change.
+    pub reloads: watch::Sender<u64>,
 }
 
 impl Shared {
@@ -137,15 +140,18 @@ pub struct Reloader {
 }
 
 impl Reloader {
-    /// From now on, new connections use `config`; connections already
-    /// open keep the one they started with. Penalties are cleared (and
-    /// take the new `[penalties]` settings). `listen`, `max_connections`
-    /// and the unauthenticated totals keep their values from start-up.
+    /// From now on every request, on new connections and open ones, is
+    /// judged by `config`; an open connection whose signed-in identity it
+    /// no longer admits is revoked (see `conn::revoke`). Penalties are
+    /// cleared (and take the new `[penalties]` settings). `listen`,
+    /// `max_connections` and the unauthenticated totals keep their values
+    /// from start-up.
     pub fn apply(&self, config: ServerConfig) -> Result<(), ServerError> {
         let live = Arc::new(Live::new(config)?);
         self.shared.door.reconfigure(&live.config);
         self.shared.audit.reopen(&live.config.audit);
         *self.shared.live.write().expect("live lock") = live;
+        self.shared.reloads.send_modify(|n| *n += 1);
         Ok(())
     }
 
@@ -212,6 +218,7 @@ impl Server {
                 kept: Arc::default(),
                 next_conn: std::sync::atomic::AtomicU64::new(1),
                 stop: stop_rx,
+                reloads: watch::Sender::new(0),
             }),
             listeners,
             stop,

@@ -76,6 +76,7 @@ impl Trail {
                 }
             }
             Outcome::Shutdown => (ExecResult::interrupted, "shutdown"),
+            Outcome::Revoked => (ExecResult::interrupted, "revoked"),
             _ => (ExecResult::interrupted, "connection_lost"),
         };
         let [(stdout_bytes, o), (stderr_bytes, e)] = &self.out;

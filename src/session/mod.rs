@@ -68,6 +68,8 @@ pub enum StopReason {
     TimedOut,
     /// The server is shutting down.
     Shutdown,
+    /// The user's access was revoked.
+    Revoked,
 }
 
 /// What the process layer reports about one request's command.

@@ -60,7 +60,12 @@ pub struct ServerSession {
     pub(super) requests: HashMap<u64, Request>,
     pub(super) actions: VecDeque<Action>,
     keepalive: Keepalive,
+    /// Set by [`ServerSession::revoke`]: when what still runs is stopped.
+    pub(super) revoked: Option<Instant>,
 }
+
+/// What a client whose access was revoked is told.
+pub(super) const REVOKED: &str = "access revoked by the server's configuration";
 
 pub(super) fn send(actions: &mut VecDeque<Action>, m: Message) {
     actions.push_back(Action::Send(m, Bytes::new()));
@@ -97,6 +102,7 @@ impl ServerSession {
             requests: HashMap::new(),
             actions: VecDeque::new(),
             keepalive,
+            revoked: None,
         }
     }
 
@@ -148,6 +154,7 @@ impl ServerSession {
         self.state = State::Closed;
         let outcome = match reason {
             CloseReason::Shutdown => Outcome::Shutdown,
+            CloseReason::Revoked => Outcome::Revoked,
             _ => Outcome::ConnectionLost,
         };
         let mut ids: Vec<u64> = self.requests.keys().copied().collect();
@@ -165,6 +172,10 @@ impl ServerSession {
             let kind = req.kind();
             self.actions
                 .push_back(Action::Finished { id, kind, outcome });
+            // Revoked: the connection ends with its last request.
+            if self.revoked.is_some() && self.requests.is_empty() {
+                self.revoked_close();
+            }
         }
     }
 
@@ -209,6 +220,39 @@ impl ServerSession {
             "the server is shutting down",
             CloseReason::Shutdown,
         );
+    }
+
+    /// A reload took the signed-in identity's access away: no new request
+    /// is admitted (they are answered `denied`, `list` with nothing);
+    /// the connection closes as soon as nothing runs, or at `now + grace`
+    /// with what still runs stopped. Before sign-in, the connection closes
+    /// at once.
+    pub fn revoke(&mut self, now: Instant, grace: Duration) {
+        match self.state {
+            State::Closed => {}
+            State::Open { .. } if !self.requests.is_empty() => {
+                let at = now + grace;
+                self.revoked = Some(self.revoked.map_or(at, |t| t.min(at)));
+                if grace.is_zero() {
+                    self.revoked_stop();
+                }
+            }
+            _ => self.revoked_close(),
+        }
+    }
+
+    pub(super) fn revoked_close(&mut self) {
+        self.revoked.get_or_insert_with(Instant::now);
+        self.fatal(ErrorCode::AuthFailed, REVOKED, CloseReason::Revoked);
+    }
+
+    fn revoked_stop(&mut self) {
+        let ids: Vec<u64> = self.requests.keys().copied().collect();
+        for id in ids {
+            let reason = StopReason::Revoked;
+            self.actions.push_back(Action::Stop { id, reason });
+        }
+        self.revoked_close();
     }
 
     /// A frame arrived from the client.
@@ -299,6 +343,9 @@ impl ServerSession {
                 return;
             }
             State::Open { idle_since } => {
+                if self.revoked.is_some_and(|t| now >= t) {
+                    return self.revoked_stop();
+                }
                 if let (Some(since), Some(idle)) = (idle_since, self.settings.idle_timeout) {
                     if now >= since + idle {
                         return self.fatal(ErrorCode::Timeout, "idle timeout", CloseReason::Idle);
@@ -337,7 +384,8 @@ impl ServerSession {
                     .map(|(s, i)| s + i);
                 let runs = self.requests.values().filter_map(|r| r.running());
                 let deadlines = runs.filter(|r| r.stop.is_none()).filter_map(|r| r.deadline);
-                deadlines.chain(idle).chain(self.keepalive.deadline()).min()
+                let ends = deadlines.chain(idle).chain(self.revoked);
+                ends.chain(self.keepalive.deadline()).min()
             }
         }
     }

@@ -44,7 +44,12 @@ impl ServerSession {
             }
             None => 0,
         };
-        let reply = if self.requests.contains_key(&id) {
+        let reply = if self.revoked.is_some() {
+            Message::Denied {
+                id,
+                message: super::server::REVOKED.into(),
+            }
+        } else if self.requests.contains_key(&id) {
             error(Some(id), ErrorCode::BadRequest, "request id already in use")
         } else if self.requests.len() >= self.settings.max_requests {
             let m = "too many requests on this connection";
@@ -62,6 +67,12 @@ impl ServerSession {
     /// The answer to `list` `id`.
     pub fn handle_listed(&mut self, id: u64, commands: Vec<crate::proto::CommandInfo>) {
         if !self.is_closed() {
+            // Revoked: nothing may be run any more.
+            let commands = if self.revoked.is_some() {
+                Vec::new()
+            } else {
+                commands
+            };
             send(&mut self.actions, Message::Commands { id, commands });
         }
     }

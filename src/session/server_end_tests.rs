@@ -291,3 +291,60 @@ fn each_violation_has_its_wire_code() {
         "{sent:?}"
     );
 }
+
+#[test]
+fn a_revoked_session_admits_nothing_and_stops_what_runs_at_the_grace() {
+    let mut t = T::authed();
+    t.running(1, false, None);
+    t.actions();
+    t.s.revoke(t.t0, Duration::from_secs(5));
+    assert!(t.actions().is_empty(), "running requests get their grace");
+    assert_eq!(t.s.poll_timeout(), Some(t.at(5)));
+    // A new request is denied; `list` gets nothing.
+    t.s.handle_frame(super::server_tests::exec_frame(2, false), t.t0);
+    assert!(matches!(&t.sent()[..], [Message::Denied { id: 2, .. }]));
+    t.frame(Message::List { id: 3 });
+    assert!(matches!(t.actions()[..], [Action::List { id: 3 }]));
+    t.s.handle_listed(
+        3,
+        vec![crate::proto::CommandInfo {
+            command: "x".into(),
+            template: "x".into(),
+            slots: Vec::new(),
+        }],
+    );
+    assert!(matches!(&t.sent()[..], [Message::Commands { commands, .. }] if commands.is_empty()));
+    // The grace runs out: stopped, finished as revoked, closed.
+    t.s.handle_timeout(t.at(5));
+    let a = t.actions();
+    assert!(
+        a.contains(&Action::Stop {
+            id: 1,
+            reason: StopReason::Revoked
+        }),
+        "{a:?}"
+    );
+    assert_eq!(finished(&a), vec![(1, Outcome::Revoked)]);
+    assert_eq!(a.last(), Some(&Action::Close(CloseReason::Revoked)));
+
+    // Without running requests, or when the last one ends, it closes at once.
+    let mut t = T::authed();
+    t.s.revoke(t.t0, Duration::from_secs(5));
+    assert_eq!(
+        t.actions().last(),
+        Some(&Action::Close(CloseReason::Revoked))
+    );
+    let mut t = T::authed();
+    t.running(1, false, None);
+    t.actions();
+    t.s.revoke(t.t0, Duration::from_secs(5));
+    t.finish(1);
+    let a = t.actions();
+    assert!(
+        a.iter()
+            .any(|x| matches!(x, Action::Send(Message::Exit { id: 1, .. }, _))),
+        "{a:?}"
+    );
+    assert!(matches!(finished(&a)[..], [(1, Outcome::Exited { .. })]));
+    assert_eq!(a.last(), Some(&Action::Close(CloseReason::Revoked)));
+}

@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use super::server::{error, send, ServerSession};
+use super::server::{error, send, ServerSession, REVOKED};
 use super::server_request::{Get, GetPhase, Out, Put, PutPhase, Request};
 use super::{Action, Credit, GetSpec, Outcome, PutSpec, Ready, StopReason, Violation};
 use crate::proto::{ErrorCode, Message};
@@ -154,6 +154,7 @@ impl ServerSession {
             StopReason::Cancelled => (ErrorCode::Cancelled, "cancelled by the client"),
             StopReason::TimedOut => (ErrorCode::Timeout, "the transfer's time limit passed"),
             StopReason::Shutdown => (ErrorCode::ShuttingDown, "the server is shutting down"),
+            StopReason::Revoked => (ErrorCode::AuthFailed, REVOKED),
         };
         send(&mut self.actions, error(Some(id), code, m));
         self.actions.push_back(Action::Stop { id, reason });

@@ -29,6 +29,8 @@ pub enum CloseReason {
     Shutdown,
     /// Refused after authenticating: the server is at a limit.
     Busy,
+    /// A reload took the signed-in identity's access away.
+    Revoked,
 }
 
 /// How a request ended, as the engine saw it: exactly one per request,
@@ -66,6 +68,9 @@ pub enum Outcome {
     ConnectionLost,
     /// The server's drain period ended while the request was live.
     Shutdown,
+    /// A reload revoked the user's access and its grace ran out while the
+    /// request was live.
+    Revoked,
 }
 
 /// Work for the driver.

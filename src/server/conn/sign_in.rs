@@ -49,6 +49,16 @@ impl Conn {
         if key.is_some() && !matches!(verdict, AuthVerdict::Failed) {
             self.key = key;
         }
+        if method == AuthMethod::Password && !matches!(verdict, AuthVerdict::Failed) {
+            // What a reload must still hold for this sign-in to stand.
+            let hash = self
+                .live
+                .config
+                .users
+                .get(user)
+                .and_then(|u| u.password.clone());
+            self.password = hash;
+        }
         if matches!(verdict, AuthVerdict::Ok(_)) {
             match crate::server::admit::slot(&self.shared, &self.live, &self.ticket, user, peer) {
                 Ok(slot) => self.slot = Some(slot),

@@ -218,6 +218,7 @@ fn not_started(outcome: &Outcome) -> (&'static str, ExecResult) {
         Outcome::FailedToStart => ("failed_to_start", ExecResult::failed),
         Outcome::ConnectionLost => ("connection_lost", ExecResult::refused),
         Outcome::Shutdown => ("shutdown", ExecResult::refused),
+        Outcome::Revoked => ("revoked", ExecResult::refused),
         _ => ("refused", ExecResult::refused),
     }
 }
