@@ -242,7 +242,6 @@ impl ServerSession {
     }
 
     pub(super) fn revoked_close(&mut self) {
-        self.revoked.get_or_insert_with(Instant::now);
         self.fatal(ErrorCode::AuthFailed, REVOKED, CloseReason::Revoked);
     }
 
