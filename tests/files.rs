@@ -12,7 +12,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::files::{
-    cli, listing, ok, random_file, remote, sha, sha_file, transfer_of, transfers, Roots,
+    b3, b3_file, cli, listing, ok, random_file, remote, transfer_of, transfers, Roots,
 };
 use common::{run, Env};
 use secsh::client::RequestEvent;
@@ -58,11 +58,11 @@ fn round_trips_are_byte_identical_with_modes_several_files_and_streams() {
         &["--mode", "600", src.to_str().unwrap(), &remote(&moded)],
     );
     assert_eq!(moded.metadata().unwrap().mode() & 0o777, 0o600);
-    let want = sha_file(&src);
+    let want = b3_file(&src);
     let rec = transfer_of(&env, "put", &moded, "ok");
     assert_eq!(rec["direction"], "put");
     assert_eq!(rec["result"], "ok");
-    assert_eq!(rec["sha256"], want.as_str());
+    assert_eq!(rec["blake3"], want.as_str());
     assert_eq!(rec["size"], (1 << 20) + 1);
     // Several files into a directory, and back into a local directory.
     let sub = r.up.join("sub");
@@ -75,6 +75,12 @@ fn round_trips_are_byte_identical_with_modes_several_files_and_streams() {
         &[a.to_str().unwrap(), b.to_str().unwrap(), &remote(&sub)],
     );
     assert_eq!(listing(&sub), ["empty", "one"]);
+    // Plain, unkeyed BLAKE3, as `b3sum /dev/null` prints it.
+    let empty = transfer_of(&env, "put", &sub.join("empty"), "ok");
+    assert_eq!(
+        empty["blake3"],
+        "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"
+    );
     // A trailing `/` names a directory: the local name is kept.
     let slash = format!("{}/", remote(&sub));
     ok(&env, &d, "put", &[src.to_str().unwrap(), &slash]);
@@ -114,7 +120,7 @@ fn round_trips_are_byte_identical_with_modes_several_files_and_streams() {
         &[&remote(&streamed), "-"],
     ));
     assert_eq!(code, Some(0));
-    assert_eq!(sha(&out), sha(&data));
+    assert_eq!(b3(&out), b3(&data));
     // A relative path goes under the first root; a missing file is exit 1.
     ok(
         &env,
@@ -170,7 +176,7 @@ fn three_gib_sparse_round_trip_in_flat_memory() {
     f.write_all_at(b"head", 0).unwrap();
     f.write_all_at(b"tail", SIZE - 4).unwrap();
     drop(f);
-    let want = sha_file(&src);
+    let want = b3_file(&src);
     let dst = r.up.join("sparse");
     let peak = peak_rss_during(d.pid(), || {
         ok(&env, &d, "put", &[src.to_str().unwrap(), &remote(&dst)]);
@@ -192,12 +198,12 @@ fn three_gib_sparse_round_trip_in_flat_memory() {
         peak < 100 * 1024,
         "server RSS during a 3 GiB get: {peak} KiB"
     );
-    assert_eq!(sha_file(&back), want);
+    assert_eq!(b3_file(&back), want);
     let recs = transfers(&env, |r| r.len() >= 2);
     assert_eq!(recs.len(), 2, "{recs:?}");
     assert!(
         recs.iter()
-            .all(|t| t["sha256"] == want.as_str() && t["size"] == SIZE),
+            .all(|t| t["blake3"] == want.as_str() && t["size"] == SIZE),
         "{recs:?}"
     );
 }
@@ -214,9 +220,9 @@ async fn a_wrong_hash_or_a_short_stream_leaves_the_target_and_no_partial() {
     // (bytes sent, size announced at the end, hash at the end)
     let data = vec![7u8; 100_000];
     let cases = [
-        (data.clone(), 100_000, sha(&[1, 2, 3])),
-        (data[..50_000].to_vec(), 100_000, sha(&data)),
-        (data[..50_000].to_vec(), 50_000, sha(&data[..50_000])),
+        (data.clone(), 100_000, b3(&[1, 2, 3])),
+        (data[..50_000].to_vec(), 100_000, b3(&data)),
+        (data[..50_000].to_vec(), 50_000, b3(&data[..50_000])),
     ];
     for (i, (bytes, size, hash)) in cases.into_iter().enumerate() {
         let params = PutSpec {

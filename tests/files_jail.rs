@@ -140,7 +140,7 @@ async fn a_symlink_swapped_in_during_a_put_does_not_lead_outside() {
     symlink(&r.outside, &sub).unwrap();
     let sink = req.take_stdin().unwrap();
     sink.send(bytes::Bytes::from_static(b"data")).await.unwrap();
-    sink.finish(4, common::files::sha(b"data"));
+    sink.finish(4, common::files::b3(b"data"));
     assert!(matches!(
         req.next().await,
         Some(RequestEvent::Stored { .. })

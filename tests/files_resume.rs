@@ -10,7 +10,7 @@ use std::os::unix::fs::FileExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::files::{cli, listing, ok, random_file, remote, sha_file, transfer_of, Roots};
+use common::files::{b3_file, cli, listing, ok, random_file, remote, transfer_of, Roots};
 use common::{wait_until, Env};
 
 /// Start `cmd`, wait until `pred` holds (checked every 2 ms), SIGKILL the
@@ -52,7 +52,7 @@ fn interrupted_transfers_keep_the_old_file_and_resume_both_ways() {
     let d = env.start(&config);
     let src = r.local.join("big");
     random_file(&src, SIZE);
-    let want = sha_file(&src);
+    let want = b3_file(&src);
     let target = r.up.join("big");
     std::fs::write(&target, b"old").unwrap();
 
@@ -83,7 +83,7 @@ fn interrupted_transfers_keep_the_old_file_and_resume_both_ways() {
         "put",
         &["--resume", src.to_str().unwrap(), &remote(&target)],
     );
-    assert_eq!(sha_file(&target), want);
+    assert_eq!(b3_file(&target), want);
     assert_eq!(listing(&r.up), ["big"]);
     let last = transfer_of(&env, "put", &target, "ok");
     assert!(
@@ -113,7 +113,7 @@ fn interrupted_transfers_keep_the_old_file_and_resume_both_ways() {
         "get",
         &["--resume", &remote(&target), local.to_str().unwrap()],
     );
-    assert_eq!(sha_file(&local), want);
+    assert_eq!(b3_file(&local), want);
     let last = transfer_of(&env, "get", &target, "ok");
     assert!(last["offset"].as_u64().unwrap() > 0, "{last}");
     assert!(!listing(&r.local)
@@ -149,7 +149,7 @@ fn interrupted_transfers_keep_the_old_file_and_resume_both_ways() {
             &remote(&r.up.join("again")),
         ],
     );
-    assert_eq!(sha_file(&r.up.join("again")), want);
+    assert_eq!(b3_file(&r.up.join("again")), want);
     assert_eq!(
         transfer_of(&env, "put", &r.up.join("again"), "ok")["offset"],
         0

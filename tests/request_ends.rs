@@ -190,7 +190,7 @@ async fn an_id_reused_after_a_cancelled_get_carries_nothing_of_it() {
         id: 1,
         path: path.display().to_string(),
         offset: None,
-        prefix_sha256: None,
+        prefix_blake3: None,
         output_window: Some(window),
     };
     c.send(get(&old, 1000)).await;
@@ -212,9 +212,9 @@ async fn an_id_reused_after_a_cancelled_get_carries_nothing_of_it() {
                 assert!(f.body.iter().all(|b| *b == b'n'), "a byte of the old file");
                 got += f.body.len();
             }
-            Message::End { size, sha256, .. } => {
+            Message::End { size, blake3, .. } => {
                 assert_eq!(size, 2 << 20);
-                assert_eq!(sha256, common::files::sha_file(&new));
+                assert_eq!(blake3, common::files::b3_file(&new));
                 break;
             }
             other => panic!("unexpected {other:?}"),

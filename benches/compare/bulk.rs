@@ -3,7 +3,7 @@
 //! /dev/null` there), wall time and CPU seconds of client and server
 //! together, alternating secsh and ssh each round. The download is also
 //! measured against a daemon with `[audit] output_hashes = false`, to show
-//! what the audit record's SHA-256 of the output costs.
+//! what the audit record's BLAKE3 of the output costs.
 
 use super::cpu::Meter;
 use super::scenarios::{download, median, upload};
@@ -12,7 +12,7 @@ use super::sshd::Sshd;
 use super::{pairs, Plan, Row, MIB};
 
 /// Rows for download and upload: MB/s and MB per CPU-second.
-/// `unhashed`: a daemon that keeps no SHA-256 of command output.
+/// `unhashed`: a daemon that keeps no BLAKE3 of command output.
 pub fn rows(server: &Secshd, unhashed: &Secshd, ssh: &Sshd, p: &Plan) -> Vec<Row> {
     let mb = |secs: f64| p.bulk_bytes as f64 / secs / 1e6;
     let mut rows = Vec::new();

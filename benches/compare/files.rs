@@ -4,7 +4,7 @@
 //! alternating each round, wall time and CPU seconds of both ends.
 //!
 //! Integrity each tool checks by default: secsh hashes both ends with
-//! SHA-256, fsyncs and renames into place (a partial never replaces a
+//! BLAKE3, fsyncs and renames into place (a partial never replaces a
 //! file); rsync compares a whole-file checksum after the transfer and
 //! renames a temporary into place; scp and sftp rely on the SSH channel's
 //! MAC only and write in place.

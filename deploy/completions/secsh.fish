@@ -67,7 +67,7 @@ complete -c secsh -n "__fish_secsh_using_subcommand put" -l keepalive -d 'Ping a
 complete -c secsh -n "__fish_secsh_using_subcommand put" -l mode -d 'Permission bits of the stored files, in octal (default: each local file\'s)' -r
 complete -c secsh -n "__fish_secsh_using_subcommand put" -l batch -d 'Never prompt (for a key passphrase or a password)'
 complete -c secsh -n "__fish_secsh_using_subcommand put" -s v -d 'Log connection details to stderr (repeat for more)'
-complete -c secsh -n "__fish_secsh_using_subcommand put" -l resume -d 'Continue interrupted transfers from the bytes already at the receiving end (checked by SHA-256 first)'
+complete -c secsh -n "__fish_secsh_using_subcommand put" -l resume -d 'Continue interrupted transfers from the bytes already at the receiving end (checked by BLAKE3 first)'
 complete -c secsh -n "__fish_secsh_using_subcommand put" -l no-progress -d 'No progress bar, even on a terminal'
 complete -c secsh -n "__fish_secsh_using_subcommand put" -s h -l help -d 'Print help'
 complete -c secsh -n "__fish_secsh_using_subcommand put" -s V -l version -d 'Print version'
@@ -81,7 +81,7 @@ complete -c secsh -n "__fish_secsh_using_subcommand get" -l connect-timeout -d '
 complete -c secsh -n "__fish_secsh_using_subcommand get" -l keepalive -d 'Ping a silent server after SECS seconds; give up (exit 255) after 3 unanswered pings. 0 turns keepalives off' -r
 complete -c secsh -n "__fish_secsh_using_subcommand get" -l batch -d 'Never prompt (for a key passphrase or a password)'
 complete -c secsh -n "__fish_secsh_using_subcommand get" -s v -d 'Log connection details to stderr (repeat for more)'
-complete -c secsh -n "__fish_secsh_using_subcommand get" -l resume -d 'Continue interrupted transfers from the bytes already at the receiving end (checked by SHA-256 first)'
+complete -c secsh -n "__fish_secsh_using_subcommand get" -l resume -d 'Continue interrupted transfers from the bytes already at the receiving end (checked by BLAKE3 first)'
 complete -c secsh -n "__fish_secsh_using_subcommand get" -l no-progress -d 'No progress bar, even on a terminal'
 complete -c secsh -n "__fish_secsh_using_subcommand get" -s h -l help -d 'Print help'
 complete -c secsh -n "__fish_secsh_using_subcommand get" -s V -l version -d 'Print version'

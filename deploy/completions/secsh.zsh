@@ -71,7 +71,7 @@ _arguments "${_arguments_options[@]}" : \
 '--mode=[Permission bits of the stored files, in octal (default\: each local file'\''s)]:OCTAL:_default' \
 '--batch[Never prompt (for a key passphrase or a password)]' \
 '*-v[Log connection details to stderr (repeat for more)]' \
-'--resume[Continue interrupted transfers from the bytes already at the receiving end (checked by SHA-256 first)]' \
+'--resume[Continue interrupted transfers from the bytes already at the receiving end (checked by BLAKE3 first)]' \
 '--no-progress[No progress bar, even on a terminal]' \
 '-h[Print help]' \
 '--help[Print help]' \
@@ -92,7 +92,7 @@ _arguments "${_arguments_options[@]}" : \
 '--keepalive=[Ping a silent server after SECS seconds; give up (exit 255) after 3 unanswered pings. 0 turns keepalives off]:SECS:_default' \
 '--batch[Never prompt (for a key passphrase or a password)]' \
 '*-v[Log connection details to stderr (repeat for more)]' \
-'--resume[Continue interrupted transfers from the bytes already at the receiving end (checked by SHA-256 first)]' \
+'--resume[Continue interrupted transfers from the bytes already at the receiving end (checked by BLAKE3 first)]' \
 '--no-progress[No progress bar, even on a terminal]' \
 '-h[Print help]' \
 '--help[Print help]' \

@@ -131,18 +131,18 @@ pub fn message(u: &mut Unstructured) -> Result<Message> {
             id: id(u)?,
             window: size(u)?,
             offset: size(u)?,
-            prefix_sha256: opt(u, text)?,
+            prefix_blake3: opt(u, text)?,
         },
         8 => Message::PutOk {
             id: id(u)?,
             size: size(u)?,
-            sha256: text(u)?,
+            blake3: text(u)?,
         },
         9 => Message::Get {
             id: id(u)?,
             path: text(u)?,
             offset: opt(u, size)?,
-            prefix_sha256: opt(u, text)?,
+            prefix_blake3: opt(u, text)?,
             output_window: opt(u, size)?,
         },
         10 => Message::File {
@@ -154,7 +154,7 @@ pub fn message(u: &mut Unstructured) -> Result<Message> {
         11 => Message::End {
             id: id(u)?,
             size: size(u)?,
-            sha256: text(u)?,
+            blake3: text(u)?,
         },
         12 => Message::Started {
             id: id(u)?,

@@ -38,11 +38,11 @@ pub struct Ending {
     pub stdout_bytes: u64,
     /// Bytes sent to the client from stderr.
     pub stderr_bytes: u64,
-    /// SHA-256 (hex) of exactly the stdout bytes sent to the client
+    /// BLAKE3 (hex) of exactly the stdout bytes sent to the client
     /// (`null` with `output_hashes = false`).
-    pub stdout_sha256: Option<String>,
-    /// SHA-256 (hex) of exactly the stderr bytes sent to the client.
-    pub stderr_sha256: Option<String>,
+    pub stdout_blake3: Option<String>,
+    /// BLAKE3 (hex) of exactly the stderr bytes sent to the client.
+    pub stderr_blake3: Option<String>,
 }
 
 /// One audited event. Every event carries the connection id and peer.
@@ -171,8 +171,8 @@ pub enum Event {
         result: String,
         /// Bytes in the whole file (when it completed).
         size: Option<u64>,
-        /// SHA-256 (hex) of the whole file (when it completed).
-        sha256: Option<String>,
+        /// BLAKE3 (hex) of the whole file (when it completed).
+        blake3: Option<String>,
         /// Where this transfer's bytes started (a resume), else 0.
         offset: u64,
         /// Bytes moved on this connection.

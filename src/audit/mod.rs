@@ -41,8 +41,8 @@ pub struct AuditConfig {
     pub sink: Sink,
     /// The policy while it fails.
     pub on_failure: OnFailure,
-    /// Record SHA-256 of each command's stdout and stderr (costs about one
-    /// CPU-second per GiB of output).
+    /// Record BLAKE3 of each command's stdout and stderr (costs about a
+    /// quarter of a CPU-second per GiB of output).
     pub output_hashes: bool,
 }
 

@@ -21,7 +21,7 @@ const EXITS: &str = "Exit status: 0 every file transferred and checked; 1 a tran
                      through a symlink; 254 authentication failed; 255 connection, TLS or \
                      protocol failure; 2 usage. With several files, the highest wins.";
 
-/// Copy local files to a secshd host, checked with SHA-256 and renamed
+/// Copy local files to a secshd host, checked with BLAKE3 and renamed
 /// into place only when complete.
 #[derive(Debug, Parser)]
 #[command(name = "secsh put", version, after_help = EXITS)]
@@ -40,7 +40,7 @@ pub struct PutArgs {
     paths: Vec<String>,
 }
 
-/// Copy files from a secshd host, checked with SHA-256 and renamed into
+/// Copy files from a secshd host, checked with BLAKE3 and renamed into
 /// place only when complete.
 #[derive(Debug, Parser)]
 #[command(name = "secsh get", version, after_help = EXITS)]
@@ -59,7 +59,7 @@ pub struct GetArgs {
 #[derive(Debug, clap::Args)]
 struct Opts {
     /// Continue interrupted transfers from the bytes already at the
-    /// receiving end (checked by SHA-256 first).
+    /// receiving end (checked by BLAKE3 first).
     #[arg(long)]
     resume: bool,
     /// No progress bar, even on a terminal.

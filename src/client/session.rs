@@ -55,20 +55,20 @@ pub enum RequestEvent {
     Eof(Stream),
     /// The command ended.
     Exit(RemoteExit),
-    /// A put may send its bytes from `offset` on; `prefix_sha256` is the
+    /// A put may send its bytes from `offset` on; `prefix_blake3` is the
     /// hash of the `offset` bytes the server already holds.
     PutReady {
         /// Bytes the server holds.
         offset: u64,
-        /// Their SHA-256.
-        prefix_sha256: Option<String>,
+        /// Their BLAKE3.
+        prefix_blake3: Option<String>,
     },
     /// A put is stored (its last event).
     Stored {
         /// Bytes stored.
         size: u64,
-        /// SHA-256 the server computed.
-        sha256: String,
+        /// BLAKE3 the server computed.
+        blake3: String,
     },
     /// A get's file is open; its bytes follow as `Output` of stdout.
     File {
@@ -83,8 +83,8 @@ pub enum RequestEvent {
     End {
         /// The file's size.
         size: u64,
-        /// SHA-256 the server computed.
-        sha256: String,
+        /// BLAKE3 the server computed.
+        blake3: String,
     },
     /// The allowlist (or a transfer root) refused it; nothing ran.
     Denied(String),
@@ -170,9 +170,9 @@ impl StdinSink {
     }
 
     /// End of a put's bytes: the whole file had `size` bytes with this
-    /// SHA-256 (hex); the server checks both before storing it.
-    pub fn finish(self, size: u64, sha256: String) {
-        let _ = self.cmds.send(Cmd::FinishPut(self.id, size, sha256));
+    /// BLAKE3 (hex); the server checks both before storing it.
+    pub fn finish(self, size: u64, blake3: String) {
+        let _ = self.cmds.send(Cmd::FinishPut(self.id, size, blake3));
     }
 }
 

@@ -1,6 +1,6 @@
 //! Put and get on a [`Session`]: each file's bytes stream under the
 //! request's flow control while a local thread reads or writes and hashes
-//! them; the receiver checks size and SHA-256 before anything replaces the
+//! them; the receiver checks size and BLAKE3 before anything replaces the
 //! target. `resume` continues from the bytes the receiver already holds
 //! once both sides agree on their hash; when they do not, the transfer
 //! starts over from byte 0.
@@ -11,7 +11,7 @@ mod local;
 use std::fs::{File, OpenOptions};
 use std::path::PathBuf;
 
-use sha2::{Digest, Sha256};
+use blake3::Hasher;
 
 use super::session::{RequestEvent, Session, OUTPUT_WINDOW};
 use super::ClientError;
@@ -68,8 +68,8 @@ pub struct GetJob {
 pub struct Transferred {
     /// Bytes in the file.
     pub size: u64,
-    /// Its SHA-256 (hex), agreed by both sides.
-    pub sha256: String,
+    /// Its BLAKE3 (hex), agreed by both sides.
+    pub blake3: String,
     /// Bytes that were already there (a resume).
     pub resumed_from: u64,
 }
@@ -156,20 +156,20 @@ pub async fn put(
         let (offset, prefix) = match next(&mut req).await? {
             RequestEvent::PutReady {
                 offset,
-                prefix_sha256,
-            } => (offset, prefix_sha256),
+                prefix_blake3,
+            } => (offset, prefix_blake3),
             _ => return Err(unexpected("put")),
         };
         let mut source: Box<dyn std::io::Read + Send> = match &job.source {
             Source::File(p) => Box::new(File::open(p).map_err(|e| local("open", e))?),
             Source::Stdin => Box::new(std::io::stdin()),
         };
-        let mut hasher = Sha256::new();
+        let mut hasher = Hasher::new();
         if offset > 0 {
             let expect = prefix.unwrap_or_default();
             let checked = tokio::task::spawn_blocking(move || {
                 let same = crate::transfer::hash_prefix(&mut source, offset, &mut hasher).is_ok()
-                    && crate::transfer::hex(&hasher.clone().finalize()) == expect;
+                    && crate::transfer::hex(hasher.finalize().as_bytes()) == expect;
                 (same, source, hasher)
             })
             .await
@@ -203,15 +203,15 @@ pub async fn put(
                 req.cancel();
                 local("read", e)
             })?;
-        sink.finish(done.size, done.sha256.clone());
+        sink.finish(done.size, done.blake3.clone());
         return match next(&mut req).await? {
-            RequestEvent::Stored { size, sha256 } if sha256 == done.sha256 => Ok(Transferred {
+            RequestEvent::Stored { size, blake3 } if blake3 == done.blake3 => Ok(Transferred {
                 size,
-                sha256,
+                blake3,
                 resumed_from: offset,
             }),
             RequestEvent::Stored { .. } => Err(ClientError::Transfer(
-                "the server stored a different SHA-256 than was sent".into(),
+                "the server stored a different BLAKE3 than was sent".into(),
             )),
             _ => Err(unexpected("put")),
         };
@@ -230,7 +230,7 @@ pub async fn get(
     };
     let part = target.as_deref().map(part_path);
     let mut held = 0u64;
-    let mut prefix = Sha256::new();
+    let mut prefix = Hasher::new();
     let mut file = None;
     // Resume from a partial download, if there is one; nothing is
     // created until the server has opened the file.
@@ -238,7 +238,7 @@ pub async fn get(
         if let Ok(mut f) = OpenOptions::new().read(true).write(true).open(p) {
             held = f.metadata().map_err(|e| local("stat", e))?.len();
             let (r, f2, h) = tokio::task::spawn_blocking(move || {
-                let mut h = Sha256::new();
+                let mut h = Hasher::new();
                 let r = crate::transfer::hash_prefix(&mut f, held, &mut h);
                 (r, f, h)
             })
@@ -248,7 +248,8 @@ pub async fn get(
             (prefix, file) = (h, Some(f2));
         }
     }
-    let resume_from = (held > 0).then(|| (held, crate::transfer::hex(&prefix.clone().finalize())));
+    let resume_from =
+        (held > 0).then(|| (held, crate::transfer::hex(prefix.finalize().as_bytes())));
     let params = GetParams {
         path: job.remote.clone(),
         resume_from,
@@ -260,7 +261,7 @@ pub async fn get(
         _ => return Err(unexpected("get")),
     };
     if offset != held {
-        prefix = Sha256::new();
+        prefix = Hasher::new();
     }
     let sink = match (&part, job.dest) {
         (Some(p), _) => {
@@ -291,7 +292,7 @@ pub async fn get(
                 }
                 progress.advance(n);
             }
-            Ok(RequestEvent::End { size, sha256 }) => break Ok((size, sha256)),
+            Ok(RequestEvent::End { size, blake3 }) => break Ok((size, blake3)),
             Ok(_) => break Err(unexpected("get")),
             Err(e) => break Err(e),
         }
@@ -303,13 +304,13 @@ pub async fn get(
         .map_err(|_| local("write", "the writer failed"))?;
     let (size_sent, sha_sent) = end?;
     let written = written.map_err(|e| local("write", e))?;
-    let ours = crate::transfer::hex(&written.hasher.clone().finalize());
+    let ours = crate::transfer::hex(written.hasher.finalize().as_bytes());
     if written.size != size_sent || size_sent != size || !ours.eq_ignore_ascii_case(&sha_sent) {
         if let Some(p) = &part {
             let _ = std::fs::remove_file(p);
         }
         return Err(ClientError::Transfer(
-            "the bytes received do not match the server's size and SHA-256 (checksum_mismatch)"
+            "the bytes received do not match the server's size and BLAKE3 (checksum_mismatch)"
                 .into(),
         ));
     }
@@ -321,7 +322,7 @@ pub async fn get(
     }
     Ok(Transferred {
         size,
-        sha256: ours,
+        blake3: ours,
         resumed_from: offset,
     })
 }

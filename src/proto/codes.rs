@@ -34,7 +34,7 @@ pub enum ErrorCode {
     Internal,
     /// The file asked for does not exist (or is not a regular file).
     NotFound,
-    /// A transferred file's bytes do not match the size or SHA-256 its
+    /// A transferred file's bytes do not match the size or BLAKE3 its
     /// sender announced; nothing was stored.
     ChecksumMismatch,
     /// The request was cancelled by the client.

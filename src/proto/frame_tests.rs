@@ -285,18 +285,18 @@ fn every_type_name_is_known_to_the_error_classifier() {
             id: 1,
             window: 10,
             offset: 0,
-            prefix_sha256: None,
+            prefix_blake3: None,
         },
         Message::PutOk {
             id: 1,
             size: 3,
-            sha256: "ab".into(),
+            blake3: "ab".into(),
         },
         Message::Get {
             id: 1,
             path: "a".into(),
             offset: None,
-            prefix_sha256: None,
+            prefix_blake3: None,
             output_window: Some(5),
         },
         Message::File {
@@ -308,7 +308,7 @@ fn every_type_name_is_known_to_the_error_classifier() {
         Message::End {
             id: 1,
             size: 3,
-            sha256: "ab".into(),
+            blake3: "ab".into(),
         },
     ];
     for m in samples {

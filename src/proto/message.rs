@@ -163,10 +163,10 @@ pub enum Message {
         window: u64,
         /// Bytes the server already holds (a resumed upload), else 0.
         offset: u64,
-        /// SHA-256 (hex) of those `offset` bytes, when `offset` > 0: the
+        /// BLAKE3 (hex) of those `offset` bytes, when `offset` > 0: the
         /// client checks it against its own file before sending more.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        prefix_sha256: Option<String>,
+        prefix_blake3: Option<String>,
     },
     /// Server, last message of a put: the file is stored under its name,
     /// its hash checked, synced and renamed into place.
@@ -175,8 +175,8 @@ pub enum Message {
         id: u64,
         /// Bytes in the stored file.
         size: u64,
-        /// Its SHA-256 (hex).
-        sha256: String,
+        /// Its BLAKE3 (hex).
+        blake3: String,
     },
     /// Client: send me the file at `path` (get).
     Get {
@@ -186,12 +186,12 @@ pub enum Message {
         /// download root.
         path: String,
         /// Continue from this byte, if the first `offset` bytes match
-        /// `prefix_sha256`.
+        /// `prefix_blake3`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         offset: Option<u64>,
-        /// SHA-256 (hex) of the first `offset` bytes the client holds.
+        /// BLAKE3 (hex) of the first `offset` bytes the client holds.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        prefix_sha256: Option<String>,
+        prefix_blake3: Option<String>,
         /// Output credit, as for `exec`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         output_window: Option<u64>,
@@ -211,15 +211,15 @@ pub enum Message {
         offset: u64,
     },
     /// The sender of a file's bytes, after the last `data`: how many
-    /// bytes the whole file has and their SHA-256 (hex). Ends a get; the
+    /// bytes the whole file has and their BLAKE3 (hex). Ends a get; the
     /// client's `end` asks the server to check and store a put.
     End {
         /// Request id.
         id: u64,
         /// Total size of the file.
         size: u64,
-        /// SHA-256 (hex) of the whole file, from byte 0.
-        sha256: String,
+        /// BLAKE3 (hex) of the whole file, from byte 0.
+        blake3: String,
     },
     /// Server: the command is running. The client may send up to
     /// `stdin_window` bytes of stdin before it receives `window` credit.

@@ -256,9 +256,9 @@ impl Conn {
             }
             Action::Put { id, spec } => self.put(id, spec),
             Action::Get { id, spec } => self.get(id, spec),
-            Action::Commit { id, size, sha256 } => {
+            Action::Commit { id, size, blake3 } => {
                 if let Some(t) = self.transfer(id) {
-                    t.commit(size, sha256);
+                    t.commit(size, blake3);
                 }
             }
             Action::Stop { id, reason } => {

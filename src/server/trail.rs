@@ -1,11 +1,11 @@
 //! What the audit record of one running command accumulates: the bytes
-//! that went each way and the SHA-256 of exactly what the client was sent
+//! that went each way and the BLAKE3 of exactly what the client was sent
 //! on stdout and on stderr; and, from the engine's outcome, the record's
 //! ending.
 
 use std::time::Instant;
 
-use sha2::{Digest, Sha256};
+use blake3::Hasher;
 
 use crate::audit::Ending;
 use crate::metrics::ExecResult;
@@ -18,7 +18,7 @@ pub(crate) struct Trail {
     pub pid: u32,
     started: Instant,
     stdin: u64,
-    out: [(u64, Sha256); 2],
+    out: [(u64, Hasher); 2],
     hash: bool,
 }
 
@@ -27,7 +27,7 @@ fn hex(d: impl AsRef<[u8]>) -> String {
 }
 
 impl Trail {
-    /// A command `command` started as `pid`; `hash`: keep SHA-256 of its
+    /// A command `command` started as `pid`; `hash`: keep BLAKE3 of its
     /// output.
     pub fn new(command: String, pid: u32, hash: bool) -> Self {
         Self {
@@ -35,7 +35,7 @@ impl Trail {
             pid,
             started: Instant::now(),
             stdin: 0,
-            out: [(0, Sha256::new()), (0, Sha256::new())],
+            out: [(0, Hasher::new()), (0, Hasher::new())],
             hash,
         }
     }
@@ -90,8 +90,8 @@ impl Trail {
             stdin_bytes: self.stdin,
             stdout_bytes: *stdout_bytes,
             stderr_bytes: *stderr_bytes,
-            stdout_sha256: hash.then(|| hex(o.clone().finalize())),
-            stderr_sha256: hash.then(|| hex(e.clone().finalize())),
+            stdout_blake3: hash.then(|| hex(o.finalize().as_bytes())),
+            stderr_blake3: hash.then(|| hex(e.finalize().as_bytes())),
         };
         (result, ending)
     }
@@ -122,19 +122,19 @@ mod tests {
         let e = t.ending(&exited(0)).1;
         assert_eq!(e.ended, "exited");
         assert_eq!((e.stdout_bytes, e.stderr_bytes, e.stdin_bytes), (12, 0, 3));
-        // sha256("hello world\n") and sha256("").
+        // `printf 'hello world\n' | b3sum` and `b3sum /dev/null`.
         assert_eq!(
-            e.stdout_sha256.as_deref(),
-            Some("a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447")
+            e.stdout_blake3.as_deref(),
+            Some("dc5a4edb8240b018124052c330270696f96771a63b45250a5c17d3000e823355")
         );
         assert_eq!(
-            e.stderr_sha256.as_deref(),
-            Some("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+            e.stderr_blake3.as_deref(),
+            Some("af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262")
         );
         let mut t = Trail::new("cat".into(), 43, false);
         t.output(Stream::Stdout, b"x");
         let (result, e) = t.ending(&Outcome::ConnectionLost);
-        assert_eq!((e.stdout_bytes, e.stdout_sha256), (1, None));
+        assert_eq!((e.stdout_bytes, e.stdout_blake3), (1, None));
         assert_eq!(
             (e.ended, e.exit_code, e.signal),
             ("connection_lost", None, None)

@@ -32,13 +32,13 @@ impl ClientSession {
     }
 
     /// The put's bytes are all queued: send `end` with the file's total
-    /// size and SHA-256 after them.
-    pub fn finish_put(&mut self, id: u64, size: u64, sha256: String) -> Result<(), UsageError> {
+    /// size and BLAKE3 after them.
+    pub fn finish_put(&mut self, id: u64, size: u64, blake3: String) -> Result<(), UsageError> {
         if self.requests.get(&id).map(|r| r.kind) != Some(Kind::Put) {
             return Err(UsageError::NoStdin(id));
         }
         let stdin = self.stdin_mut(id)?;
-        stdin.end = Some((size, sha256));
+        stdin.end = Some((size, blake3));
         stdin.eof_queued = true;
         self.flush_stdin(id);
         Ok(())
@@ -56,7 +56,7 @@ impl ClientSession {
             out_credit: Credit::new(window).expect("clamped window"),
             eof: [false, true],
         };
-        let (offset, prefix_sha256) = match params.resume_from {
+        let (offset, prefix_blake3) = match params.resume_from {
             Some((n, sha)) if n > 0 => (Some(n), Some(sha)),
             _ => (None, None),
         };
@@ -64,7 +64,7 @@ impl ClientSession {
             id,
             path: params.path,
             offset,
-            prefix_sha256,
+            prefix_blake3,
             output_window: Some(window),
         })
     }
@@ -88,7 +88,7 @@ impl ClientSession {
                 id,
                 window,
                 offset,
-                prefix_sha256,
+                prefix_blake3,
             } => {
                 req.started = true;
                 if let Some(stdin) = &mut req.stdin {
@@ -100,16 +100,16 @@ impl ClientSession {
                 self.actions.push_back(ClientAction::PutReady {
                     id,
                     offset,
-                    prefix_sha256,
+                    prefix_blake3,
                 });
                 self.flush_stdin(id);
             }
-            Message::PutOk { id, size, sha256 } => {
+            Message::PutOk { id, size, blake3 } => {
                 if req.stdin.as_ref().is_some_and(|s| !s.closed) {
                     return self.protocol(format!("put_ok before end on request {id}"));
                 }
                 self.requests.remove(&id);
-                let a = ClientAction::Stored { id, size, sha256 };
+                let a = ClientAction::Stored { id, size, blake3 };
                 self.actions.push_back(a);
             }
             Message::File {
@@ -130,9 +130,9 @@ impl ClientSession {
                 };
                 self.actions.push_back(a);
             }
-            Message::End { id, size, sha256 } => {
+            Message::End { id, size, blake3 } => {
                 self.requests.remove(&id);
-                let a = ClientAction::FileEnd { id, size, sha256 };
+                let a = ClientAction::FileEnd { id, size, blake3 };
                 self.actions.push_back(a);
             }
             _ => {}

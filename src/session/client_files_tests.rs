@@ -52,7 +52,7 @@ fn put_waits_for_put_ready_then_sends_within_credit_and_ends_with_end() {
         id,
         window: 6,
         offset: 0,
-        prefix_sha256: None,
+        prefix_blake3: None,
     });
     let acts = t.actions();
     assert!(matches!(&acts[0], ClientAction::PutReady { offset: 0, .. }));
@@ -80,7 +80,7 @@ fn put_waits_for_put_ready_then_sends_within_credit_and_ends_with_end() {
     t.recv(Message::PutOk {
         id,
         size: 10,
-        sha256: "h".into(),
+        blake3: "h".into(),
     });
     assert!(matches!(
         &t.actions()[..],
@@ -99,7 +99,7 @@ fn get_delivers_the_file_then_its_end() {
     });
     let sent = t.sent();
     assert!(
-        matches!(&sent[..], [Message::Get { offset: Some(5), prefix_sha256: Some(p), output_window: Some(8), .. }] if p == "p"),
+        matches!(&sent[..], [Message::Get { offset: Some(5), prefix_blake3: Some(p), output_window: Some(8), .. }] if p == "p"),
         "{sent:?}"
     );
     t.recv(Message::File {
@@ -125,7 +125,7 @@ fn get_delivers_the_file_then_its_end() {
     t.recv(Message::End {
         id,
         size: 9,
-        sha256: "h".into(),
+        blake3: "h".into(),
     });
     assert!(matches!(
         &t.actions()[..],
@@ -143,13 +143,13 @@ fn out_of_place_file_messages_are_protocol_errors() {
         id,
         window: 6,
         offset: 0,
-        prefix_sha256: None,
+        prefix_blake3: None,
     });
     t.actions();
     t.recv(Message::PutOk {
         id,
         size: 0,
-        sha256: "h".into(),
+        blake3: "h".into(),
     });
     assert!(closed_with_protocol_error(&mut t));
     // data beyond the window, file twice, exit for a get, stderr on a get,

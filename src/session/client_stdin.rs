@@ -16,7 +16,7 @@ pub(super) struct Stdin {
     pub credit: Credit,
     pub pending: VecDeque<Bytes>,
     pub eof_queued: bool,
-    /// A put's `end` (size, SHA-256), sent instead of `eof`.
+    /// A put's `end` (size, BLAKE3), sent instead of `eof`.
     pub end: Option<(u64, String)>,
     pub closed: bool,
 }
@@ -99,7 +99,7 @@ impl ClientSession {
         if stdin.eof_queued && !stdin.closed {
             stdin.closed = true;
             let m = match stdin.end.take() {
-                Some((size, sha256)) => Message::End { id, size, sha256 },
+                Some((size, blake3)) => Message::End { id, size, blake3 },
                 None => Message::Eof {
                     id,
                     stream: Stream::Stdin,

@@ -34,7 +34,7 @@ pub struct ExecParams {
 pub struct GetParams {
     /// Where (absolute, or relative to the first download root).
     pub path: String,
-    /// Bytes already held locally (a resume), with their SHA-256.
+    /// Bytes already held locally (a resume), with their BLAKE3.
     pub resume_from: Option<(u64, String)>,
     /// Output credit granted up front (1..=MAX_WINDOW).
     pub output_window: u64,
@@ -147,8 +147,8 @@ pub enum ClientAction {
         id: u64,
         /// Bytes the server already holds.
         offset: u64,
-        /// Their SHA-256, to compare with the local file's prefix.
-        prefix_sha256: Option<String>,
+        /// Their BLAKE3, to compare with the local file's prefix.
+        prefix_blake3: Option<String>,
     },
     /// A put is stored (the last event of the request).
     Stored {
@@ -156,8 +156,8 @@ pub enum ClientAction {
         id: u64,
         /// Bytes stored.
         size: u64,
-        /// Their SHA-256 as the server computed it.
-        sha256: String,
+        /// Their BLAKE3 as the server computed it.
+        blake3: String,
     },
     /// A get's file is open; its bytes follow as `Output` on stdout.
     FileOpened {
@@ -176,8 +176,8 @@ pub enum ClientAction {
         id: u64,
         /// The file's size.
         size: u64,
-        /// Its SHA-256 as the server computed it.
-        sha256: String,
+        /// Its BLAKE3 as the server computed it.
+        blake3: String,
     },
     /// The stdin chunk given to [`ClientSession::push_stdin`] is all sent.
     StdinTaken {

@@ -120,8 +120,8 @@ pub enum ExecEvent {
     Done {
         /// Bytes in the whole file.
         size: u64,
-        /// SHA-256 (hex) of the whole file.
-        sha256: String,
+        /// BLAKE3 (hex) of the whole file.
+        blake3: String,
     },
 }
 
@@ -143,8 +143,8 @@ pub enum Ready {
     Put {
         /// Bytes already held (resumed), else 0.
         offset: u64,
-        /// SHA-256 (hex) of those bytes when `offset` > 0.
-        prefix_sha256: Option<String>,
+        /// BLAKE3 (hex) of those bytes when `offset` > 0.
+        prefix_blake3: Option<String>,
     },
     /// A get: the file.
     Get {
@@ -179,8 +179,8 @@ pub struct GetSpec {
     pub path: String,
     /// Bytes the client already holds.
     pub offset: u64,
-    /// Their SHA-256 (hex).
-    pub prefix_sha256: Option<String>,
+    /// Their BLAKE3 (hex).
+    pub prefix_blake3: Option<String>,
 }
 
 /// Index of an output stream in per-stream arrays (stdout 0, stderr 1).

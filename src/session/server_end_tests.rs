@@ -136,7 +136,7 @@ fn every_live_request_finishes_once_when_the_connection_ends() {
             id: 2,
             path: "/x".into(),
             offset: None,
-            prefix_sha256: None,
+            prefix_blake3: None,
             output_window: Some(10),
         });
         // An exec still being checked.

@@ -30,7 +30,7 @@ impl ServerSession {
     }
 
     pub(super) fn get(&mut self, id: u64, spec: GetSpec, output_window: Option<u64>) {
-        if spec.offset > 0 && spec.prefix_sha256.is_none() {
+        if spec.offset > 0 && spec.prefix_blake3.is_none() {
             return self.protocol(Violation::OffsetWithoutPrefix);
         }
         if let Some((out_credit, _)) = self.admit(id, None, output_window) {
@@ -44,7 +44,7 @@ impl ServerSession {
     }
 
     /// The client's `end` of a put.
-    pub(super) fn put_end(&mut self, id: u64, size: u64, sha256: String) {
+    pub(super) fn put_end(&mut self, id: u64, size: u64, blake3: String) {
         // An `end` for a request that already ended (cancelled) is a race.
         let put = match self.requests.get_mut(&id) {
             None => return,
@@ -57,7 +57,7 @@ impl ServerSession {
             PutPhase::Committing => return self.protocol(Violation::SecondEnd),
         }
         put.phase = PutPhase::Committing;
-        self.actions.push_back(Action::Commit { id, size, sha256 });
+        self.actions.push_back(Action::Commit { id, size, blake3 });
     }
 
     /// The file layer opened request `id`'s file.
@@ -67,7 +67,7 @@ impl ServerSession {
                 Some(Request::Put(put)),
                 Ready::Put {
                     offset,
-                    prefix_sha256,
+                    prefix_blake3,
                 },
             ) => {
                 let PutPhase::Opening { cancelled } = put.phase else {
@@ -80,7 +80,7 @@ impl ServerSession {
                     id,
                     window,
                     offset,
-                    prefix_sha256,
+                    prefix_blake3,
                 };
                 (m, cancelled)
             }
@@ -114,7 +114,7 @@ impl ServerSession {
     }
 
     /// A transfer's last event from the file layer.
-    pub(super) fn done(&mut self, id: u64, size: u64, sha256: String, now: Instant) {
+    pub(super) fn done(&mut self, id: u64, size: u64, blake3: String, now: Instant) {
         match self.requests.get_mut(&id) {
             Some(Request::Put(Put {
                 phase: PutPhase::Receiving(_) | PutPhase::Committing,
@@ -123,16 +123,16 @@ impl ServerSession {
                 let ok = Message::PutOk {
                     id,
                     size,
-                    sha256: sha256.clone(),
+                    blake3: blake3.clone(),
                 };
                 send(&mut self.actions, ok);
-                self.finish(id, Outcome::Transferred { size, sha256 });
+                self.finish(id, Outcome::Transferred { size, blake3 });
             }
             Some(Request::Get(Get {
                 phase: GetPhase::Sending { done, .. },
                 ..
             })) => {
-                *done = Some((size, sha256));
+                *done = Some((size, blake3));
                 self.flush(id, now);
             }
             _ => {}

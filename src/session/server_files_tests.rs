@@ -22,7 +22,7 @@ fn get(id: u64, window: u64) -> Message {
         id,
         path: "/var/log/x".into(),
         offset: None,
-        prefix_sha256: None,
+        prefix_blake3: None,
         output_window: Some(window),
     }
 }
@@ -47,7 +47,7 @@ fn put_flows_under_stdin_credit_and_ends_with_put_ok() {
     );
     let ready = Ready::Put {
         offset: 4,
-        prefix_sha256: Some("ab".into()),
+        prefix_blake3: Some("ab".into()),
     };
     t.event(1, ExecEvent::Ready(ready));
     assert_eq!(
@@ -56,7 +56,7 @@ fn put_flows_under_stdin_credit_and_ends_with_put_ok() {
             id: 1,
             window: 8,
             offset: 4,
-            prefix_sha256: Some("ab".into())
+            prefix_blake3: Some("ab".into())
         }]
     );
     data(&mut t, 1, 8);
@@ -66,18 +66,18 @@ fn put_flows_under_stdin_credit_and_ends_with_put_ok() {
     t.frame(Message::End {
         id: 1,
         size: 12,
-        sha256: "cd".into(),
+        blake3: "cd".into(),
     });
     let acts = t.actions();
     assert!(
-        matches!(&acts[..], [Action::Commit { id: 1, size: 12, sha256 }] if sha256 == "cd"),
+        matches!(&acts[..], [Action::Commit { id: 1, size: 12, blake3 }] if blake3 == "cd"),
         "{acts:?}"
     );
     t.event(
         1,
         ExecEvent::Done {
             size: 12,
-            sha256: "cd".into(),
+            blake3: "cd".into(),
         },
     );
     assert_eq!(
@@ -85,7 +85,7 @@ fn put_flows_under_stdin_credit_and_ends_with_put_ok() {
         [Message::PutOk {
             id: 1,
             size: 12,
-            sha256: "cd".into()
+            blake3: "cd".into()
         }]
     );
     assert_eq!(t.s.live_requests(), 0, "the id is free after put_ok");
@@ -101,7 +101,7 @@ fn put_rules_are_protocol_errors() {
         1,
         ExecEvent::Ready(Ready::Put {
             offset: 0,
-            prefix_sha256: None,
+            prefix_blake3: None,
         }),
     );
     t.actions();
@@ -118,7 +118,7 @@ fn put_rules_are_protocol_errors() {
                 1,
                 ExecEvent::Ready(Ready::Put {
                     offset: 0,
-                    prefix_sha256: None,
+                    prefix_blake3: None,
                 }),
             );
             t.actions();
@@ -132,7 +132,7 @@ fn put_rules_are_protocol_errors() {
                 t.frame(Message::End {
                     id: 1,
                     size: 0,
-                    sha256: "e3".into(),
+                    blake3: "e3".into(),
                 });
                 t.actions();
                 data(&mut t, 1, 1);
@@ -140,7 +140,7 @@ fn put_rules_are_protocol_errors() {
             _ => t.frame(Message::End {
                 id: 1,
                 size: 0,
-                sha256: "e3".into(),
+                blake3: "e3".into(),
             }),
         }
         assert_eq!(fatal(&t.sent()), Some(ErrorCode::Protocol), "case {bad}");
@@ -162,7 +162,7 @@ fn put_rules_are_protocol_errors() {
             id: 1,
             path: "f".into(),
             offset: Some(5),
-            prefix_sha256: None,
+            prefix_blake3: None,
             output_window: Some(5),
         },
     ] {
@@ -209,7 +209,7 @@ fn get_sends_file_data_under_output_credit_then_end() {
         3,
         ExecEvent::Done {
             size: 6,
-            sha256: "h".into(),
+            blake3: "h".into(),
         },
     );
     // Only 4 bytes of credit: no end before the rest is sent.
@@ -239,7 +239,7 @@ fn get_sends_file_data_under_output_credit_then_end() {
                 Message::End {
                     id: 3,
                     size: 6,
-                    sha256: "h".into()
+                    blake3: "h".into()
                 },
                 Bytes::new()
             ),
@@ -248,7 +248,7 @@ fn get_sends_file_data_under_output_credit_then_end() {
                 kind: Kind::Get,
                 outcome: Outcome::Transferred {
                     size: 6,
-                    sha256: "h".into()
+                    blake3: "h".into()
                 }
             }
         ]
@@ -297,7 +297,7 @@ fn denied_refused_and_cancelled_transfers_free_their_id() {
         2,
         ExecEvent::Ready(Ready::Put {
             offset: 0,
-            prefix_sha256: None,
+            prefix_blake3: None,
         }),
     );
     t.actions();
@@ -424,7 +424,7 @@ fn small_puts_get_small_windows_so_many_fit_the_stdin_budget() {
         );
         let ready = Ready::Put {
             offset: 0,
-            prefix_sha256: None,
+            prefix_blake3: None,
         };
         t.event(id, ExecEvent::Ready(ready));
         let sent = t.sent();

@@ -75,17 +75,17 @@ impl ServerSession {
                 id,
                 path,
                 offset,
-                prefix_sha256,
+                prefix_blake3,
                 output_window,
             } => {
                 let spec = super::GetSpec {
                     path,
                     offset: offset.unwrap_or(0),
-                    prefix_sha256,
+                    prefix_blake3,
                 };
                 self.get(id, spec, output_window);
             }
-            Message::End { id, size, sha256 } => self.put_end(id, size, sha256),
+            Message::End { id, size, blake3 } => self.put_end(id, size, blake3),
             Message::Data {
                 id,
                 stream: Stream::Stdin,
@@ -231,7 +231,7 @@ impl ServerSession {
                 return self.finish(id, Outcome::FailedToStart);
             }
             ExecEvent::Ready(ready) => return self.ready(id, ready, now),
-            ExecEvent::Done { size, sha256 } => return self.done(id, size, sha256, now),
+            ExecEvent::Done { size, blake3 } => return self.done(id, size, blake3, now),
             ExecEvent::Started { timeout } => self.started(id, timeout, now),
             ExecEvent::StdinWritten(n) => self.stdin_written(id, n),
             ExecEvent::Output { stream, data } => match self.requests.get_mut(&id) {

@@ -57,14 +57,14 @@ impl ServerSession {
                 // A get's `end` stands for its `eof`.
                 drain(actions, id, Stream::Stdout, out, out_credit);
                 match done.take() {
-                    Some((size, sha256)) if out.done() => {
+                    Some((size, blake3)) if out.done() => {
                         let end = Message::End {
                             id,
                             size,
-                            sha256: sha256.clone(),
+                            blake3: blake3.clone(),
                         };
                         send(actions, end);
-                        Outcome::Transferred { size, sha256 }
+                        Outcome::Transferred { size, blake3 }
                     }
                     other => return *done = other,
                 }

@@ -147,7 +147,7 @@ pub(super) enum GetPhase {
     /// `file` sent: the bytes, then `end` once the file layer is done.
     Sending {
         out: Out,
-        /// The whole file's size and SHA-256, once all was read.
+        /// The whole file's size and BLAKE3, once all was read.
         done: Option<(u64, String)>,
     },
 }

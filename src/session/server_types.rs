@@ -60,8 +60,8 @@ pub enum Outcome {
     Transferred {
         /// Bytes in the whole file.
         size: u64,
-        /// Its SHA-256 (hex).
-        sha256: String,
+        /// Its BLAKE3 (hex).
+        blake3: String,
     },
     /// The connection ended while the request was live (the client went
     /// away, broke the protocol, or was idle or unresponsive).
@@ -128,8 +128,8 @@ pub enum Action {
         id: u64,
         /// The size the client sent.
         size: u64,
-        /// The SHA-256 the client computed.
-        sha256: String,
+        /// The BLAKE3 the client computed.
+        blake3: String,
     },
     /// Write these bytes to the command's stdin (a put: to the file).
     Stdin {

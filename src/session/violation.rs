@@ -34,8 +34,8 @@ pub enum Violation {
     /// `resume` without `size`.
     #[error("a put with resume must announce its size")]
     ResumeWithoutSize,
-    /// A get's `offset` without `prefix_sha256`.
-    #[error("a get with an offset must send prefix_sha256")]
+    /// A get's `offset` without `prefix_blake3`.
+    #[error("a get with an offset must send prefix_blake3")]
     OffsetWithoutPrefix,
     /// `end` before `put_ready`.
     #[error("end before put_ready")]

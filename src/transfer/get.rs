@@ -2,16 +2,16 @@
 //! no symlink on the way), check the client's prefix hash for a resume,
 //! then read exactly the size it had when opened, one chunk ahead of the
 //! connection (the next read and hash overlap the send of the last), and
-//! report the whole file's SHA-256 at the end.
+//! report the whole file's BLAKE3 at the end.
 
 use std::fs::File;
 use std::io::Read;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 
+use blake3::Hasher;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
-use sha2::{Digest, Sha256};
 
 use super::jail::{locate, open_beneath, open_error, open_root};
 use super::{hex, Inner, Job, TransferError, TransferHandle, READ_CHUNK};
@@ -78,7 +78,7 @@ fn run(job: Job, spec: GetSpec, acks: mpsc::Receiver<()>) {
         Err(e) => return job.fail(e),
     };
     let io = |what: &str, e: std::io::Error| TransferError::Io(format!("{what}: {e}"));
-    let mut hasher = Sha256::new();
+    let mut hasher = Hasher::new();
     let mut pos = 0u64;
     if spec.offset > 0 && spec.offset <= size {
         // Hash the prefix the client holds; resume only if it matches.
@@ -90,15 +90,15 @@ fn run(job: Job, spec: GetSpec, acks: mpsc::Receiver<()>) {
             Err(e) => return job.fail(io("read", e)),
         }
         let same = spec
-            .prefix_sha256
+            .prefix_blake3
             .as_deref()
-            .is_some_and(|p| p.eq_ignore_ascii_case(&hex(&hasher.clone().finalize())));
+            .is_some_and(|p| p.eq_ignore_ascii_case(&hex(hasher.finalize().as_bytes())));
         if !same {
             use std::io::{Seek, SeekFrom};
             if let Err(e) = file.seek(SeekFrom::Start(0)) {
                 return job.fail(io("seek", e));
             }
-            hasher = Sha256::new();
+            hasher = Hasher::new();
             pos = 0;
         }
     }
@@ -140,10 +140,10 @@ fn run(job: Job, spec: GetSpec, acks: mpsc::Receiver<()>) {
         pos += want as u64;
         job.info.add(want as u64);
     }
-    let sha256 = hex(&hasher.finalize());
+    let blake3 = hex(hasher.finalize().as_bytes());
     if job.report(ExecEvent::Eof {
         stream: Stream::Stdout,
     }) {
-        job.report(ExecEvent::Done { size, sha256 });
+        job.report(ExecEvent::Done { size, blake3 });
     }
 }

@@ -1,5 +1,5 @@
 //! File transfer on the server: the path jail (`jail`), the thread that
-//! stores a put (`put`: hidden partial file, streaming SHA-256, checked,
+//! stores a put (`put`: hidden partial file, streaming BLAKE3, checked,
 //! synced and renamed into place) and the one that reads a get (`get`),
 //! each on its own thread running as the user's `run_as` account
 //! (`creds`), and the partial-upload sweep (`partial`). Progress and
@@ -163,7 +163,7 @@ impl Job {
 
 enum PutMsg {
     Chunk(Bytes),
-    Commit { size: u64, sha256: String },
+    Commit { size: u64, blake3: String },
 }
 
 enum Inner {
@@ -199,9 +199,9 @@ impl TransferHandle {
     }
 
     /// A put's end: check and store.
-    pub fn commit(&self, size: u64, sha256: String) {
+    pub fn commit(&self, size: u64, blake3: String) {
         if let Inner::Put(tx) = &self.inner {
-            let _ = tx.send(PutMsg::Commit { size, sha256 });
+            let _ = tx.send(PutMsg::Commit { size, blake3 });
         }
     }
 
@@ -247,9 +247,8 @@ pub fn is_zero(data: &[u8]) -> bool {
 pub fn hash_prefix(
     r: &mut impl std::io::Read,
     len: u64,
-    hasher: &mut sha2::Sha256,
+    hasher: &mut blake3::Hasher,
 ) -> std::io::Result<()> {
-    use sha2::Digest;
     let mut buf = vec![0u8; READ_CHUNK];
     let mut left = len;
     while left > 0 {

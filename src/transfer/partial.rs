@@ -8,11 +8,11 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
+use blake3::Hasher;
 use nix::dir::{Dir, Type};
 use nix::fcntl::{openat, FlockArg, OFlag};
 use nix::sys::stat::{fstatat, Mode};
 use nix::unistd::{unlinkat, UnlinkatFlags};
-use sha2::{Digest, Sha256};
 
 use super::PART_PREFIX;
 
@@ -24,14 +24,14 @@ const MAX_ENTRIES: usize = 200_000;
 /// The partial's name for `user` storing `name` of `size` bytes; a put of
 /// unknown size gets a unique name (it cannot be resumed).
 pub fn part_name(user: &str, name: &str, size: Option<u64>) -> String {
-    let mut h = Sha256::new();
+    let mut h = Hasher::new();
     match size {
         Some(size) => {
             h.update(user.as_bytes());
-            h.update([0]);
+            h.update(&[0]);
             h.update(name.as_bytes());
-            h.update([0]);
-            h.update(size.to_be_bytes());
+            h.update(&[0]);
+            h.update(&size.to_be_bytes());
         }
         None => {
             static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -39,13 +39,16 @@ pub fn part_name(user: &str, name: &str, size: Option<u64>) -> String {
             let t = SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .unwrap_or_default();
-            h.update(t.as_nanos().to_be_bytes());
-            h.update(std::process::id().to_be_bytes());
-            h.update(n.to_be_bytes());
+            h.update(&t.as_nanos().to_be_bytes());
+            h.update(&std::process::id().to_be_bytes());
+            h.update(&n.to_be_bytes());
         }
     }
     let digest = h.finalize();
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = digest.as_bytes()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     format!("{PART_PREFIX}{hex}")
 }
 

@@ -1,7 +1,7 @@
 //! Storing a put: resolve the target beneath an upload root, open (or,
 //! for a resume, reopen and re-hash) its hidden partial file, write and
 //! hash the bytes as they come, and on the client's `end` compare size and
-//! SHA-256, set the mode, fsync, rename over the target and fsync the
+//! BLAKE3, set the mode, fsync, rename over the target and fsync the
 //! directory. A mismatch removes the partial. A put that ends any other
 //! way (client gone, disk full) removes its partial unless a resume could
 //! continue it (a put of known size); those are kept, counted against the
@@ -13,11 +13,11 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 
+use blake3::Hasher;
 use nix::errno::Errno;
 use nix::fcntl::{openat, AtFlags, OFlag};
 use nix::sys::stat::{fchmod, fstatat, Mode};
 use nix::unistd::{unlinkat, UnlinkatFlags};
-use sha2::{Digest, Sha256};
 
 use super::jail::{check_name, locate, open_beneath, open_error, open_root};
 use super::kept::Place;
@@ -33,7 +33,7 @@ struct Open {
     name: String,
     part: String,
     file: File,
-    hasher: Sha256,
+    hasher: Hasher,
     /// Bytes in the partial (offset + received).
     held: u64,
     /// Writeback has been started up to here.
@@ -64,9 +64,9 @@ fn run(job: Job, spec: PutSpec, rx: mpsc::Receiver<PutMsg>) {
     };
     job.kept.taken(&job.user, &o.place);
     match receive(&job, &mut o, rx) {
-        Ok(Some((size, sha256))) => match commit(o, size, &sha256) {
-            Ok(sha256) => {
-                job.report(ExecEvent::Done { size, sha256 });
+        Ok(Some((size, blake3))) => match commit(o, size, &blake3) {
+            Ok(blake3) => {
+                job.report(ExecEvent::Done { size, blake3 });
             }
             Err(e) => job.fail(e),
         },
@@ -101,7 +101,7 @@ fn left_behind(job: &Job, o: Open) {
     }
 }
 
-/// Take the bytes as they come: `Some((size, sha256))` at the client's
+/// Take the bytes as they come: `Some((size, blake3))` at the client's
 /// `end`, `None` when the client went away first.
 #[allow(clippy::type_complexity)]
 fn receive(
@@ -109,11 +109,11 @@ fn receive(
     o: &mut Open,
     rx: mpsc::Receiver<PutMsg>,
 ) -> Result<Option<(u64, String)>, TransferError> {
-    let prefix_sha256 = (o.held > 0).then(|| hex(&o.hasher.clone().finalize()));
+    let prefix_blake3 = (o.held > 0).then(|| hex(o.hasher.finalize().as_bytes()));
     job.info.offset.store(o.held, Ordering::Relaxed);
     if !job.report(ExecEvent::Ready(Ready::Put {
         offset: o.held,
-        prefix_sha256,
+        prefix_blake3,
     })) {
         return Ok(None);
     }
@@ -147,7 +147,7 @@ fn receive(
                     return Ok(None);
                 }
             }
-            PutMsg::Commit { size, sha256 } => return Ok(Some((size, sha256))),
+            PutMsg::Commit { size, blake3 } => return Ok(Some((size, blake3))),
         }
     }
     Ok(None)
@@ -215,7 +215,7 @@ fn open(job: &Job, spec: &PutSpec) -> Result<Open, TransferError> {
     }
     let mut file = File::from(fd);
     let io = |what: &str, e: std::io::Error| TransferError::Io(format!("{what}: {e}"));
-    let mut hasher = Sha256::new();
+    let mut hasher = Hasher::new();
     let mut held = file.metadata().map_err(|e| io("stat partial", e))?.len();
     let keep = spec.resume && spec.size.is_some_and(|s| held <= s);
     if keep && held > 0 {
@@ -253,8 +253,8 @@ fn discard(o: &Open) {
 
 /// Check the client's size and hash, then put the file in place; the
 /// hash on success.
-fn commit(o: Open, size: u64, sha256: &str) -> Result<String, TransferError> {
-    let got = hex(&o.hasher.clone().finalize());
+fn commit(o: Open, size: u64, blake3: &str) -> Result<String, TransferError> {
+    let got = hex(o.hasher.finalize().as_bytes());
     let problem = if o.held != size {
         Some(format!(
             "received {} bytes, the client announced {size}",
@@ -265,8 +265,8 @@ fn commit(o: Open, size: u64, sha256: &str) -> Result<String, TransferError> {
             "the put announced {} bytes, its end {size}",
             o.size.unwrap_or(0)
         ))
-    } else if !got.eq_ignore_ascii_case(sha256) {
-        Some("the SHA-256 of the bytes received does not match the client's".into())
+    } else if !got.eq_ignore_ascii_case(blake3) {
+        Some("the BLAKE3 of the bytes received does not match the client's".into())
     } else {
         None
     };

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use sha2::{Digest, Sha256};
+use blake3::Hasher;
 
 use super::{Daemon, Env, SECSH};
 
@@ -72,11 +72,11 @@ pub fn remote(path: &Path) -> String {
     format!("alice@127.0.0.1:{}", path.display())
 }
 
-/// SHA-256 of a file, hex.
-pub fn sha_file(p: &Path) -> String {
+/// BLAKE3 of a file, hex (as `b3sum` prints it).
+pub fn b3_file(p: &Path) -> String {
     use std::io::Read;
     let mut f = std::fs::File::open(p).unwrap();
-    let mut h = Sha256::new();
+    let mut h = Hasher::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = f.read(&mut buf).unwrap();
@@ -85,11 +85,11 @@ pub fn sha_file(p: &Path) -> String {
         }
         h.update(&buf[..n]);
     }
-    hex(&h.finalize())
+    hex(h.finalize().as_bytes())
 }
 
-pub fn sha(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
+pub fn b3(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
 }
 
 pub fn hex(b: &[u8]) -> String {

@@ -97,12 +97,12 @@ impl App {
             ClientAction::Exited { id, exit } => self.end(id, End::Exited(exit)),
             ClientAction::Denied { id, .. } => self.end(id, End::Denied),
             ClientAction::Failed { id, code, .. } => self.end(id, End::Failed(code)),
-            ClientAction::Stored { id, size, sha256 } => {
-                assert_eq!(sha256, format!("s{id}"), "the hash the put sent back");
+            ClientAction::Stored { id, size, blake3 } => {
+                assert_eq!(blake3, format!("s{id}"), "the hash the put sent back");
                 self.end(id, End::Stored(size))
             }
-            ClientAction::FileEnd { id, size, sha256 } => {
-                assert_eq!(sha256, format!("h{size}"), "the hash the get reported");
+            ClientAction::FileEnd { id, size, blake3 } => {
+                assert_eq!(blake3, format!("h{size}"), "the hash the get reported");
                 self.end(id, End::Fetched(size))
             }
             ClientAction::Started { .. }

@@ -98,13 +98,13 @@ impl Procs {
                 let p = Proc::new(Kind::Get, false, [(id * 40_503) % 12_001, 0]);
                 assert!(self.live.insert(id, p).is_none(), "get under live id {id}");
             }
-            Action::Commit { id, size, sha256 } => {
+            Action::Commit { id, size, blake3 } => {
                 let p = self.live.get_mut(&id).expect("commit for no put");
                 assert!(
                     p.kind == Kind::Put && p.commit.is_none(),
                     "commit {id}: {p:?}"
                 );
-                p.commit = Some((size, sha256));
+                p.commit = Some((size, blake3));
             }
             Action::Stdin { id, data } => {
                 let p = self.live.get_mut(&id).expect("stdin for no command");
@@ -239,7 +239,7 @@ impl Proc {
             Kind::Exec => ExecEvent::Started { timeout: None },
             Kind::Put => ExecEvent::Ready(Ready::Put {
                 offset: 0,
-                prefix_sha256: None,
+                prefix_blake3: None,
             }),
             Kind::Get => ExecEvent::Ready(Ready::Get {
                 size: self.planned[0],
@@ -300,17 +300,17 @@ impl Proc {
             Kind::Get if !self.eof[0] => return None,
             Kind::Get => {
                 self.exited = true;
-                let (size, sha256) = (self.made[0], format!("h{}", self.made[0]));
-                return Some(ExecEvent::Done { size, sha256 });
+                let (size, blake3) = (self.made[0], format!("h{}", self.made[0]));
+                return Some(ExecEvent::Done { size, blake3 });
             }
             Kind::Put => {
-                let (size, sha256) = self.commit.clone()?;
+                let (size, blake3) = self.commit.clone()?;
                 if self.unwritten > 0 {
                     return None;
                 }
                 self.exited = true;
                 return Some(if size == self.got {
-                    ExecEvent::Done { size, sha256 }
+                    ExecEvent::Done { size, blake3 }
                 } else {
                     ExecEvent::Refused {
                         code: ErrorCode::ChecksumMismatch,

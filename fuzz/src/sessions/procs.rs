@@ -110,7 +110,7 @@ impl Procs {
                 },
                 (_, Kind::Put) => ExecEvent::Ready(Ready::Put {
                     offset: draw::size(u)?,
-                    prefix_sha256: draw::opt(u, draw::text)?,
+                    prefix_blake3: draw::opt(u, draw::text)?,
                 }),
                 (_, Kind::Get) => ExecEvent::Ready(Ready::Get {
                     size: draw::size(u)?,
@@ -155,7 +155,7 @@ impl Procs {
                     self.live.remove(&id);
                     ExecEvent::Done {
                         size: draw::size(u)?,
-                        sha256: "00".into(),
+                        blake3: "00".into(),
                     }
                 }
                 7 if p.kind != Kind::Exec => {

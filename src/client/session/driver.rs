@@ -146,11 +146,11 @@ impl Driver {
                 ClientAction::PutReady {
                     id,
                     offset,
-                    prefix_sha256,
+                    prefix_blake3,
                 } => {
                     let ev = RequestEvent::PutReady {
                         offset,
-                        prefix_sha256,
+                        prefix_blake3,
                     };
                     self.deliver(id, ev);
                 }
@@ -160,12 +160,12 @@ impl Driver {
                     mode,
                     offset,
                 } => self.deliver(id, RequestEvent::File { size, mode, offset }),
-                ClientAction::Stored { id, size, sha256 } => {
-                    self.deliver(id, RequestEvent::Stored { size, sha256 });
+                ClientAction::Stored { id, size, blake3 } => {
+                    self.deliver(id, RequestEvent::Stored { size, blake3 });
                     self.forget(id);
                 }
-                ClientAction::FileEnd { id, size, sha256 } => {
-                    self.deliver(id, RequestEvent::End { size, sha256 });
+                ClientAction::FileEnd { id, size, blake3 } => {
+                    self.deliver(id, RequestEvent::End { size, blake3 });
                     self.forget(id);
                 }
                 ClientAction::Exited { id, exit } => {
@@ -275,8 +275,8 @@ impl Driver {
             Cmd::StdinEof(id) => {
                 let _ = m.close_stdin(id);
             }
-            Cmd::FinishPut(id, size, sha256) => {
-                let _ = m.finish_put(id, size, sha256);
+            Cmd::FinishPut(id, size, blake3) => {
+                let _ = m.finish_put(id, size, blake3);
             }
             Cmd::Cancel(id) => m.cancel(id),
             Cmd::Consumed(id, n) => m.consumed(id, n),

@@ -8,8 +8,8 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use blake3::Hasher;
 use bytes::Bytes;
-use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use crate::client::session::OutputCredit;
@@ -21,21 +21,21 @@ pub const CHUNK: usize = 1024 * 1024;
 /// The hidden partial file a get of `target` writes before the rename.
 pub fn part_path(target: &Path) -> PathBuf {
     let name = target.file_name().map(|n| n.as_encoded_bytes().to_vec());
-    let mut h = Sha256::new();
+    let mut h = Hasher::new();
     h.update(b"get\0");
-    h.update(name.unwrap_or_default());
+    h.update(&name.unwrap_or_default());
     let digest = h.finalize();
     let dir = target.parent().filter(|p| !p.as_os_str().is_empty());
     dir.unwrap_or(Path::new("."))
-        .join(format!("{PART_PREFIX}{}", hex(&digest[..16])))
+        .join(format!("{PART_PREFIX}{}", hex(&digest.as_bytes()[..16])))
 }
 
 /// What the reader thread found at the end.
 pub struct ReadDone {
     /// Bytes in the whole file (from 0).
     pub size: u64,
-    /// SHA-256 of the whole file.
-    pub sha256: String,
+    /// BLAKE3 of the whole file.
+    pub blake3: String,
 }
 
 /// Stream `source` from where it stands (`pos` bytes in, already hashed
@@ -46,7 +46,7 @@ pub fn spawn_reader(
     mut source: Box<dyn Read + Send>,
     pos: u64,
     limit: Option<u64>,
-    mut hasher: Sha256,
+    mut hasher: Hasher,
 ) -> (
     mpsc::Receiver<Bytes>,
     std::thread::JoinHandle<std::io::Result<ReadDone>>,
@@ -77,7 +77,7 @@ pub fn spawn_reader(
         }
         Ok(ReadDone {
             size,
-            sha256: hex(&hasher.finalize()),
+            blake3: hex(hasher.finalize().as_bytes()),
         })
     });
     (rx, handle)
@@ -97,8 +97,8 @@ pub struct Written {
     pub sink: Sink,
     /// Bytes in the whole file so far (from 0).
     pub size: u64,
-    /// Their SHA-256 state.
-    pub hasher: Sha256,
+    /// Their BLAKE3 state.
+    pub hasher: Hasher,
 }
 
 /// Write each chunk (then drop its credit, so the server may send more)
@@ -106,7 +106,7 @@ pub struct Written {
 pub fn spawn_writer(
     mut sink: Sink,
     pos: u64,
-    mut hasher: Sha256,
+    mut hasher: Hasher,
 ) -> (
     mpsc::Sender<(Bytes, OutputCredit)>,
     std::thread::JoinHandle<std::io::Result<Written>>,

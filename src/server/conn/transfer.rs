@@ -125,9 +125,9 @@ impl Conn {
             .get()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| t.requested.clone());
-        let (result, size, sha256) = match outcome {
-            Outcome::Transferred { size, sha256 } => {
-                ("ok".to_string(), Some(*size), Some(sha256.clone()))
+        let (result, size, blake3) = match outcome {
+            Outcome::Transferred { size, blake3 } => {
+                ("ok".to_string(), Some(*size), Some(blake3.clone()))
             }
             other => {
                 let r = match other {
@@ -155,7 +155,7 @@ impl Conn {
                 .map_or_else(|| "-".into(), crate::logtext::shown),
         );
         tracing::info!(peer = %self.peer, user = %crate::logtext::shown(&user), id, direction,
-            path = %shown_path, %result, ?size, sha256 = sha256.as_deref().unwrap_or("-"),
+            path = %shown_path, %result, ?size, blake3 = blake3.as_deref().unwrap_or("-"),
             offset, bytes, ms = duration_ms, reason = %shown_reason, "transfer");
         self.shared.metrics.transfer(direction, &result);
         self.audit(Event::Transfer {
@@ -167,7 +167,7 @@ impl Conn {
             path,
             result,
             size,
-            sha256,
+            blake3,
             offset,
             bytes,
             duration_ms,
