@@ -11,6 +11,8 @@ mod scenarios;
 mod secsh_side;
 mod sshd;
 mod svg;
+mod wan;
+mod wanproxy;
 
 use std::process::Command;
 
@@ -32,6 +34,8 @@ pub(crate) struct Plan {
     pub(crate) idle: usize,
     pub(crate) slow_bytes: u64,
     pub(crate) slow_rate: u64,
+    pub(crate) wan_rounds: usize,
+    pub(crate) wan_bytes: u64,
 }
 
 const GIB: u64 = 1 << 30;
@@ -53,6 +57,8 @@ fn plan(quick: bool) -> Plan {
             idle: 200,
             slow_bytes: 128 * MIB,
             slow_rate: 64 * MIB,
+            wan_rounds: 3,
+            wan_bytes: 128 * MIB,
         }
     } else {
         Plan {
@@ -69,6 +75,8 @@ fn plan(quick: bool) -> Plan {
             idle: 1000,
             slow_bytes: 2 * GIB,
             slow_rate: 128 * MIB,
+            wan_rounds: 5,
+            wan_bytes: 256 * MIB,
         }
     }
 }
@@ -173,6 +181,7 @@ fn main() {
     );
     rows.extend(bulk::rows(&server, &unhashed, &ssh, &p));
     drop(unhashed);
+    rows.extend(wan::rows(&server, &ssh, &p));
 
     progress(&format!(
         "put and get: {} MiB file, {} files of {} KiB, x {}",

@@ -144,12 +144,17 @@ argv = ["/bin/sh", "-c", "cat > /dev/null"]
 
     /// `secsh ... bench@ADDR --` (append the argv).
     pub fn command(&self) -> Command {
+        self.command_via(self.addr)
+    }
+
+    /// [`Secshd::command`] through `addr` (a proxy in front of it).
+    pub fn command_via(&self, addr: SocketAddr) -> Command {
         let mut c = Command::new(SECSH);
         c.arg("--cert")
             .arg(self.ca())
             .arg("-i")
             .arg(self.dir.join("id"))
-            .arg(format!("{USER}@{}", self.addr))
+            .arg(format!("{USER}@{addr}"))
             .arg("--")
             .env_remove("SSH_AUTH_SOCK");
         c

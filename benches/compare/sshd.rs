@@ -180,6 +180,17 @@ impl Sshd {
         c
     }
 
+    /// A fresh connection through `port` on 127.0.0.1 (a proxy in front of
+    /// this sshd): append the remote command.
+    pub fn command_via(&self, port: u16) -> Command {
+        let mut c = Command::new("ssh");
+        self.options(&mut c);
+        c.args(["-p", &port.to_string()]);
+        c.args(["-o", "ControlMaster=no", "-o", "ControlPath=none"]);
+        c.arg(format!("{}@127.0.0.1", whoami()));
+        c
+    }
+
     /// Start a ControlMaster for multiplexed runs.
     pub fn start_master(&mut self) {
         let sock = self.dir.join("master.sock");

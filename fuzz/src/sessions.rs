@@ -125,6 +125,8 @@ fn drive_client(u: &mut Unstructured) -> Result<()> {
     let settings = ClientSettings {
         auth_deadline: t0 + Duration::from_secs(10),
         keepalive: Some(Duration::from_secs(15)),
+        output_budget: *u.choose(&[0, 1 << 26])?,
+        rtt_hint: *u.choose(&[None, Some(Duration::from_millis(100))])?,
     };
     let proof = AuthProof::Key {
         signature: "sig".into(),
@@ -152,7 +154,7 @@ fn drive_client(u: &mut Unstructured) -> Result<()> {
                     timeout_ms: None,
                     output_window: draw::size(u)?,
                 };
-                check.opened(c.exec(params));
+                check.opened(c.exec(params, now));
             }
             7 => match u.int_in_range(0u8..=3)? {
                 0 => check.opened(c.list()),
@@ -172,7 +174,7 @@ fn drive_client(u: &mut Unstructured) -> Result<()> {
                         resume_from: None,
                         output_window: draw::size(u)?,
                     };
-                    check.opened(c.get(params));
+                    check.opened(c.get(params, now));
                 }
                 _ => {
                     let id = draw::id(u)?;
@@ -183,7 +185,7 @@ fn drive_client(u: &mut Unstructured) -> Result<()> {
                 let id = draw::id(u)?;
                 match u.int_in_range(0u8..=3)? {
                     0 => c.cancel(id),
-                    1 => c.consumed(id, draw::size(u)?),
+                    1 => c.consumed(id, draw::size(u)?, now),
                     2 => {
                         let n = usize::from(u.int_in_range(0u16..=2000)?);
                         let _ = c.push_stdin(id, Bytes::from(vec![7; n]));
@@ -218,7 +220,7 @@ fn drive_client(u: &mut Unstructured) -> Result<()> {
             if trace() {
                 eprintln!("  client: {action:?}");
             }
-            check.action(&action, &mut c);
+            check.action(&action, &mut c, now);
         }
     }
     Ok(())

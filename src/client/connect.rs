@@ -21,6 +21,8 @@ pub struct Connection {
     pub stream: ClientStream,
     /// The session's auth exporter value.
     pub exporter: [u8; 32],
+    /// How long the TLS handshake took: about one round trip.
+    pub handshake: Duration,
 }
 
 /// Connect to `target` and complete the TLS handshake within `timeout`,
@@ -83,6 +85,7 @@ async fn connect_inner(
         detail: last,
     })?;
     let _ = tcp.set_nodelay(true);
+    let began = std::time::Instant::now();
     let mut stream = TlsConnector::from(config)
         .connect(name, ReadAhead::new(tcp))
         .await
@@ -104,5 +107,9 @@ async fn connect_inner(
         target: label.to_string(),
         detail: e.to_string(),
     })?;
-    Ok(Connection { stream, exporter })
+    Ok(Connection {
+        stream,
+        exporter,
+        handshake: began.elapsed(),
+    })
 }

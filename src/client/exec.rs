@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
-use super::session::{OutputCredit, RequestEvent, Session, SessionOptions, OUTPUT_WINDOW};
+use super::session::{OutputCredit, RequestEvent, Session, SessionOptions};
 use super::{ClientError, Connection, Credentials};
 use crate::bufpool::BufPool;
 use crate::proto::{Stream, DATA_CHUNK};
@@ -106,7 +106,7 @@ pub async fn run_exec(
             argv: req.argv.clone(),
             stdin: req.stdin,
             timeout_ms: req.timeout.map(|t| t.as_millis() as u64),
-            output_window: OUTPUT_WINDOW,
+            output_window: session.default_window(),
         })
         .await?;
     drop(session);

@@ -21,6 +21,10 @@ use driver::Driver;
 /// Default output credit per request: what the client may have to buffer
 /// for a request whose output the application has not consumed yet.
 pub const OUTPUT_WINDOW: u64 = 16 * 1024 * 1024;
+/// Bound on the sum of one connection's output windows as autotuning
+/// grows them on long links (100 ms at 1 GB/s needs 100 MB in flight):
+/// the most a connection may have to buffer when its reader stalls.
+pub const OUTPUT_BUDGET: u64 = 256 * 1024 * 1024;
 /// Frames queued for the writer task.
 const OUT_QUEUE: usize = 64;
 /// Stdin chunks a request may have queued in the session at once.
@@ -132,6 +136,8 @@ impl Drop for OutputCredit {
 #[derive(Debug, Clone)]
 pub struct Session {
     cmds: mpsc::UnboundedSender<Cmd>,
+    /// The TLS handshake's duration: about one round trip.
+    handshake: Duration,
 }
 
 /// One command on a [`Session`].
@@ -199,6 +205,16 @@ impl Request {
 }
 
 impl Session {
+    /// The output window for a request that has no size of its own in
+    /// mind: [`OUTPUT_WINDOW`], or more on a long link (what 1 GB/s fills
+    /// in the handshake's round trip, at most half of [`OUTPUT_BUDGET`]),
+    /// so the first round trips of a bulk transfer are not window-bound.
+    pub fn default_window(&self) -> u64 {
+        let mut rtt = crate::session::Rtt::default();
+        rtt.sample(self.handshake);
+        crate::session::initial_window(OUTPUT_WINDOW, rtt, OUTPUT_BUDGET)
+    }
+
     /// Authenticate as `user` on `conn` without waiting for the answer:
     /// requests started right away travel in the same first flight. If the
     /// server asks for more (a password after the key, or another try),
@@ -210,17 +226,20 @@ impl Session {
         options: &SessionOptions,
     ) -> Result<Self, ClientError> {
         let proof = creds.first_proof(user, &conn.exporter)?;
+        let handshake = conn.handshake;
         let now = Instant::now();
         let settings = ClientSettings {
             auth_deadline: now + options.auth_timeout,
             keepalive: options.keepalive,
+            output_budget: OUTPUT_BUDGET,
+            rtt_hint: Some(handshake),
         };
         let machine = ClientSession::new(user.to_string(), proof, settings, now);
         let (rd, wr) = tokio::io::split(conn.stream);
         let (cmds, cmd_rx) = mpsc::unbounded_channel();
         let driver = Driver::new(machine, rd, wr, cmds.clone(), creds, options.auth_timeout);
         tokio::spawn(driver.run(cmd_rx));
-        Ok(Self { cmds })
+        Ok(Self { cmds, handshake })
     }
 
     /// The commands the signed-in user may run (templates and slot

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use blake3::Hasher;
 
-use super::session::{RequestEvent, Session, OUTPUT_WINDOW};
+use super::session::{RequestEvent, Session};
 use super::ClientError;
 use crate::proto::{ErrorCode, Stream};
 use crate::session::{GetParams, PutSpec};
@@ -253,7 +253,7 @@ pub async fn get(
     let params = GetParams {
         path: job.remote.clone(),
         resume_from,
-        output_window: OUTPUT_WINDOW,
+        output_window: session.default_window(),
     };
     let mut req = session.get(params).await?;
     let (size, mode, offset) = match next(&mut req).await? {

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
+use super::autotune::{RecvWindow, Rtt};
 pub(super) use super::client_stdin::{Req, Stdin};
 pub use super::client_types::{
     ClientAction, ClientSettings, ConnEnd, ExecParams, GetParams, RemoteExit,
@@ -33,6 +34,8 @@ pub struct ClientSession {
     lists: HashSet<u64>,
     pub(super) actions: VecDeque<ClientAction>,
     keepalive: Keepalive,
+    /// Round-trip estimate for window autotuning.
+    pub(super) rtt: Rtt,
 }
 
 pub(super) fn send(actions: &mut VecDeque<ClientAction>, m: Message) {
@@ -54,7 +57,11 @@ impl ClientSession {
             requests: HashMap::new(),
             lists: HashSet::new(),
             actions: VecDeque::new(),
+            rtt: Rtt::default(),
         };
+        if let Some(hint) = s.settings.rtt_hint {
+            s.rtt.sample(hint);
+        }
         s.send_auth(proof);
         s
     }
@@ -115,15 +122,17 @@ impl ClientSession {
         self.requests.len()
     }
 
-    /// Start a request (pipelined: it may be sent before `auth_ok`).
-    /// Ids are never reused on one connection.
-    pub fn exec(&mut self, params: ExecParams) -> u64 {
+    /// Start a request (pipelined: it may be sent before `auth_ok`), sent
+    /// at `now`. Ids are never reused on one connection.
+    pub fn exec(&mut self, params: ExecParams, now: Instant) -> u64 {
         let window = params.output_window.clamp(1, MAX_WINDOW);
         let req = Req {
             kind: Kind::Exec,
             started: false,
             stdin: params.stdin.then(Stdin::new),
             out_credit: Credit::new(window).expect("clamped window"),
+            window: RecvWindow::new(window),
+            sent: Some(now),
             eof: [false; 2],
         };
         self.start_request(Some(req), |id| Message::Exec {
@@ -174,17 +183,27 @@ impl ClientSession {
         id
     }
 
-    /// The application has consumed `n` output bytes of `id`: the server
-    /// may send that many more.
-    pub fn consumed(&mut self, id: u64, n: u64) {
+    /// The application has consumed `n` output bytes of `id` at `now`:
+    /// the server may send that many more, and more again when the
+    /// window grows ([`RecvWindow`]).
+    pub fn consumed(&mut self, id: u64, n: u64, now: Instant) {
         if self.closed || n == 0 {
             return;
         }
+        let budget = self.budget_left();
+        let rtt = self.rtt;
         if let Some(req) = self.requests.get_mut(&id) {
-            if req.out_credit.grant(n).is_ok() {
-                send(&mut self.actions, Message::Window { id, bytes: n });
+            let bytes = n + req.window.consumed(n, now, rtt, budget);
+            if req.out_credit.grant(bytes).is_ok() {
+                send(&mut self.actions, Message::Window { id, bytes });
             }
         }
+    }
+
+    /// What autotuning may still add to this connection's windows.
+    fn budget_left(&self) -> u64 {
+        let held: u64 = self.requests.values().map(|r| r.window.size()).sum();
+        self.settings.output_budget.saturating_sub(held)
     }
 
     /// Ask the server to stop `id`'s command.
@@ -251,7 +270,7 @@ impl ClientSession {
             m @ (Message::PutReady { .. }
             | Message::PutOk { .. }
             | Message::File { .. }
-            | Message::End { .. }) => self.file_frame(m),
+            | Message::End { .. }) => self.file_frame(m, now),
             Message::Started { id, stdin_window } => {
                 let Some(req) = self
                     .requests
@@ -261,6 +280,9 @@ impl ClientSession {
                     return self.protocol(format!("started for unknown request {id}"));
                 };
                 req.started = true;
+                if let Some(sent) = req.sent.take() {
+                    self.rtt.sample(now.saturating_duration_since(sent));
+                }
                 if let Some(stdin) = &mut req.stdin {
                     match Credit::new(stdin_window) {
                         Ok(c) => stdin.credit = c,

@@ -3,6 +3,9 @@
 //! `get` (the bytes come in as stdout under our output credit, then the
 //! server's `end`).
 
+use std::time::Instant;
+
+use super::autotune::RecvWindow;
 use super::client::{ClientSession, Req, Stdin};
 use super::client_types::{ClientAction, GetParams, UsageError};
 use super::PutSpec;
@@ -19,6 +22,8 @@ impl ClientSession {
             started: false,
             stdin: Some(Stdin::new()),
             out_credit: Credit::new(0).expect("zero window"),
+            window: RecvWindow::new(0),
+            sent: None,
             eof: [true; 2],
         };
         self.start_request(Some(req), |id| Message::Put {
@@ -46,14 +51,16 @@ impl ClientSession {
 
     /// Start a get; the file arrives as [`ClientAction::FileOpened`],
     /// `Output` on stdout (hand the credit back with `consumed`), then
-    /// [`ClientAction::FileEnd`].
-    pub fn get(&mut self, params: GetParams) -> u64 {
+    /// [`ClientAction::FileEnd`]. `now`: when it is sent.
+    pub fn get(&mut self, params: GetParams, now: Instant) -> u64 {
         let window = params.output_window.clamp(1, MAX_WINDOW);
         let req = Req {
             kind: Kind::Get,
             started: false,
             stdin: None,
             out_credit: Credit::new(window).expect("clamped window"),
+            window: RecvWindow::new(window),
+            sent: Some(now),
             eof: [false, true],
         };
         let (offset, prefix_blake3) = match params.resume_from {
@@ -69,8 +76,8 @@ impl ClientSession {
         })
     }
 
-    /// `put_ready`, `put_ok`, `file` or `end` from the server.
-    pub(super) fn file_frame(&mut self, m: Message) {
+    /// `put_ready`, `put_ok`, `file` or `end` from the server at `now`.
+    pub(super) fn file_frame(&mut self, m: Message, now: Instant) {
         let (id, kind) = match &m {
             Message::PutReady { id, .. } | Message::PutOk { id, .. } => (*id, Kind::Put),
             Message::File { id, .. } | Message::End { id, .. } => (*id, Kind::Get),
@@ -122,6 +129,9 @@ impl ClientSession {
                     return self.protocol(format!("file offset past its size on request {id}"));
                 }
                 req.started = true;
+                if let Some(sent) = req.sent.take() {
+                    self.rtt.sample(now.saturating_duration_since(sent));
+                }
                 let a = ClientAction::FileOpened {
                     id,
                     size,

@@ -92,11 +92,14 @@ fn put_waits_for_put_ready_then_sends_within_credit_and_ends_with_end() {
 #[test]
 fn get_delivers_the_file_then_its_end() {
     let mut t = T::authed();
-    let id = t.c.get(GetParams {
-        path: "x".into(),
-        resume_from: Some((5, "p".into())),
-        output_window: 8,
-    });
+    let id = t.c.get(
+        GetParams {
+            path: "x".into(),
+            resume_from: Some((5, "p".into())),
+            output_window: 8,
+        },
+        t.t0,
+    );
     let sent = t.sent();
     assert!(
         matches!(&sent[..], [Message::Get { offset: Some(5), prefix_blake3: Some(p), output_window: Some(8), .. }] if p == "p"),
@@ -156,11 +159,14 @@ fn out_of_place_file_messages_are_protocol_errors() {
     // file with an offset past its size.
     for case in 0..5 {
         let mut t = T::authed();
-        let id = t.c.get(GetParams {
-            path: "x".into(),
-            resume_from: None,
-            output_window: 4,
-        });
+        let id = t.c.get(
+            GetParams {
+                path: "x".into(),
+                resume_from: None,
+                output_window: 4,
+            },
+            t.t0,
+        );
         if case != 4 {
             t.recv(Message::File {
                 id,

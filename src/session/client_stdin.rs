@@ -3,9 +3,11 @@
 //! `eof`, or a put's `end`.
 
 use std::collections::VecDeque;
+use std::time::Instant;
 
 use bytes::Bytes;
 
+use super::autotune::RecvWindow;
 use super::client::{send, ClientSession};
 use super::client_types::{ClientAction, UsageError};
 use super::{Credit, Kind};
@@ -40,6 +42,10 @@ pub(super) struct Req {
     pub stdin: Option<Stdin>,
     /// What the server may still send us.
     pub out_credit: Credit,
+    /// The size that credit is topped up to, grown by autotuning.
+    pub window: RecvWindow,
+    /// When the request went out (until its first answer: an RTT sample).
+    pub sent: Option<Instant>,
     pub eof: [bool; 2],
 }
 

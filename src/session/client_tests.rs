@@ -29,6 +29,8 @@ impl T {
         let settings = ClientSettings {
             auth_deadline: t0 + 3 * S,
             keepalive: Some(15 * S),
+            output_budget: 0,
+            rtt_hint: None,
         };
         Self {
             c: ClientSession::new(
@@ -72,7 +74,7 @@ impl T {
     }
 
     fn started(&mut self, stdin: bool, output_window: u64, stdin_window: u64) -> u64 {
-        let id = self.c.exec(params(stdin, output_window));
+        let id = self.c.exec(params(stdin, output_window), self.t0);
         self.recv(Message::Started { id, stdin_window });
         self.actions();
         id
@@ -89,8 +91,8 @@ fn closed(actions: &[ClientAction]) -> Option<ConnEnd> {
 #[test]
 fn first_flight_is_auth_then_exec_and_ids_are_fresh() {
     let mut t = T::new();
-    let a = t.c.exec(params(false, 100));
-    let b = t.c.exec(params(false, 100));
+    let a = t.c.exec(params(false, 100), t.t0);
+    let b = t.c.exec(params(false, 100), t.t0);
     assert_ne!(a, b);
     let sent = t.sent();
     assert!(matches!(&sent[0], Message::Auth { user, .. } if user == "alice"));
@@ -165,7 +167,7 @@ fn large_stdin_chunks_leave_in_data_chunk_pieces() {
 #[test]
 fn stdin_queued_before_started_waits_for_the_window() {
     let mut t = T::authed();
-    let id = t.c.exec(params(true, 10));
+    let id = t.c.exec(params(true, 10), t.t0);
     t.actions();
     t.c.push_stdin(id, Bytes::from_static(b"ab")).unwrap();
     assert!(t.actions().is_empty());
@@ -203,7 +205,7 @@ fn overflowing_credit_is_a_protocol_error_not_a_panic() {
     assert!(matches!(closed(&a), Some(ConnEnd::Protocol(_))));
 
     let mut t = T::authed();
-    let id = t.c.exec(params(true, 10));
+    let id = t.c.exec(params(true, 10), t.t0);
     t.recv(Message::Started {
         id,
         stdin_window: MAX_WINDOW + 1,
@@ -221,7 +223,7 @@ fn output_window_is_enforced_and_returned_as_consumed() {
         len: 4,
     });
     assert!(matches!(&t.actions()[..], [ClientAction::Output { data, .. }] if data.len() == 4));
-    t.c.consumed(id, 4);
+    t.c.consumed(id, 4, t.t0);
     assert_eq!(t.sent(), vec![Message::Window { id, bytes: 4 }]);
     t.recv(Message::Data {
         id,
@@ -276,13 +278,13 @@ fn request_lifecycle_events() {
     assert!(closed(&t.actions()).is_some());
 
     let mut t = T::authed();
-    let id = t.c.exec(params(false, 1));
+    let id = t.c.exec(params(false, 1), t.t0);
     t.recv(Message::Denied {
         id,
         message: "no".into(),
     });
     assert!(matches!(&t.actions()[..], [_, ClientAction::Denied { .. }]));
-    let id = t.c.exec(params(false, 1));
+    let id = t.c.exec(params(false, 1), t.t0);
     t.recv(Message::Error {
         id: Some(id),
         code: ErrorCode::Busy,
@@ -343,12 +345,15 @@ fn fatal_server_errors_and_stray_frames() {
 #[test]
 fn auth_continue_resends_the_pipelined_requests_after_the_new_proof() {
     let mut t = T::new();
-    let id = t.c.exec(ExecParams {
-        argv: vec!["true".into()],
-        stdin: false,
-        timeout_ms: None,
-        output_window: 1024,
-    });
+    let id = t.c.exec(
+        ExecParams {
+            argv: vec!["true".into()],
+            stdin: false,
+            timeout_ms: None,
+            output_window: 1024,
+        },
+        t.t0,
+    );
     t.sent();
     t.recv(Message::AuthContinue {
         methods: vec![AuthMethod::Password],
@@ -402,7 +407,7 @@ fn a_request_on_a_closed_connection_fails_at_once_and_sends_nothing() {
     let mut t = T::authed();
     t.c.handle_peer_closed();
     assert!(closed(&t.actions()).is_some());
-    let id = t.c.exec(params(false, 100));
+    let id = t.c.exec(params(false, 100), t.t0);
     let list = t.c.list();
     let acts = t.actions();
     assert!(
@@ -418,7 +423,7 @@ fn a_request_on_a_closed_connection_fails_at_once_and_sends_nothing() {
 #[test]
 fn commands_answer_only_a_pending_list() {
     let mut t = T::authed();
-    let get = t.c.exec(params(false, 100));
+    let get = t.c.exec(params(false, 100), t.t0);
     let list = t.c.list();
     t.actions();
     let commands = |id| Message::Commands {

@@ -14,6 +14,13 @@ pub struct ClientSettings {
     pub auth_deadline: Instant,
     /// Ping after this much silence from the server (`None`: never).
     pub keepalive: Option<Duration>,
+    /// Bound on the sum of this connection's output windows: autotuning
+    /// grows a request's window only while the sum stays within it (0:
+    /// windows keep their initial size).
+    pub output_budget: u64,
+    /// A first round-trip estimate (the TLS handshake's duration), until
+    /// requests give better ones.
+    pub rtt_hint: Option<Duration>,
 }
 
 /// One command to run.

@@ -11,6 +11,7 @@
 //! - [`ClientSession`]: one outgoing connection running any number of
 //!   requests, driven by `client/`.
 
+mod autotune;
 mod client;
 mod client_files;
 mod client_stdin;
@@ -27,6 +28,7 @@ mod server_request;
 mod server_types;
 mod violation;
 
+pub use autotune::{initial_window, Rtt};
 pub use client::{
     ClientAction, ClientSession, ClientSettings, ConnEnd, ExecParams, GetParams, RemoteExit,
 };

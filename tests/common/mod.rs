@@ -468,8 +468,17 @@ pub fn wait_for_pid(file: &Path) -> i32 {
 /// A library session to `daemon` as `user`, signed in with `user`'s key
 /// (no keepalive, 10 s to authenticate).
 pub async fn session(env: &Env, daemon: &Daemon, user: &str) -> secsh::client::Session {
+    session_at(env, daemon.addr, user).await
+}
+
+/// [`session`] to `addr` (a proxy in front of the daemon, say).
+pub async fn session_at(
+    env: &Env,
+    addr: std::net::SocketAddr,
+    user: &str,
+) -> secsh::client::Session {
     use secsh::client::{connect, Credentials, Identity, Session, SessionOptions, Target};
-    let target = Target::parse(&daemon.addr.to_string()).unwrap();
+    let target = Target::parse(&addr.to_string()).unwrap();
     let conn = connect(&target, &env.ca(), Duration::from_secs(10))
         .await
         .unwrap();

@@ -5,6 +5,7 @@
 //! each request's end against the server's.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use arbitrary::{Result, Unstructured};
 use bytes::Bytes;
@@ -133,7 +134,12 @@ impl App {
     }
 
     /// One seeded step of the application.
-    pub fn step(&mut self, c: &mut ClientSession, u: &mut Unstructured) -> Result<()> {
+    pub fn step(
+        &mut self,
+        c: &mut ClientSession,
+        u: &mut Unstructured,
+        now: Instant,
+    ) -> Result<()> {
         let live = self.live();
         match u.int_in_range(0u8..=5)? {
             0 if self.reqs.len() < MAX_REQUESTS && !c.is_closed() => {
@@ -151,21 +157,27 @@ impl App {
                         (id, Req::new(Kind::Put, true, size))
                     }
                     1 => {
-                        let id = c.get(GetParams {
-                            path: "/srv/f".into(),
-                            resume_from: None,
-                            output_window,
-                        });
+                        let id = c.get(
+                            GetParams {
+                                path: "/srv/f".into(),
+                                resume_from: None,
+                                output_window,
+                            },
+                            now,
+                        );
                         (id, Req::new(Kind::Get, false, 0))
                     }
                     _ => {
                         let stdin = u.arbitrary()?;
-                        let id = c.exec(ExecParams {
-                            argv: vec!["cat".into()],
-                            stdin,
-                            timeout_ms: None,
-                            output_window,
-                        });
+                        let id = c.exec(
+                            ExecParams {
+                                argv: vec!["cat".into()],
+                                stdin,
+                                timeout_ms: None,
+                                output_window,
+                            },
+                            now,
+                        );
                         let planned = if stdin {
                             u.int_in_range(0..=12_000)?
                         } else {
@@ -187,7 +199,7 @@ impl App {
                 if r.unconsumed > 0 {
                     let n = u.int_in_range(1..=r.unconsumed)?;
                     r.unconsumed -= n;
-                    c.consumed(id, n);
+                    c.consumed(id, n, now);
                 }
             }
             4 if !live.is_empty() => {
@@ -227,11 +239,11 @@ impl App {
 
     /// Everything the application still owes: all output consumed, the
     /// rest of stdin queued, stdin closed.
-    pub fn finish_up(&mut self, c: &mut ClientSession) {
+    pub fn finish_up(&mut self, c: &mut ClientSession, now: Instant) {
         for id in self.live() {
             let r = self.reqs.get_mut(&id).expect("live");
             if r.unconsumed > 0 {
-                c.consumed(id, r.unconsumed);
+                c.consumed(id, r.unconsumed, now);
                 r.unconsumed = 0;
             }
             self.push(c, id, u64::MAX);

@@ -132,6 +132,8 @@ impl Sim {
             ClientSettings {
                 auth_deadline: now + secs(10),
                 keepalive: Some(secs(15)),
+                output_budget: *u.choose(&[0, 1 << 20, 1 << 26])?,
+                rtt_hint: *u.choose(&[None, Some(secs(0)), Some(Duration::from_millis(100))])?,
             },
             now,
         );
@@ -300,7 +302,7 @@ impl Sim {
                     self.event(id, ev);
                 }
             }
-            55..=79 => self.app.step(&mut self.client, u)?,
+            55..=79 => self.app.step(&mut self.client, u, self.now)?,
             80..=89 => self.tick(ms(u, 50)?),
             90..=94 if self.verifying => {
                 let budget = *u.choose(&[0, 1, 8, 65536, 1 << 20, 1 << 30])?;
@@ -341,7 +343,7 @@ impl Sim {
                     moved = true;
                     self.event(id, ev);
                 }
-                self.app.finish_up(&mut self.client);
+                self.app.finish_up(&mut self.client, self.now);
                 self.pump();
                 moved |= !self.up.in_flight.is_empty();
                 moves += 1;

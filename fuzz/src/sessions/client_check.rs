@@ -5,6 +5,7 @@
 //! a faithful application would (`consumed` after each chunk).
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use secsh::proto::{Message, Stream, MAX_WINDOW};
 use secsh::session::{ClientAction, ClientSession};
@@ -56,7 +57,7 @@ impl Check {
     }
 
     /// The engine yielded `a`; `c` gets the application's answers.
-    pub fn action(&mut self, a: &ClientAction, c: &mut ClientSession) {
+    pub fn action(&mut self, a: &ClientAction, c: &mut ClientSession, now: Instant) {
         if self.closed {
             match a {
                 ClientAction::Failed { id, .. } if self.after_close.contains(id) => {
@@ -70,7 +71,7 @@ impl Check {
             ClientAction::Send(m, body) => self.sent(m, body.len()),
             ClientAction::Output { id, data, .. } => {
                 assert!(self.live.contains_key(id), "output for ended request {id}");
-                c.consumed(*id, data.len() as u64);
+                c.consumed(*id, data.len() as u64, now);
             }
             ClientAction::AuthContinue { .. } => self.continuing = true,
             ClientAction::Authenticated { .. } => self.continuing = false,

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{watch, Semaphore};
 
 use super::{HostPlan, HostResult, Status};
-use crate::client::session::{RequestEvent, Session, SessionOptions, OUTPUT_WINDOW};
+use crate::client::session::{RequestEvent, Session, SessionOptions};
 use crate::client::{connect_with, ClientError, Credentials, Identity};
 use crate::proto::{Secret, Stream};
 use crate::session::{ExecParams, RemoteExit};
@@ -269,7 +269,7 @@ impl Job {
             argv: argv.to_vec(),
             stdin: false,
             timeout_ms: self.opts.timeout.map(|t| t.as_millis() as u64),
-            output_window: OUTPUT_WINDOW,
+            output_window: session.default_window(),
         };
         let mut req = session.exec(params).await.map_err(fail)?;
         let mut cancelled_at: Option<Instant> = None;

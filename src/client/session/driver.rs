@@ -125,7 +125,7 @@ impl Driver {
                     // No handle left: nobody will read it; let the server
                     // send the rest (the request still ends cleanly).
                     let Some(cmds) = self.cmds.upgrade() else {
-                        self.machine.consumed(id, data.len() as u64);
+                        self.machine.consumed(id, data.len() as u64, Instant::now());
                         continue;
                     };
                     let credit = OutputCredit {
@@ -262,9 +262,9 @@ impl Driver {
                 reply,
             } => {
                 let id = match params {
-                    Start::Exec(p) => m.exec(p),
+                    Start::Exec(p) => m.exec(p, Instant::now()),
                     Start::Put(p) => m.put(p),
-                    Start::Get(p) => m.get(p),
+                    Start::Get(p) => m.get(p, Instant::now()),
                 };
                 self.live.insert(id, Live { events, slots });
                 let _ = reply.send(id);
@@ -279,7 +279,7 @@ impl Driver {
                 let _ = m.finish_put(id, size, blake3);
             }
             Cmd::Cancel(id) => m.cancel(id),
-            Cmd::Consumed(id, n) => m.consumed(id, n),
+            Cmd::Consumed(id, n) => m.consumed(id, n, Instant::now()),
             Cmd::List(reply) => {
                 let id = m.list();
                 self.lists.insert(id, reply);
