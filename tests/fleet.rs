@@ -7,6 +7,7 @@
 
 mod common;
 
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::fleet::{sleeps, Fleet};
@@ -359,4 +360,45 @@ fn a_thousand_hosts_in_bounded_client_memory() {
         "a child peaked at {} KiB",
         usage.max_rss()
     );
+}
+
+/// `cmd` with `RLIMIT_NOFILE` set to (`soft`, `hard`) in the child.
+fn with_nofile(cmd: &mut Command, soft: u64, hard: u64) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between
+    // fork and exec here.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, soft, hard)
+                .map_err(std::io::Error::from)
+        });
+    }
+}
+
+#[test]
+fn a_low_descriptor_limit_is_raised_or_worked_within() {
+    let f = Fleet::start(200, 1);
+    let hosts = format!("127.0.0.[1-200]:{}", f.port);
+    let (_, hard) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
+    // Soft 40 (hard as it is): 150 hosts at once need far more; secsh
+    // raises its own soft limit.
+    if hard >= 1024 {
+        let mut cmd = f.secsh(&["--parallel", "150", &hosts, "--", "true"]);
+        with_nofile(&mut cmd, 40, hard);
+        let (code, _, err) = run(&mut cmd);
+        let err = String::from_utf8_lossy(&err);
+        assert_eq!(code, Some(0), "{}", &err[err.len().saturating_sub(600)..]);
+        assert!(err.contains("200 hosts: 200 ok"), "{err}");
+        assert!(!err.contains("hosts at once"), "{err}");
+    }
+    // Hard 100: it cannot; it runs fewer at once, says so, and every host
+    // still runs.
+    let mut cmd = f.secsh(&["--parallel", "150", &hosts, "--", "true"]);
+    with_nofile(&mut cmd, 100, 100);
+    let (code, _, err) = run(&mut cmd);
+    let err = String::from_utf8_lossy(&err);
+    assert_eq!(code, Some(0), "{}", &err[err.len().saturating_sub(600)..]);
+    assert!(err.contains("200 hosts: 200 ok"), "{err}");
+    assert!(err.contains("running 12 hosts at once"), "{err}");
 }

@@ -162,8 +162,13 @@ impl Ctx<'_> {
     }
 }
 
-/// One timed run: (MB/s, MB per CPU-second).
+/// One timed run: (MB/s, MB per CPU-second). Each starts with no dirty
+/// page cache (an untimed `sync` first): scp, sftp and rsync leave their
+/// files to be written back later, and without it the next run, whichever
+/// tool it is, would pay for that writeback (and secsh's fsync would wait
+/// behind it), which a user running one command on a quiet host does not.
 fn run(ctx: &Ctx, tool: Tool, mut cmd: Command, bytes: u64, what: &str) -> (f64, f64) {
+    nix::unistd::sync();
     let m = Meter::start(ctx.server_pid(tool));
     let (secs, ok) = time(&mut cmd);
     let cpu = m.stop();

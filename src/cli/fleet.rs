@@ -231,12 +231,13 @@ async fn setup(
     let keepalive = conn.keepalive()?;
     let timeout = args.timeout.or(cfg.defaults.timeout);
     let opts = FleetOptions {
-        parallel: args
-            .fleet
-            .parallel
-            .or(cfg.defaults.parallel)
-            .unwrap_or(32)
-            .max(1),
+        parallel: super::fdlimit::fit(
+            args.fleet
+                .parallel
+                .or(cfg.defaults.parallel)
+                .unwrap_or(32)
+                .max(1),
+        ),
         connect_timeout: conn.connect_timeout(cfg)?,
         keepalive,
         timeout: timeout.map(|t| seconds(t, "--timeout")).transpose()?,

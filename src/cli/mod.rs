@@ -18,6 +18,7 @@ mod check;
 mod conn;
 mod dev;
 mod docs;
+mod fdlimit;
 mod files;
 mod files_run;
 mod fleet;
