@@ -36,6 +36,8 @@ pub(crate) struct Plan {
     pub(crate) slow_rate: u64,
     pub(crate) wan_rounds: usize,
     pub(crate) wan_bytes: u64,
+    pub(crate) big_ports: usize,
+    pub(crate) big_parallel: &'static [usize],
 }
 
 const GIB: u64 = 1 << 30;
@@ -59,6 +61,8 @@ fn plan(quick: bool) -> Plan {
             slow_rate: 64 * MIB,
             wan_rounds: 3,
             wan_bytes: 128 * MIB,
+            big_ports: 4,
+            big_parallel: &[32],
         }
     } else {
         Plan {
@@ -77,6 +81,8 @@ fn plan(quick: bool) -> Plan {
             slow_rate: 128 * MIB,
             wan_rounds: 5,
             wan_bytes: 256 * MIB,
+            big_ports: 40,
+            big_parallel: &[256, 32],
         }
     }
 }
@@ -246,7 +252,7 @@ fn main() {
 
     drop(ssh);
     drop(server);
-    let (fleet_rows, fleet_1000) = fleet::rows(tmp.path(), &p);
+    let (fleet_rows, fleet_big) = fleet::rows(tmp.path(), &p);
     rows.extend(fleet_rows);
     // Each memory scenario gets a fresh secshd, so heap that earlier runs
     // freed but the allocator kept does not count against it.
@@ -264,7 +270,7 @@ fn main() {
     drop(fresh);
 
     report(&p, quick, &rows, (before, with, failed), (peak, secs));
-    println!("{fleet_1000}");
+    println!("{fleet_big}");
     charts(&rows);
 }
 

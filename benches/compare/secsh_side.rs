@@ -48,6 +48,16 @@ impl Secshd {
         Self::start_config(dir, ips, listen, "")
     }
 
+    /// [`Secshd::start_on`] with `extra` appended to the configuration.
+    pub fn start_on_with(
+        dir: &Path,
+        ips: &[std::net::IpAddr],
+        listen: &[String],
+        extra: &str,
+    ) -> Self {
+        Self::start_config(dir, ips, listen, extra)
+    }
+
     fn start_config(dir: &Path, ips: &[std::net::IpAddr], listen: &[String], extra: &str) -> Self {
         std::fs::create_dir_all(dir).unwrap();
         secsh::pki::init(&dir.join("pki"), &["localhost".into()], ips).unwrap();
