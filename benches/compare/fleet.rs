@@ -67,14 +67,14 @@ fn run_counted(cmd: &mut Command) -> (f64, bool, u64, usize) {
     (secs, status.success(), peak, fds)
 }
 
-/// `secsh --parallel 32 TARGETS -- ARGV` with `server`'s CA and key.
-fn secsh_fleet(server: &Secshd, targets: &str, argv: &[&str]) -> Command {
+/// `secsh --parallel N TARGETS -- ARGV` with `server`'s CA and key.
+fn secsh_fleet(server: &Secshd, targets: &str, argv: &[&str], parallel: usize) -> Command {
     let mut c = Command::new(SECSH);
     c.arg("--cert")
         .arg(server.ca())
         .arg("-i")
         .arg(server.key_file())
-        .args(["--parallel", "32", targets, "--"])
+        .args(["--parallel", &parallel.to_string(), targets, "--"])
         .args(argv)
         .env_remove("SSH_AUTH_SOCK");
     c
@@ -132,7 +132,7 @@ pub fn rows(tmp: &Path, p: &Plan) -> (Vec<Row>, String) {
     let user = whoami();
     let hosts = format!("127.0.0.[1-{n}]");
 
-    let secsh = |argv: &[&str]| secsh_fleet(&server, &format!("{USER}@{hosts}:{port}"), argv);
+    let secsh = |argv: &[&str]| secsh_fleet(&server, &format!("{USER}@{hosts}:{port}"), argv, 32);
     let pdsh = |argv: &[&str]| {
         let mut c = Command::new("pdsh");
         c.args(["-R", "ssh", "-f", "32", "-l", &user, "-w", &hosts])
@@ -264,12 +264,7 @@ pub fn rows(tmp: &Path, p: &Plan) -> (Vec<Row>, String) {
          | --- | ---: | ---: | ---: | --- |",
     );
     for parallel in p.big_parallel {
-        let mut cmd = secsh_fleet(&big, &targets.join(","), &["true"]);
-        let at = cmd.get_args().position(|a| a == "--parallel").unwrap() + 1;
-        let mut args: Vec<_> = cmd.get_args().map(|a| a.to_os_string()).collect();
-        args[at] = parallel.to_string().into();
-        let mut cmd = Command::new(SECSH);
-        cmd.args(args).env_remove("SSH_AUTH_SOCK");
+        let mut cmd = secsh_fleet(&big, &targets.join(","), &["true"], *parallel);
         let (secs, ok, peak, fds) = run_counted(&mut cmd);
         line += &format!(
             "\n| fleet of {hosts} hosts, `true`, parallel {parallel} | {secs:.2} s, {} | {:.1} MB | {fds} | {} |",
