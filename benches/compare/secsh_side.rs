@@ -48,16 +48,6 @@ impl Secshd {
         Self::start_config(dir, ips, listen, "")
     }
 
-    /// [`Secshd::start_on`] with `extra` appended to the configuration.
-    pub fn start_on_with(
-        dir: &Path,
-        ips: &[std::net::IpAddr],
-        listen: &[String],
-        extra: &str,
-    ) -> Self {
-        Self::start_config(dir, ips, listen, extra)
-    }
-
     fn start_config(dir: &Path, ips: &[std::net::IpAddr], listen: &[String], extra: &str) -> Self {
         std::fs::create_dir_all(dir).unwrap();
         secsh::pki::init(&dir.join("pki"), &["localhost".into()], ips).unwrap();
@@ -78,6 +68,7 @@ max_connections = 10000
 max_connections_per_user = 100000
 max_unauthenticated = 8192
 max_unauthenticated_per_source = 8192
+max_commands_per_user = 100000
 [penalties]
 exempt = ["127.0.0.0/8"]
 [users.{USER}]
