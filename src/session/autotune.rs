@@ -63,8 +63,6 @@ pub struct RecvWindow {
     size: u64,
     epoch_start: Option<Instant>,
     epoch_consumed: u64,
-    /// Consumed bytes not yet granted back.
-    unreturned: u64,
 }
 
 impl RecvWindow {
@@ -74,25 +72,6 @@ impl RecvWindow {
             size: initial,
             epoch_start: None,
             epoch_consumed: 0,
-            unreturned: 0,
-        }
-    }
-
-    /// The application consumed `n` bytes at `now`: the credit to grant
-    /// the server now, or 0 to wait. Consumed bytes go back once a quarter
-    /// of the window has gathered (one `window` frame per quarter, not one
-    /// per chunk: fewer frames, records, system calls and wake-ups on both
-    /// ends), with any growth at once. Never stalls the sender: while
-    /// less than a quarter is held back, it still has the rest of the
-    /// window, and a sender that used all of it makes the reader consume
-    /// at least a quarter.
-    pub fn grant(&mut self, n: u64, now: Instant, rtt: Rtt, budget: u64) -> u64 {
-        let grow = self.consumed(n, now, rtt, budget);
-        self.unreturned += n;
-        if grow > 0 || self.unreturned >= (self.size / 4).max(1) {
-            grow + std::mem::take(&mut self.unreturned)
-        } else {
-            0
         }
     }
 
@@ -104,7 +83,7 @@ impl RecvWindow {
     /// The application consumed `n` bytes at `now`. Returns the extra
     /// credit to grant on top of `n` (the window's growth, at most
     /// `budget`), or 0.
-    fn consumed(&mut self, n: u64, now: Instant, rtt: Rtt, budget: u64) -> u64 {
+    pub fn consumed(&mut self, n: u64, now: Instant, rtt: Rtt, budget: u64) -> u64 {
         let start = *self.epoch_start.get_or_insert(now);
         self.epoch_consumed += n;
         if self.epoch_consumed <= self.size / 2 {
@@ -196,27 +175,6 @@ mod tests {
         }
         let bdp2 = (2.0 * 9.0 * MIB as f64 / 0.008 * 0.1) as u64;
         assert_eq!(w.size(), bdp2, "{g}");
-    }
-
-    #[test]
-    fn credit_goes_back_a_quarter_window_at_a_time() {
-        let t0 = Instant::now();
-        let none = Rtt::default();
-        let mut w = RecvWindow::new(16 * MIB);
-        let mut sent = vec![];
-        for _ in 0..16 {
-            sent.push(w.grant(MIB, t0, none, 0));
-        }
-        let four = [0, 0, 0, 4 * MIB];
-        assert_eq!(sent, four.repeat(4), "every byte back, in quarters");
-        // A one-byte window returns every byte.
-        let mut w = RecvWindow::new(1);
-        assert_eq!(w.grant(1, t0, none, 0), 1);
-        // Growth goes out at once, with what was held back.
-        let mut w = RecvWindow::new(16 * MIB);
-        assert_eq!(w.grant(MIB, t0, rtt(100), 1 << 40), 0);
-        let g = w.grant(8 * MIB, t0 + Duration::from_millis(9), rtt(100), 1 << 40);
-        assert_eq!(g, 9 * MIB + (w.size() - 16 * MIB));
     }
 
     #[test]

@@ -193,8 +193,8 @@ impl ClientSession {
         let budget = self.budget_left();
         let rtt = self.rtt;
         if let Some(req) = self.requests.get_mut(&id) {
-            let bytes = req.window.grant(n, now, rtt, budget);
-            if bytes > 0 && req.out_credit.grant(bytes).is_ok() {
+            let bytes = n + req.window.consumed(n, now, rtt, budget);
+            if req.out_credit.grant(bytes).is_ok() {
                 send(&mut self.actions, Message::Window { id, bytes });
             }
         }
