@@ -191,6 +191,31 @@ impl Sshd {
         c
     }
 
+    /// `pdsh -R ssh -f PARALLEL` over one host per port in `ports` (all
+    /// 127.0.0.1, named h1..hN in an ssh_config written to `cfg`, with
+    /// this sshd's key and options): append the remote command.
+    pub fn pdsh_ports(&self, ports: &[u16], parallel: usize, cfg: &Path) -> Command {
+        let mut text = String::new();
+        for (i, p) in ports.iter().enumerate() {
+            text += &format!("Host h{}\n  Port {p}\n", i + 1);
+        }
+        text += &format!(
+            "Host h*\n  HostName 127.0.0.1\n  User {}\n  IdentityFile {}\n  \
+             IdentitiesOnly yes\n  BatchMode yes\n  StrictHostKeyChecking no\n  \
+             UserKnownHostsFile /dev/null\n  LogLevel ERROR\n  \
+             KexAlgorithms curve25519-sha256\n  Ciphers aes128-gcm@openssh.com\n  \
+             ControlMaster no\n  ControlPath none\n",
+            whoami(),
+            self.dir.join("client_ed25519").display()
+        );
+        std::fs::write(cfg, text).unwrap();
+        let mut c = Command::new("pdsh");
+        c.args(["-R", "ssh", "-f", &parallel.to_string()])
+            .args(["-w", &format!("h[1-{}]", ports.len())])
+            .env("PDSH_SSH_ARGS", format!("-F {} %h", cfg.display()));
+        c
+    }
+
     /// Start a ControlMaster for multiplexed runs.
     pub fn start_master(&mut self) {
         let sock = self.dir.join("master.sock");

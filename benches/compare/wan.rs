@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::scenarios::{download, median, time, upload};
-use super::secsh_side::Secshd;
+use super::secsh_side::{Secshd, SECSH, USER};
 use super::sshd::Sshd;
 use super::wanproxy::WanProxy;
 use super::{pairs, Plan, Row, MIB};
@@ -46,6 +46,72 @@ async fn raw_rate(delay: Duration, bytes: u64) -> f64 {
         got += n as u64;
     }
     got as f64 / start.elapsed().as_secs_f64() / 1e6
+}
+
+/// Hosts in the fleet row, and the parallelism.
+const FLEET: usize = 100;
+const FLEET_PARALLEL: usize = 32;
+
+/// `true` on 100 targets at parallelism 32, each its own delay proxy in
+/// front of the one daemon (secsh) or sshd (`pdsh -R ssh`): seconds.
+fn fleet_row(
+    rt: &tokio::runtime::Runtime,
+    server: &Secshd,
+    ssh: &Sshd,
+    delay: Duration,
+    tag: &str,
+    p: &Plan,
+) -> Row {
+    let ssh_addr = SocketAddr::from(([127, 0, 0, 1], ssh.port));
+    let (sp, hp): (Vec<WanProxy>, Vec<WanProxy>) = rt.block_on(async {
+        let mut sp = Vec::new();
+        let mut hp = Vec::new();
+        for _ in 0..FLEET {
+            sp.push(WanProxy::start(server.addr, delay, None).await.unwrap());
+            hp.push(WanProxy::start(ssh_addr, delay, None).await.unwrap());
+        }
+        (sp, hp)
+    });
+    let targets: Vec<String> = sp.iter().map(|x| format!("{USER}@{}", x.addr)).collect();
+    let ports: Vec<u16> = hp.iter().map(|x| x.addr.port()).collect();
+    let cfg =
+        std::env::temp_dir().join(format!("secsh-bench-wan-{}.ssh_config", std::process::id()));
+    super::progress(&format!(
+        "{tag}: fleet of {FLEET} `true` x {}",
+        p.wan_rounds.min(3)
+    ));
+    let (mut a, mut b, mut fails) = (vec![], vec![], [0usize; 2]);
+    for _ in 0..p.wan_rounds.min(3) {
+        let mut c = std::process::Command::new(SECSH);
+        c.arg("--cert")
+            .arg(server.ca())
+            .arg("-i")
+            .arg(server.key_file())
+            .args([
+                "--parallel",
+                &FLEET_PARALLEL.to_string(),
+                &targets.join(","),
+                "--",
+                "true",
+            ])
+            .env_remove("SSH_AUTH_SOCK");
+        let (s, ok1) = time(&mut c);
+        let mut c = ssh.pdsh_ports(&ports, FLEET_PARALLEL, &cfg);
+        c.arg("true");
+        let (o, ok2) = time(&mut c);
+        fails[0] += usize::from(!ok1);
+        fails[1] += usize::from(!ok2);
+        a.push(s);
+        b.push(o);
+    }
+    let _ = std::fs::remove_file(&cfg);
+    Row {
+        name: format!("{tag}: fleet of {FLEET} `true`, parallel {FLEET_PARALLEL}, vs pdsh -R ssh (s; failed runs)"),
+        secsh: format!("{:.2}; {}", median(&a), fails[0]),
+        ssh: format!("{:.2}; {}", median(&b), fails[1]),
+        ratio: pairs(&a, &b),
+        target: "",
+    }
 }
 
 /// Rows for one-way delays of 25 and 50 ms.
@@ -123,6 +189,7 @@ pub fn rows(server: &Secshd, ssh: &Sshd, p: &Plan) -> Vec<Row> {
                 },
             });
         }
+        rows.push(fleet_row(&rt, server, ssh, delay, &tag, p));
         // The most bytes kept in flight each way: what the windows allowed
         // (secsh's output window grows on a long link; its stdin window is
         // the server's fixed `stdin_window_kib`).
