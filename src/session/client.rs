@@ -21,13 +21,13 @@ use crate::proto::{AuthMethod, ErrorCode, Frame, Message, Stream, MAX_WINDOW};
 /// One connection, client side.
 #[derive(Debug)]
 pub struct ClientSession {
-    settings: ClientSettings,
+    pub(super) settings: ClientSettings,
     user: String,
     pub(super) authenticated: bool,
     /// Requests sent before `auth_ok`: the server drops them when it
     /// answers `auth_continue`, so they go again after the next `auth`.
     pub(super) pipelined: Vec<Message>,
-    closed: bool,
+    pub(super) closed: bool,
     pub(super) next_id: u64,
     pub(super) requests: HashMap<u64, Req>,
     /// `list` ids not answered yet.
@@ -181,29 +181,6 @@ impl ClientSession {
             self.lists.insert(id);
         }
         id
-    }
-
-    /// The application has consumed `n` output bytes of `id` at `now`:
-    /// the server may send that many more, and more again when the
-    /// window grows ([`RecvWindow`]).
-    pub fn consumed(&mut self, id: u64, n: u64, now: Instant) {
-        if self.closed || n == 0 {
-            return;
-        }
-        let budget = self.budget_left();
-        let rtt = self.rtt;
-        if let Some(req) = self.requests.get_mut(&id) {
-            let bytes = n + req.window.consumed(n, now, rtt, budget);
-            if req.out_credit.grant(bytes).is_ok() {
-                send(&mut self.actions, Message::Window { id, bytes });
-            }
-        }
-    }
-
-    /// What autotuning may still add to this connection's windows.
-    fn budget_left(&self) -> u64 {
-        let held: u64 = self.requests.values().map(|r| r.window.size()).sum();
-        self.settings.output_budget.saturating_sub(held)
     }
 
     /// Ask the server to stop `id`'s command.

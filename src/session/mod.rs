@@ -14,6 +14,7 @@
 mod autotune;
 mod client;
 mod client_files;
+mod client_output;
 mod client_stdin;
 mod client_types;
 mod credit;
