@@ -201,6 +201,7 @@ proptest! {
             keepalive: None,
             auth_methods: vec![secsh::proto::AuthMethod::Key],
             max_auth_tries: 3,
+            rtt_hint: None,
         };
         let mut s = ServerSession::new(settings, t0);
         let auth = Message::Auth { user: "u".into(), method: secsh::proto::AuthMethod::Key, signature: Some("s".into()), password: None };

@@ -1,9 +1,10 @@
 //! Output flow control on a long link: through a proxy that delays every
 //! byte 100 ms each way (benches/compare/wanproxy.rs), a request's output
 //! window grows past its first size when the reader keeps up, and the
-//! client's default window starts at what the link's round trip needs.
-//! What the proxy measures is the most bytes ever in flight towards the
-//! client: a window's size bounds it, whatever the machine's speed.
+//! client's default window starts at what the link's round trip needs; a
+//! stdin window grows the same way when the command keeps up. What the
+//! proxy measures is the most bytes ever in flight each way: a window's
+//! size bounds it, whatever the machine's speed.
 
 mod common;
 
@@ -90,4 +91,41 @@ async fn the_default_window_follows_the_round_trip() {
     // The fixed 16 MiB window this client had before would cap it there.
     let max = proxy.down.max();
     assert!(max > 20 * MIB, "at most {max} bytes in flight");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_that_keeps_up_grows_the_stdin_window() {
+    let env = Env::new();
+    let limits = "[limits]\nstdin_window_kib = 2048\nstdin_buffer_kib = 65536\n";
+    let d = env.start(&env.config(limits));
+    let proxy = WanProxy::start(d.addr, DELAY, None).await.unwrap();
+    let total = 48 * MIB as usize;
+    let data: Vec<u8> = (0..total).map(|i| (i * 7 % 251) as u8).collect();
+    let input = env.path("upload");
+    std::fs::write(&input, &data).unwrap();
+    let target = format!("alice@{}", proxy.addr);
+    let mut cmd = common::secsh_to(&env.ca(), Some(&env.key_path("alice")), &target);
+    cmd.args(["--", "cat"]);
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::process::Command::from(cmd)
+            .stdin(std::fs::File::open(&input).unwrap())
+            .output(),
+    )
+    .await
+    .expect("the upload finished")
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout == data, "{} bytes back", out.stdout.len());
+    // A fixed 2 MiB stdin window would keep at most 2 MiB (plus TLS
+    // framing) on the link towards the server at once.
+    let max = proxy.up.max();
+    assert!(
+        max > 6 * MIB,
+        "at most {max} bytes in flight: the window never grew"
+    );
 }

@@ -47,6 +47,7 @@ fn drive_server(u: &mut Unstructured) -> Result<()> {
         keepalive: Some(Duration::from_secs(15)),
         auth_methods: vec![AuthMethod::Key, AuthMethod::Password],
         max_auth_tries: 3,
+        rtt_hint: None,
     };
     let mut s = ServerSession::new(settings, t0);
     let mut check = server_check::Check::default();

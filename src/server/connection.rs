@@ -57,6 +57,8 @@ pub(crate) async fn run(
             return door.penalise(peer.ip(), Offence::NoAuth, 1);
         }
     };
+    // At least one round trip (the client's first flight to its Finished).
+    let handshake_time = start.elapsed();
     // Up to 1 MiB of outgoing records, so bulk output leaves in large writes.
     tls.get_mut().1.set_buffer_limit(Some(1 << 20));
     let conn = tls.get_ref().1;
@@ -97,6 +99,7 @@ pub(crate) async fn run(
         keepalive: limits.keepalive,
         auth_methods: live.auth_methods.clone(),
         max_auth_tries: limits.max_auth_tries,
+        rtt_hint: Some(handshake_time),
     };
     let session = ServerSession::new(settings, start);
     // The engine's body limit for its state (none before sign-in).

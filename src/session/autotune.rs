@@ -46,6 +46,11 @@ pub fn initial_window(asked: u64, rtt: Rtt, budget: u64) -> u64 {
 pub struct Rtt(Option<Duration>);
 
 impl Rtt {
+    /// An estimate seeded with `hint` (the TLS handshake's time), if any.
+    pub fn seeded(hint: Option<Duration>) -> Self {
+        Self(hint)
+    }
+
     /// Take one sample.
     pub fn sample(&mut self, d: Duration) {
         self.0 = Some(self.0.map_or(d, |m| m.min(d)));
@@ -72,6 +77,16 @@ impl RecvWindow {
             size: initial,
             epoch_start: None,
             epoch_consumed: 0,
+        }
+    }
+
+    /// A window of `initial` bytes offered at `now`: its first epoch
+    /// starts then, not at the first bytes consumed (for a sender that
+    /// fills the whole window at once, as a client's stdin can).
+    pub fn offered(initial: u64, now: Instant) -> Self {
+        Self {
+            epoch_start: Some(now),
+            ..Self::new(initial)
         }
     }
 

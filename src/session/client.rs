@@ -48,6 +48,7 @@ impl ClientSession {
     pub fn new(user: String, proof: AuthProof, settings: ClientSettings, now: Instant) -> Self {
         let mut s = Self {
             keepalive: Keepalive::new(settings.keepalive, now),
+            rtt: Rtt::seeded(settings.rtt_hint),
             settings,
             user,
             authenticated: false,
@@ -57,11 +58,7 @@ impl ClientSession {
             requests: HashMap::new(),
             lists: HashSet::new(),
             actions: VecDeque::new(),
-            rtt: Rtt::default(),
         };
-        if let Some(hint) = s.settings.rtt_hint {
-            s.rtt.sample(hint);
-        }
         s.send_auth(proof);
         s
     }

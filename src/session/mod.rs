@@ -26,6 +26,7 @@ mod server_files;
 mod server_flow;
 mod server_output;
 mod server_request;
+mod server_stdin;
 mod server_types;
 mod violation;
 
@@ -207,5 +208,7 @@ mod server_end_tests;
 mod server_files_tests;
 #[cfg(test)]
 mod server_race_tests;
+#[cfg(test)]
+mod server_stdin_tests;
 #[cfg(test)]
 mod server_tests;

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::autotune::Rtt;
 use super::server_auth::AuthProgress;
 pub use super::server_auth::{AuthProof, AuthVerdict, Grant};
 use super::server_request::Request;
@@ -36,6 +37,9 @@ pub struct ServerSettings {
     pub auth_methods: Vec<AuthMethod>,
     /// Failed `auth` attempts before the connection is closed.
     pub max_auth_tries: u32,
+    /// The TLS handshake's duration, a first round-trip estimate for
+    /// growing stdin windows (`None`: wait for a sample).
+    pub rtt_hint: Option<Duration>,
 }
 
 #[derive(Debug)]
@@ -62,6 +66,8 @@ pub struct ServerSession {
     keepalive: Keepalive,
     /// Set by [`ServerSession::revoke`]: when what still runs is stopped.
     pub(super) revoked: Option<Instant>,
+    /// Round-trip estimate for growing stdin windows.
+    pub(super) rtt: Rtt,
 }
 
 /// What a client whose access was revoked is told.
@@ -95,6 +101,7 @@ impl ServerSession {
     /// A connection accepted at `now`, waiting for `auth`.
     pub fn new(settings: ServerSettings, now: Instant) -> Self {
         let keepalive = Keepalive::new(settings.keepalive, now);
+        let rtt = Rtt::seeded(settings.rtt_hint);
         Self {
             settings,
             state: State::AwaitAuth,
@@ -103,6 +110,7 @@ impl ServerSession {
             actions: VecDeque::new(),
             keepalive,
             revoked: None,
+            rtt,
         }
     }
 

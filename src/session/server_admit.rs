@@ -35,7 +35,7 @@ impl ServerSession {
         };
         let allotted: u64 = self.requests.values().map(Request::stdin_allot).sum();
         let free = self.settings.stdin_budget.saturating_sub(allotted);
-        let least = self.settings.stdin_window.min(MIN_STDIN_WINDOW);
+        let least = self.least_stdin_window();
         let allot = match stdin {
             Some(need) => {
                 let want = need.map_or(u64::MAX, |n| n.max(least));
@@ -62,6 +62,11 @@ impl ServerSession {
         };
         send(&mut self.actions, reply);
         None
+    }
+
+    /// The smallest window a request with stdin is started with.
+    pub(super) fn least_stdin_window(&self) -> u64 {
+        self.settings.stdin_window.min(MIN_STDIN_WINDOW)
     }
 
     /// The answer to `list` `id`.

@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use super::server::{error, send, ServerSession, REVOKED};
-use super::server_request::{Get, GetPhase, Out, Put, PutPhase, Request};
+use super::server_request::{Get, GetPhase, Out, Put, PutPhase, Request, StdinTune};
 use super::{Action, Credit, GetSpec, Outcome, PutSpec, Ready, StopReason, Violation};
 use crate::proto::{ErrorCode, Message};
 
@@ -23,6 +23,7 @@ impl ServerSession {
             let put = Put {
                 phase: PutPhase::Opening { cancelled: false },
                 stdin_allot,
+                stdin_tune: StdinTune::default(),
             };
             self.requests.insert(id, Request::Put(put));
             self.actions.push_back(Action::Put { id, spec });
@@ -75,6 +76,7 @@ impl ServerSession {
                 };
                 let window = put.stdin_allot;
                 let credit = Credit::new(window).unwrap_or_else(|_| Credit::unlimited());
+                put.stdin_tune.open(window, now);
                 put.phase = PutPhase::Receiving(credit);
                 let m = Message::PutReady {
                     id,

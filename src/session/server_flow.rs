@@ -10,7 +10,7 @@ use bytes::Bytes;
 
 use super::server::{error, send, CloseReason, ServerSession};
 use super::server_request::{
-    Exec, ExecPhase, Get, GetPhase, OutEof, Put, PutPhase, Request, Running, StdinSide,
+    Exec, ExecPhase, Get, GetPhase, OutEof, Put, PutPhase, Request, Running, StdinSide, StdinTune,
 };
 use super::{out_index, Action, Credit, ExecEvent, Outcome, StopReason, Violation, OUT_STREAMS};
 use crate::proto::{ErrorCode, Frame, Message, Stream};
@@ -43,6 +43,7 @@ impl ServerSession {
                         },
                         out_credit,
                         stdin_allot,
+                        stdin_tune: StdinTune::default(),
                     };
                     self.requests.insert(id, Request::Exec(exec));
                     let exec = Action::Exec {
@@ -90,7 +91,10 @@ impl ServerSession {
                 id,
                 stream: Stream::Stdin,
                 len,
-            } => self.stdin_data(id, len, frame.body),
+            } => {
+                self.stdin_arrived(id, now);
+                self.stdin_data(id, len, frame.body)
+            }
             Message::Eof {
                 id,
                 stream: Stream::Stdin,
@@ -233,7 +237,7 @@ impl ServerSession {
             ExecEvent::Ready(ready) => return self.ready(id, ready, now),
             ExecEvent::Done { size, blake3 } => return self.done(id, size, blake3, now),
             ExecEvent::Started { timeout } => self.started(id, timeout, now),
-            ExecEvent::StdinWritten(n) => self.stdin_written(id, n),
+            ExecEvent::StdinWritten(n) => self.stdin_written(id, n, now),
             ExecEvent::Output { stream, data } => match self.requests.get_mut(&id) {
                 Some(Request::Exec(Exec {
                     phase: ExecPhase::Running(run),
@@ -291,6 +295,7 @@ impl ServerSession {
         let window = match &mut exec.stdin {
             StdinSide::Open(c) => {
                 *c = Credit::new(exec.stdin_allot).unwrap_or_else(|_| Credit::unlimited());
+                exec.stdin_tune.open(exec.stdin_allot, now);
                 exec.stdin_allot
             }
             _ => 0,
@@ -305,24 +310,6 @@ impl ServerSession {
         }
         if cancelled {
             self.cancel(id, now);
-        }
-    }
-
-    /// Bytes the process (or a put's file) took: credit back to the client.
-    fn stdin_written(&mut self, id: u64, n: u64) {
-        let credit = match self.requests.get_mut(&id) {
-            Some(Request::Exec(Exec {
-                stdin: StdinSide::Open(c),
-                ..
-            })) => c,
-            Some(Request::Put(Put {
-                phase: PutPhase::Receiving(c),
-                ..
-            })) => c,
-            _ => return,
-        };
-        if credit.grant(n).is_ok() {
-            send(&mut self.actions, Message::Window { id, bytes: n });
         }
     }
 }

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
+pub(super) use super::server_stdin::StdinTune;
 use super::{Credit, ExitStatus, Kind, StopReason};
 
 /// The stdin side of an exec.
@@ -62,6 +63,8 @@ pub(super) struct Exec {
     pub out_credit: Credit,
     /// The share of the connection's stdin budget it holds.
     pub stdin_allot: u64,
+    /// How that share grows on a long link.
+    pub stdin_tune: StdinTune,
 }
 
 /// An exec's lifecycle.
@@ -112,6 +115,8 @@ pub(super) struct Put {
     pub phase: PutPhase,
     /// The share of the connection's stdin budget it holds (its window).
     pub stdin_allot: u64,
+    /// How that share grows on a long link.
+    pub stdin_tune: StdinTune,
 }
 
 /// A put's lifecycle.

@@ -45,6 +45,7 @@ impl T {
             keepalive: Some(15 * S),
             auth_methods: vec![AuthMethod::Key, AuthMethod::Password],
             max_auth_tries: 3,
+            rtt_hint: None,
         };
         Self {
             s: ServerSession::new(settings, t0),

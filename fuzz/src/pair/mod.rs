@@ -125,6 +125,7 @@ impl Sim {
             keepalive: Some(secs(15)),
             auth_methods: vec![AuthMethod::Key, AuthMethod::Password],
             max_auth_tries: 3,
+            rtt_hint: None,
         };
         let client = ClientSession::new(
             "alice".into(),
