@@ -275,7 +275,7 @@ fn inventories_and_the_client_configuration() {
     std::fs::write(
         &ini,
         format!(
-            "[web]\nweb1 ansible_host=127.0.0.1\nweb2 ansible_host=127.0.0.2\n[api]\napi1 ansible_host=127.0.0.3 ansible_port={} ansible_user=alice\n[prod:children]\nweb\napi\n",
+            "[web]\nweb1 ansible_host=127.0.0.1\nweb2 ansible_host=127.0.0.2\n[api]\napi1 ansible_host=127.0.0.3 secsh_port={} ansible_user=alice\n[prod:children]\nweb\napi\n",
             f.port
         ),
     )

@@ -111,7 +111,7 @@ async fn a_hostile_servers_text_is_shown_escaped() {
     std::fs::write(
         &inventory,
         format!(
-            "all:\n  hosts:\n    \"ev\\e]0;PWNED\\ail\":\n      ansible_host: 127.0.0.1\n      ansible_port: {}\n      ansible_user: alice\n",
+            "all:\n  hosts:\n    \"ev\\e]0;PWNED\\ail\":\n      ansible_host: 127.0.0.1\n      secsh_port: {}\n      ansible_user: alice\n",
             denied.port()
         ),
     )

@@ -41,8 +41,8 @@ pub fn inventory(data: &[u8]) {
     };
     let parsed = [
         Inventory::parse("hosts", text),
-        Inventory::parse_ini("hosts.ini", text),
-        Inventory::parse_yaml("hosts.yml", text),
+        Inventory::parse("hosts.ini", text),
+        Inventory::parse("hosts.yml", text),
     ];
     for inv in parsed.into_iter().flatten() {
         for g in ["all", "web", "db", "ungrouped", "missing"] {

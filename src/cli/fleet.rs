@@ -31,7 +31,8 @@ pub struct FleetArgs {
     /// Ansible inventory (INI or YAML) for `@group` and host addresses.
     #[arg(long, value_name = "FILE")]
     pub inventory: Option<PathBuf>,
-    /// Print the resolved hosts and exit.
+    /// Print the resolved hosts and exit (with --json: one JSON object per
+    /// host with its name, address, port, user and inventory groups).
     #[arg(long)]
     pub list_hosts: bool,
     /// Hosts at once [default: 32].
@@ -149,12 +150,32 @@ pub fn resolve_hosts(args: &Args, cfg: &ClientConfig) -> Result<Vec<Resolved>, C
     resolve(&targets, &files, &f.exclude, cfg, inventory.as_ref()).map_err(usage)
 }
 
-/// `--list-hosts`: one per line (with its address when that differs).
-pub fn list_hosts(hosts: &[Resolved]) -> i32 {
+/// `--list-hosts`: one per line (with its address when that differs);
+/// with `--json`, one JSON object per host with what secsh would use:
+/// `name`, `address`, `port`, `user` (null when none is known) and the
+/// inventory `groups`.
+pub fn list_hosts(args: &Args, cfg: &ClientConfig, hosts: &[Resolved]) -> i32 {
     use std::io::Write;
     let mut out = String::new();
     use crate::logtext::visible;
+    let conn = args.conn.options();
     for h in hosts {
+        if args.fleet.json {
+            let port = conn
+                .port
+                .or(h.port)
+                .or(cfg.defaults.port)
+                .unwrap_or(crate::proto::DEFAULT_PORT);
+            let line = serde_json::json!({
+                "name": h.label,
+                "address": h.address,
+                "port": port,
+                "user": conn.user_for(cfg, h.user.clone()).ok(),
+                "groups": h.groups,
+            });
+            out.push_str(&format!("{line}\n"));
+            continue;
+        }
         // Names and addresses from an inventory: shown escaped.
         let (label, address) = (visible(&h.label), visible(&h.address));
         match h.address == h.label {

@@ -161,7 +161,7 @@ pub fn main() -> i32 {
         }
     };
     if args.fleet.list_hosts {
-        return super::fleet::list_hosts(&hosts);
+        return super::fleet::list_hosts(&args, &cfg, &hosts);
     }
     let problem = if hosts.is_empty() {
         Some("no hosts: give TARGETS, -H FILE or @group".to_string())

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use super::inventory::Inventory;
-use super::targets::{dedup, expand, split_list};
+use super::targets::{expand, split_list};
 use crate::client::config::ClientConfig;
 use crate::client::Target;
 
@@ -24,23 +24,34 @@ pub struct Resolved {
     pub user: Option<String>,
     /// CA bundle from a host override.
     pub cert: Option<PathBuf>,
+    /// The inventory groups the host is in (parents and `all` included).
+    pub groups: Vec<String>,
 }
 
 /// How deep `@group` may refer to other groups.
 const MAX_NESTING: usize = 8;
+
+/// One name a token stands for: an inventory host (its name is taken as
+/// it is) or a target as typed (`user@host:port`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Name {
+    Inventory(String),
+    Typed(String),
+}
 
 fn names(
     token: &str,
     cfg: &ClientConfig,
     inv: Option<&Inventory>,
     depth: usize,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<Name>, String> {
     let Some(group) = token.strip_prefix('@') else {
-        return expand(token).map_err(|e| e.to_string());
+        let hosts = expand(token).map_err(|e| e.to_string())?;
+        return Ok(hosts.into_iter().map(Name::Typed).collect());
     };
     if let Some(inv) = inv {
         match inv.group(group) {
-            Ok(hosts) => return Ok(hosts),
+            Ok(hosts) => return Ok(hosts.into_iter().map(Name::Inventory).collect()),
             Err(_) if cfg.groups.contains_key(group) => {}
             Err(e) => return Err(e.to_string()),
         }
@@ -86,23 +97,51 @@ pub fn resolve(
     }
     let mut ex = Vec::new();
     for e in exclude.iter().flat_map(|e| split_list(e)) {
-        ex.extend(names(&e, cfg, inv, 0)?);
+        for n in names(&e, cfg, inv, 0)? {
+            ex.push(match n {
+                Name::Inventory(s) | Name::Typed(s) => s,
+            });
+        }
     }
     let mut out = Vec::new();
-    for name in dedup(all) {
-        let t = Target::parse(&name)?;
-        let vars = inv.and_then(|i| i.vars(&t.host)).unwrap_or_default();
+    let mut seen = std::collections::HashSet::new();
+    for name in all {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        // An inventory host's name is the whole name; a typed target may
+        // carry a user and a port, and may also be an inventory host.
+        let (t, from_inventory) = match &name {
+            Name::Inventory(h) => (
+                Target {
+                    user: None,
+                    host: h.clone(),
+                    port: None,
+                },
+                true,
+            ),
+            Name::Typed(s) => (Target::parse(s)?, false),
+        };
+        let vars = match inv {
+            Some(i) => i.vars(&t.host).map_err(|e| e.to_string())?,
+            None => None,
+        };
+        let known = vars.is_some();
+        let vars = vars.unwrap_or_default();
         let over = cfg.host(&t.host).cloned().unwrap_or_default();
         let address = vars
             .address
             .or(over.address)
             .unwrap_or_else(|| t.host.clone());
-        if excluded(&t.host, &address, &ex) || excluded(&name, &address, &ex) {
+        let typed = match &name {
+            Name::Inventory(h) | Name::Typed(h) => h,
+        };
+        if excluded(&t.host, &address, &ex) || excluded(typed, &address, &ex) {
             continue;
         }
         // The same host at two ports is two targets: label them apart.
         let label = match t.port {
-            Some(p) if inv.and_then(|i| i.vars(&t.host)).is_none() => format!("{}:{p}", t.host),
+            Some(p) if !from_inventory && !known => format!("{}:{p}", t.host),
             _ => t.host.clone(),
         };
         out.push(Resolved {
@@ -111,6 +150,7 @@ pub fn resolve(
             port: t.port.or(vars.port).or(over.port),
             user: t.user.or(vars.user).or(over.user),
             cert: over.cert,
+            groups: vars.groups,
         });
     }
     Ok(out)
@@ -159,7 +199,7 @@ mod tests {
     fn inventory_hosts_take_their_address_port_and_user() {
         let inv = Inventory::parse(
             "i.ini",
-            "[api]\napi1 ansible_host=127.0.0.21 ansible_port=9 ansible_user=alice\n",
+            "[api]\napi1 ansible_host=127.0.0.21 secsh_port=9 ansible_user=alice\n",
         )
         .unwrap();
         let r = resolve(&["@api".into()], &[], &[], &cfg(), Some(&inv)).unwrap();
@@ -170,7 +210,8 @@ mod tests {
                 address: "127.0.0.21".into(),
                 port: Some(9),
                 user: Some("alice".into()),
-                cert: None
+                cert: None,
+                groups: vec!["all".into(), "api".into()],
             }]
         );
         // Excluding by address works too.
