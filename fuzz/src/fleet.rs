@@ -1,7 +1,7 @@
 //! The fleet client's target syntax: lists, ranges, hosts files, single
 //! targets and scripts, and Ansible-style inventories (INI and YAML).
 
-use secsh::client::fleet::inventory::Inventory;
+use secsh::client::fleet::inventory::{Inventory, Limits};
 use secsh::client::fleet::{script, targets};
 use secsh::client::Target;
 
@@ -35,14 +35,21 @@ pub fn fleet_targets(data: &[u8]) {
 }
 
 /// Inventories: parse, then every group lookup and host's variables.
+/// The limits are the product's own code path with small numbers: at the
+/// default 100,000 hosts one range expression costs tens of milliseconds,
+/// and the fuzzer would spend its time allocating host names.
 pub fn inventory(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
+    let limits = Limits {
+        hosts: 2_000,
+        groups: 200,
+    };
     let parsed = [
-        Inventory::parse("hosts", text),
-        Inventory::parse("hosts.ini", text),
-        Inventory::parse("hosts.yml", text),
+        Inventory::parse_limited("hosts", text, limits),
+        Inventory::parse_limited("hosts.ini", text, limits),
+        Inventory::parse_limited("hosts.yml", text, limits),
     ];
     for inv in parsed.into_iter().flatten() {
         for g in ["all", "web", "db", "ungrouped", "missing"] {

@@ -8,7 +8,7 @@
 
 use super::literal::eval;
 use super::pattern::expand_pattern;
-use super::{shlex, Inventory, InventoryError};
+use super::{shlex, Inventory, InventoryError, Limits};
 
 #[derive(PartialEq, Clone, Copy)]
 enum Kind {
@@ -26,8 +26,8 @@ struct Pending {
 }
 
 /// Parse `text` (the file `file`) into a reconciled inventory.
-pub fn parse(file: &str, text: &str) -> Result<Inventory, InventoryError> {
-    let mut inv = Inventory::new();
+pub fn parse(file: &str, text: &str, limits: Limits) -> Result<Inventory, InventoryError> {
+    let mut inv = Inventory::new(limits);
     let mut pending: Vec<Pending> = Vec::new();
     let (mut group, mut kind) = (super::UNGROUPED, Kind::Hosts);
     for (i, raw) in text.lines().enumerate() {
@@ -192,7 +192,7 @@ fn host_line(inv: &mut Inventory, group: usize, line: &str, at: &str) -> Result<
     let Some((first, rest)) = words.split_first() else {
         return Ok(());
     };
-    let (hosts, port) = expand_pattern(first)?;
+    let (hosts, port) = expand_pattern(first, inv.limits.hosts)?;
     if first.trim().ends_with(':') && port.is_none() {
         return Err(format!(
             "host pattern {first:?} ends in ':', which is kept for a port"

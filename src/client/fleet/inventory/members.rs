@@ -13,20 +13,28 @@ impl Inventory {
     pub(super) fn reconcile(&mut self) {
         for g in 0..self.groups.len() {
             if g != ALL && self.groups[g].parents.is_empty() {
-                self.add_child(ALL, g).expect("all is no one's child");
+                // No parent, so neither a child of `all` nor an ancestor.
+                self.groups[ALL].children.push(g);
+                self.groups[g].parents.push(ALL);
             }
         }
+        let mut leave = HashSet::new();
         for h in 0..self.hosts.len() {
             let grouped = self.hosts[h]
                 .groups
                 .iter()
                 .any(|&g| g != ALL && g != UNGROUPED);
             if grouped {
-                self.remove_from_group(UNGROUPED, h);
+                if self.groups[UNGROUPED].host_set.remove(&h) {
+                    leave.insert(h);
+                    self.hosts[h].groups.retain(|&g| g != UNGROUPED);
+                }
             } else if !self.hosts[h].groups.contains(&UNGROUPED) {
                 self.add_to_group(UNGROUPED, h);
             }
         }
+        // One pass, not one per host: a long INI head may all be grouped later.
+        self.groups[UNGROUPED].hosts.retain(|h| !leave.contains(h));
         // Longest path from `all`, in an order where parents come first.
         let mut depth = vec![0u32; self.groups.len()];
         let mut pending: Vec<usize> = self.groups.iter().map(|g| g.parents.len()).collect();

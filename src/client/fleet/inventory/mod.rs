@@ -20,10 +20,23 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 pub use literal::Value;
 
-/// Hosts an inventory may define (after ranges are expanded).
-pub const MAX_HOSTS: usize = 100_000;
-/// Groups an inventory may define.
-pub const MAX_GROUPS: usize = 10_000;
+/// How large an inventory may be; past a limit it is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Hosts (after ranges are expanded): 100,000 by default.
+    pub hosts: usize,
+    /// Groups: 10,000 by default.
+    pub groups: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            hosts: 100_000,
+            groups: 10_000,
+        }
+    }
+}
 
 /// The variables secsh reads; the rest are not kept.
 const KEPT: [&str; 7] = [
@@ -81,6 +94,7 @@ pub struct Inventory {
     group_index: HashMap<String, usize>,
     /// Each group's distance from `all` (after [`Inventory::reconcile`]).
     depth: Vec<u32>,
+    limits: Limits,
 }
 
 /// Why an inventory could not be read.
@@ -107,12 +121,17 @@ impl Inventory {
     /// `.yml`, `.yaml`, `.json` and names without an extension, then INI
     /// (what Ansible's `yaml` and `ini` plugins accept, in that order).
     pub fn parse(name: &str, text: &str) -> Result<Self, InventoryError> {
+        Self::parse_limited(name, text, Limits::default())
+    }
+
+    /// [`Inventory::parse`] within `limits`.
+    pub fn parse_limited(name: &str, text: &str, limits: Limits) -> Result<Self, InventoryError> {
         let ext = std::path::Path::new(name)
             .extension()
             .map(|e| e.to_string_lossy().to_ascii_lowercase());
         let yaml_first = matches!(ext.as_deref(), None | Some("yml" | "yaml" | "json"));
         let yaml_err = match yaml_first {
-            true => match yaml::parse(name, text) {
+            true => match yaml::parse(name, text, limits) {
                 Ok(inv) => return Ok(inv),
                 Err(e) => Some(e),
             },
@@ -124,7 +143,7 @@ impl Inventory {
                 why: "TOML inventories are not supported".into(),
             }));
         }
-        match (ini::parse(name, text), yaml_err) {
+        match (ini::parse(name, text, limits), yaml_err) {
             (Ok(inv), _) => Ok(inv),
             // A YAML file that is no INI either: the YAML reason.
             (Err(_), Some(y)) if ext.is_some() => Err(y),
@@ -132,8 +151,9 @@ impl Inventory {
         }
     }
 
-    fn new() -> Self {
+    fn new(limits: Limits) -> Self {
         let mut inv = Self {
+            limits,
             hosts: Vec::new(),
             host_index: HashMap::new(),
             groups: Vec::new(),
@@ -157,8 +177,8 @@ impl Inventory {
         if name.is_empty() {
             return Err("an empty group name".into());
         }
-        if self.groups.len() >= MAX_GROUPS {
-            return Err(format!("more than {MAX_GROUPS} groups"));
+        if self.groups.len() >= self.limits.groups {
+            return Err(format!("more than {} groups", self.limits.groups));
         }
         self.groups.push(Group {
             name: name.to_string(),
@@ -215,8 +235,8 @@ impl Inventory {
         let h = match self.host_index.get(name) {
             Some(&h) => h,
             None => {
-                if self.hosts.len() >= MAX_HOSTS {
-                    return Err(format!("more than {MAX_HOSTS} hosts"));
+                if self.hosts.len() >= self.limits.hosts {
+                    return Err(format!("more than {} hosts", self.limits.hosts));
                 }
                 self.hosts.push(Host {
                     name: name.to_string(),
@@ -236,13 +256,6 @@ impl Inventory {
         if self.groups[g].host_set.insert(h) {
             self.groups[g].hosts.push(h);
             self.hosts[h].groups.push(g);
-        }
-    }
-
-    fn remove_from_group(&mut self, g: usize, h: usize) {
-        if self.groups[g].host_set.remove(&h) {
-            self.groups[g].hosts.retain(|&x| x != h);
-            self.hosts[h].groups.retain(|&x| x != g);
         }
     }
 

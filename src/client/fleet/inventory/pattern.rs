@@ -5,11 +5,9 @@
 //! right. This is not the command line's range grammar (`n[1-3]`): an
 //! inventory is read the way Ansible reads it.
 
-/// Ranges expand to at most this many hosts per pattern.
-pub const MAX_EXPANSION: usize = 100_000;
-
-/// `pattern` split into its host names and the port it gave, if any.
-pub fn expand_pattern(pattern: &str) -> Result<(Vec<String>, Option<u16>), String> {
+/// `pattern` split into its host names (at most `max`) and the port it
+/// gave, if any.
+pub fn expand_pattern(pattern: &str, max: usize) -> Result<(Vec<String>, Option<u16>), String> {
     let (host, port) = match parse_address(pattern) {
         Some((h, p)) => (h, p),
         None => (pattern.to_string(), None),
@@ -22,7 +20,7 @@ pub fn expand_pattern(pattern: &str) -> Result<(Vec<String>, Option<u16>), Strin
     };
     let mut out = Vec::new();
     if host.contains('[') {
-        expand_range(&host, &mut out)?;
+        expand_range(&host, max, &mut out)?;
     } else {
         out.push(host);
     }
@@ -31,7 +29,7 @@ pub fn expand_pattern(pattern: &str) -> Result<(Vec<String>, Option<u16>), Strin
 
 /// Ansible's `expand_hostname_range`: the first `[...]` is a range,
 /// the rest of the name is expanded again for each value.
-fn expand_range(name: &str, out: &mut Vec<String>) -> Result<(), String> {
+fn expand_range(name: &str, max: usize, out: &mut Vec<String>) -> Result<(), String> {
     let marked = name.replacen('[', "|", 1).replacen(']', "|", 1);
     let parts: Vec<&str> = marked.split('|').collect();
     let [head, range, tail] = parts[..] else {
@@ -69,19 +67,17 @@ fn expand_range(name: &str, out: &mut Vec<String>) -> Result<(), String> {
             }
             letters(b, e, step)
         }
-        _ => numbers(name, beg, end, step, width)?,
+        _ => numbers(name, beg, end, step, width, max)?,
     };
     for v in values {
         let h = format!("{head}{v}{tail}");
         if h.contains('[') {
-            expand_range(&h, out)?;
+            expand_range(&h, max, out)?;
         } else {
             out.push(h);
         }
-        if out.len() > MAX_EXPANSION {
-            return Err(format!(
-                "{name:?} expands to more than {MAX_EXPANSION} hosts"
-            ));
+        if out.len() > max {
+            return Err(format!("{name:?} expands to more than {max} hosts"));
         }
     }
     Ok(())
@@ -113,6 +109,7 @@ fn numbers(
     end: &str,
     step: i64,
     width: usize,
+    max: usize,
 ) -> Result<Vec<String>, String> {
     let bad = |s: &str| format!("{name:?}: {s:?} is neither a number nor a letter range");
     let b = python_int(beg).ok_or_else(|| bad(beg))?;
@@ -127,10 +124,8 @@ fn numbers(
         ((b - (e + 1)).max(0), -step)
     };
     let count = (span + stride - 1) / stride;
-    if count as usize > MAX_EXPANSION {
-        return Err(format!(
-            "{name:?} expands to more than {MAX_EXPANSION} hosts"
-        ));
+    if count > max as i128 {
+        return Err(format!("{name:?} expands to more than {max} hosts"));
     }
     Ok((0..count)
         .map(|i| {
@@ -298,7 +293,7 @@ mod tests {
     use super::*;
 
     fn names(p: &str) -> Vec<String> {
-        expand_pattern(p).unwrap().0
+        expand_pattern(p, 100_000).unwrap().0
     }
 
     #[test]
@@ -316,35 +311,35 @@ mod tests {
         assert!(names("m[3:1]").is_empty());
         assert_eq!(names("n1]"), ["n1]"]);
         for bad in ["n[1-2]", "n[01:3]", "n[1:", "n[a:c:0]", "n[1:2:0]", "n[:]"] {
-            assert!(expand_pattern(bad).is_err(), "{bad}");
+            assert!(expand_pattern(bad, 100_000).is_err(), "{bad}");
         }
-        assert!(expand_pattern("n[0:999999]").is_err());
+        assert!(expand_pattern("n[0:999999]", 100_000).is_err());
     }
 
     #[test]
     fn ports_split_off_only_valid_addresses() {
         assert_eq!(
-            expand_pattern("h1:2222").unwrap(),
+            expand_pattern("h1:2222", 100_000).unwrap(),
             (vec!["h1".into()], Some(2222))
         );
         assert_eq!(
-            expand_pattern("db[1:2]:7304").unwrap(),
+            expand_pattern("db[1:2]:7304", 100_000).unwrap(),
             (vec!["db1".into(), "db2".into()], Some(7304))
         );
         assert_eq!(
-            expand_pattern("127.0.0.72:7302").unwrap(),
+            expand_pattern("127.0.0.72:7302", 100_000).unwrap(),
             (vec!["127.0.0.72".into()], Some(7302))
         );
         assert_eq!(
-            expand_pattern("[::1]:22").unwrap(),
+            expand_pattern("[::1]:22", 100_000).unwrap(),
             (vec!["::1".into()], Some(22))
         );
         assert_eq!(
-            expand_pattern("fe80::1").unwrap(),
+            expand_pattern("fe80::1", 100_000).unwrap(),
             (vec!["fe80::1".into()], None)
         );
         // Not a valid name: the port stays part of it.
-        assert_eq!(expand_pattern("n1]:22").unwrap().0, ["n1]:22"]);
-        assert!(expand_pattern("h:70000").is_err());
+        assert_eq!(expand_pattern("n1]:22", 100_000).unwrap().0, ["n1]:22"]);
+        assert!(expand_pattern("h:70000", 100_000).is_err());
     }
 }

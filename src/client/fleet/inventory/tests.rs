@@ -121,6 +121,7 @@ fn yaml_anchors_and_merge_keys() {
         "        web2:\n          <<: *h1\n          ansible_host: 127.0.0.92\n",
         "    db:\n      vars:\n        <<: *wv\n        ansible_user: dba\n      hosts:\n        db1:\n          <<: *h1\n        db2:\n",
         "    canary:\n      hosts: *wh\n",
+        "    both:\n      hosts:\n        b1:\n          <<: [*h1, {ansible_user: second}]\n",
     ));
     let w2 = vars(&inv, "web2");
     assert_eq!(
@@ -130,6 +131,8 @@ fn yaml_anchors_and_merge_keys() {
     assert_eq!(vars(&inv, "db2").user.as_deref(), Some("dba"));
     assert_eq!(vars(&inv, "db1").user.as_deref(), Some("root"));
     assert_eq!(hosts(&inv, "canary"), ["web1", "web2"]);
+    // Of a list of merged mappings, the later wins (as in Ansible 2.19).
+    assert_eq!(vars(&inv, "b1").user.as_deref(), Some("second"));
 }
 
 #[test]
@@ -160,6 +163,11 @@ fn what_ansible_refuses_is_refused_with_the_line() {
         "{e}"
     );
     assert!(Inventory::parse("bad.yml", "all:\n  - x\n  y: [").is_err());
+    // A child that is no group definition; at the top level it is skipped.
+    let e = Inventory::parse("x.yml", "all:\n  children:\n    lone: web9\n").unwrap_err();
+    assert!(e.to_string().contains("all.children.lone"), "{e}");
+    let inv = yml("lone: web9\nall:\n  hosts:\n    h:\n");
+    assert!(inv.group("lone").is_err());
 }
 
 #[test]

@@ -2,19 +2,20 @@
 //! mapping of groups, each with `hosts` (patterns to variables), `vars`
 //! and `children` (more groups), processed in document order; a group
 //! named again adds to what it had. Anchors, aliases and `<<` merge keys
-//! are resolved first, as PyYAML does (keys written beside a merge win).
+//! are resolved first, as Ansible's loader does (keys written beside a
+//! merge win).
 
 use serde_norway::{Mapping, Value as Y};
 
 use super::literal::Value;
 use super::pattern::expand_pattern;
-use super::{Inventory, InventoryError};
+use super::{Inventory, InventoryError, Limits};
 
 /// Groups may nest this deep.
 const MAX_DEPTH: usize = 64;
 
 /// Parse `text` (the file `file`) into a reconciled inventory.
-pub fn parse(file: &str, text: &str) -> Result<Inventory, InventoryError> {
+pub fn parse(file: &str, text: &str, limits: Limits) -> Result<Inventory, InventoryError> {
     let invalid = |at: &str, why: String| InventoryError::Invalid {
         at: format!("{file}: {at}"),
         why,
@@ -43,7 +44,7 @@ pub fn parse(file: &str, text: &str) -> Result<Inventory, InventoryError> {
             "a plugin configuration, not an inventory".into(),
         ));
     }
-    let mut inv = Inventory::new();
+    let mut inv = Inventory::new(limits);
     for (name, body) in &top {
         let name = name_of(name)
             .ok_or_else(|| invalid("(top)", format!("group name {} is not text", show(name))))?;
@@ -89,7 +90,7 @@ fn group(
     body: &Y,
     path: &str,
     depth: usize,
-) -> Result<usize, InventoryError> {
+) -> Result<Option<usize>, InventoryError> {
     let invalid = |at: &str, why: String| InventoryError::Invalid {
         at: format!("{file}: {at}"),
         why,
@@ -100,11 +101,15 @@ fn group(
             format!("groups nest more than {MAX_DEPTH} deep"),
         ));
     }
-    let g = inv.add_group(name).map_err(|why| invalid(path, why))?;
     let body = match body {
-        Y::Mapping(m) => m,
-        // `group:` with nothing under it; anything else Ansible skips.
-        _ => return Ok(g),
+        Y::Mapping(m) => Some(m),
+        Y::Null => None,
+        // Ansible skips it (and a parent naming it as a child fails).
+        _ => return Ok(None),
+    };
+    let g = inv.add_group(name).map_err(|why| invalid(path, why))?;
+    let Some(body) = body else {
+        return Ok(Some(g));
     };
     for (key, section) in body {
         let Some(key) = key.as_str() else { continue };
@@ -146,7 +151,12 @@ fn group(
                         invalid(&at, format!("group name {} is not text", show(c)))
                     })?;
                     let cpath = format!("{at}.{c}");
-                    let child = group(inv, file, c, cbody, &cpath, depth + 1)?;
+                    let child =
+                        group(inv, file, c, cbody, &cpath, depth + 1)?.ok_or_else(|| {
+                            let why =
+                                format!("{c:?} is no group definition (a mapping or nothing)");
+                            invalid(&cpath, why)
+                        })?;
                     inv.add_child(g, child)
                         .map_err(|why| invalid(&cpath, why))?;
                 }
@@ -161,7 +171,8 @@ fn group(
                         return Err(invalid(&at, why));
                     };
                     let hpath = format!("{at}.{p}");
-                    let (hosts, _port) = expand_pattern(p).map_err(|why| invalid(&hpath, why))?;
+                    let (hosts, _port) =
+                        expand_pattern(p, inv.limits.hosts).map_err(|why| invalid(&hpath, why))?;
                     let vars = match hv {
                         Y::Mapping(m) => Some(m),
                         Y::Null => None,
@@ -185,12 +196,12 @@ fn group(
             _ => {}
         }
     }
-    Ok(g)
+    Ok(Some(g))
 }
 
-/// `v` with every `<<` merge key resolved as PyYAML does: the mapping's
-/// own keys first, then those of the merged mappings not already there
-/// (the first of a list of merged mappings winning).
+/// `v` with every `<<` merge key resolved as Ansible's loader does: the
+/// mapping's own keys win over merged ones, and of a list of merged
+/// mappings the later wins (checked against ansible-core 2.19).
 fn merged(v: Y, depth: usize) -> Result<Y, String> {
     if depth > MAX_DEPTH * 4 {
         return Err("the document nests too deep".into());
@@ -223,9 +234,7 @@ fn merged(v: Y, depth: usize) -> Result<Y, String> {
                 let mut out = Mapping::new();
                 for src in sources {
                     for (k, v) in src {
-                        if !out.contains_key(&k) {
-                            out.insert(k, v);
-                        }
+                        out.insert(k, v);
                     }
                 }
                 // Own keys override; PyYAML puts merged keys first.
