@@ -1,7 +1,10 @@
 //! Target lists, free of I/O: comma lists whose commas inside `[...]` are
 //! range separators, numeric ranges (`web[01-20]`, `db[1-3,7]`, zero
 //! padding kept; Ansible's `[1:3]` too), hosts files (one target per line,
-//! `#` comments), and exclusions.
+//! `#` comments), and exclusions. The grammar is pdsh's and ClusterShell's
+//! common subset (docs/CLIENT.md, "Ranges"); anything else (a stray or
+//! nested bracket, a set operator, mismatched padding) is refused,
+//! quoting the whole item typed, never read as part of a host name.
 
 /// Most hosts one pattern may expand to (a typo like `[1-99999999]` is an
 /// error, not an allocation).
@@ -45,8 +48,9 @@ pub fn split_list(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// The numbers (as text, padded) one bracket body stands for.
-fn bracket(pattern: &str, body: &str) -> Result<Vec<String>, TargetError> {
+/// The numbers (as text, padded) one bracket body stands for, each bound
+/// written after the digits `lead` that precede the bracket.
+fn bracket(pattern: &str, body: &str, lead: &str) -> Result<Vec<String>, TargetError> {
     let bad = |why: &str| TargetError::Range {
         pattern: pattern.to_string(),
         why: why.to_string(),
@@ -61,6 +65,14 @@ fn bracket(pattern: &str, body: &str) -> Result<Vec<String>, TargetError> {
         let digits = |t: &str| !t.is_empty() && t.bytes().all(|c| c.is_ascii_digit());
         if !digits(a) || !digits(b) {
             return Err(bad("ranges are decimal numbers like [1-9] or [01-20]"));
+        }
+        let (a, b) = (format!("{lead}{a}"), format!("{lead}{b}"));
+        let (a, b) = (a.as_str(), b.as_str());
+        let padded = |t: &str| t.len() > 1 && t.starts_with('0');
+        if (padded(a) || padded(b)) && a.len() != b.len() {
+            return Err(bad(
+                "padding mismatch: a zero-padded range has both ends the same width ([01-20], [001-100])",
+            ));
         }
         let (lo, hi): (u64, u64) = (
             a.parse().map_err(|_| bad("number too large"))?,
@@ -84,6 +96,40 @@ fn bracket(pattern: &str, body: &str) -> Result<Vec<String>, TargetError> {
 
 /// Expand every `[...]` in one pattern (several brackets multiply).
 pub fn expand(pattern: &str) -> Result<Vec<String>, TargetError> {
+    check(pattern)?;
+    expand_from(pattern, pattern, false)
+}
+
+/// Refuse what the grammar has no meaning for, before expanding.
+fn check(pattern: &str) -> Result<(), TargetError> {
+    let bad = |why: String| TargetError::Range {
+        pattern: pattern.to_string(),
+        why,
+    };
+    if let Some(op) = pattern.chars().find(|c| matches!(c, '!' | '&' | '^')) {
+        return Err(bad(format!(
+            "set operator {op:?} is not supported: list the hosts, or leave some out with -x"
+        )));
+    }
+    let mut open = false;
+    for c in pattern.chars() {
+        match (c, open) {
+            ('[', true) => return Err(bad("brackets do not nest".into())),
+            ('[', false) => open = true,
+            (']', false) => return Err(bad("a ] without its [".into())),
+            (']', true) => open = false,
+            _ => {}
+        }
+    }
+    if open {
+        return Err(bad("no closing ]".into()));
+    }
+    Ok(())
+}
+
+/// [`expand`] of `pattern`, the rest of the item `full` (errors quote it);
+/// `after` when `pattern` follows a range.
+fn expand_from(full: &str, pattern: &str, after: bool) -> Result<Vec<String>, TargetError> {
     let Some(open) = pattern.find('[') else {
         return Ok(vec![pattern.to_string()]);
     };
@@ -91,7 +137,7 @@ pub fn expand(pattern: &str) -> Result<Vec<String>, TargetError> {
         .find(']')
         .map(|i| i + open)
         .ok_or_else(|| TargetError::Range {
-            pattern: pattern.to_string(),
+            pattern: full.to_string(),
             why: "no closing ]".into(),
         })?;
     let body = &pattern[open + 1..close];
@@ -102,18 +148,37 @@ pub fn expand(pattern: &str) -> Result<Vec<String>, TargetError> {
     let host_start = open == 0 || pattern[..open].ends_with('@');
     if !range_like && host_start {
         // An IPv6 address in brackets (`[::1]:7022`): literal.
-        let rest = expand(&pattern[close + 1..])?;
+        let rest = expand_from(full, &pattern[close + 1..], false)?;
         return Ok(rest
             .into_iter()
             .map(|r| format!("{}{r}", &pattern[..=close]))
             .collect());
     }
-    let heads = bracket(pattern, body)?;
-    let tails = expand(&pattern[close + 1..])?;
-    if heads.len().saturating_mul(tails.len()) > MAX_EXPANSION {
-        return Err(TargetError::TooMany(pattern.to_string()));
+    // Digits right before a range are part of its numbers, as in
+    // ClusterShell: `n9[3-12]` is 93 to 912, `n0[1-9]` 01 to 09. Between
+    // two ranges there must be something else.
+    let text = &pattern[..open];
+    if after && text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(TargetError::Range {
+            pattern: full.to_string(),
+            why: "two ranges need a letter or sign between them (n[1-2]x[3-4])".into(),
+        });
     }
-    let prefix = &pattern[..open];
+    let digits = text.len() - text.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    let (prefix, lead) = text.split_at(text.len() - digits);
+    if !lead.is_empty() && body.contains(',') {
+        // ClusterShell reads `n9[1,3-4]` value by value but `n9[3-12]`
+        // by its bounds: too subtle to guess at.
+        return Err(TargetError::Range {
+            pattern: full.to_string(),
+            why: "digits before a list of ranges: write them inside ([91,93-94])".into(),
+        });
+    }
+    let heads = bracket(full, body, lead)?;
+    let tails = expand_from(full, &pattern[close + 1..], true)?;
+    if heads.len().saturating_mul(tails.len()) > MAX_EXPANSION {
+        return Err(TargetError::TooMany(full.to_string()));
+    }
     let mut out = Vec::with_capacity(heads.len() * tails.len());
     for h in &heads {
         for t in &tails {
@@ -189,12 +254,38 @@ mod tests {
         for bad in ["web[3-1]", "web[1-", "web[a-b]x[", "db[1-x]", "h[]"] {
             assert!(expand(bad).is_err(), "{bad}");
         }
+        // Refused, quoting the whole item as typed.
+        for bad in [
+            "n[1-2]]",
+            "n]",
+            "]n",
+            "n[[1-2]]",
+            "r[1-2]n[3",
+            "n[1-5]!n3",
+            "n[1-5]&n[3-9]",
+            "a^b",
+            "n[1-010]",
+            "n[01-3]",
+        ] {
+            let e = expand(bad).unwrap_err().to_string();
+            assert!(e.contains(&format!("{bad:?}")), "{bad}: {e}");
+        }
+        assert_eq!(expand("n[00-01]").unwrap(), ["n00", "n01"]);
+        // Digits before a range belong to it (ClusterShell's reading).
+        assert_eq!(
+            expand("x9[8-10]").unwrap(),
+            (98..=910).map(|n| format!("x{n}")).collect::<Vec<_>>()
+        );
+        assert_eq!(expand("n0[1-3]").unwrap(), ["n01", "n02", "n03"]);
+        for bad in ["n0[8-10]", "n[1-2][3-4]", "n[1-2]0[3]", "n9[1,3]"] {
+            assert!(expand(bad).is_err(), "{bad}");
+        }
         assert!(matches!(
             expand("h[0-999999999]"),
             Err(TargetError::TooMany(_))
         ));
         assert!(matches!(
-            expand("h[0-999][0-999]"),
+            expand("h[0-999]x[0-999]"),
             Err(TargetError::TooMany(_))
         ));
     }
