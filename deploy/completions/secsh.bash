@@ -47,7 +47,7 @@ _secsh() {
 
     case "${cmd}" in
         secsh)
-            opts="-i -l -p -v -H -x -n -h -V --cert --config --batch --password-file --connect-timeout --keepalive --hosts-file --exclude --inventory --list-hosts --parallel --deadline --max-errors --batch-size --group --json --out-dir --script --keep-going --timeout --list --help --version put get completions help"
+            opts="-i -l -p -v -H -x -n -h -V --cert --config --batch --password-file --passphrase-file --connect-timeout --keepalive --hosts-file --exclude --inventory --list-hosts --parallel --deadline --max-errors --batch-size --group --json --out-dir --script --keep-going --timeout --list --help --version put get completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -74,6 +74,10 @@ _secsh() {
                     return 0
                     ;;
                 --password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -155,7 +159,7 @@ _secsh() {
             return 0
             ;;
         secsh__subcmd__get)
-            opts="-i -l -p -v -h -V --cert --config --batch --password-file --connect-timeout --keepalive --resume --no-progress --help --version"
+            opts="-i -l -p -v -h -V --cert --config --batch --password-file --passphrase-file --connect-timeout --keepalive --resume --no-progress --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -182,6 +186,10 @@ _secsh() {
                     return 0
                     ;;
                 --password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -271,7 +279,7 @@ _secsh() {
             return 0
             ;;
         secsh__subcmd__put)
-            opts="-i -l -p -v -h -V --cert --config --batch --password-file --connect-timeout --keepalive --mode --resume --no-progress --help --version"
+            opts="-i -l -p -v -h -V --cert --config --batch --password-file --passphrase-file --connect-timeout --keepalive --mode --resume --no-progress --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -298,6 +306,10 @@ _secsh() {
                     return 0
                     ;;
                 --password-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_secsh_global_optspecs
-    string join \n cert= config= i= l= p= batch password-file= connect-timeout= keepalive= v H/hosts-file= x/exclude= inventory= list-hosts parallel= deadline= max-errors= batch-size= group json out-dir= script= keep-going n timeout= list h/help V/version
+    string join \n cert= config= i= l= p= batch password-file= passphrase-file= connect-timeout= keepalive= v H/hosts-file= x/exclude= inventory= list-hosts parallel= deadline= max-errors= batch-size= group json out-dir= script= keep-going n timeout= list h/help V/version
 end
 
 function __fish_secsh_needs_command
@@ -30,6 +30,7 @@ complete -c secsh -n "__fish_secsh_needs_command" -s i -d 'OpenSSH private key (
 complete -c secsh -n "__fish_secsh_needs_command" -s l -d 'User to log in as (default: USER@ in the target, then $USER)' -r
 complete -c secsh -n "__fish_secsh_needs_command" -s p -d 'Port (default: :PORT in the target, then 7022)' -r
 complete -c secsh -n "__fish_secsh_needs_command" -l password-file -d 'Read the password from the first line of FILE (mode 0600) when the server asks for one. Weaker than a key: prefer keys for automation' -r -F
+complete -c secsh -n "__fish_secsh_needs_command" -l passphrase-file -d 'Read the private key\'s passphrase from the first line of FILE (mode 0600) instead of asking: for scripts and --batch' -r -F
 complete -c secsh -n "__fish_secsh_needs_command" -l connect-timeout -d 'Seconds allowed for TCP connect plus TLS handshake, and again for the server\'s answer to authentication. [default: 10]' -r
 complete -c secsh -n "__fish_secsh_needs_command" -l keepalive -d 'Ping a silent server after SECS seconds; give up (exit 255) after 3 unanswered pings. 0 turns keepalives off' -r
 complete -c secsh -n "__fish_secsh_needs_command" -s H -l hosts-file -d 'Hosts file: one target (or list or range) per line, `#` comments. Repeatable' -r -F
@@ -44,7 +45,7 @@ complete -c secsh -n "__fish_secsh_needs_command" -l script -d 'Run one argv per
 complete -c secsh -n "__fish_secsh_needs_command" -l timeout -d 'Ask the server to kill the command after SECS seconds (exit 252; with several hosts, status timed_out)' -r
 complete -c secsh -n "__fish_secsh_needs_command" -l batch -d 'Never prompt (for a key passphrase or a password)'
 complete -c secsh -n "__fish_secsh_needs_command" -s v -d 'Log connection details to stderr (repeat for more)'
-complete -c secsh -n "__fish_secsh_needs_command" -l list-hosts -d 'Print the resolved hosts and exit'
+complete -c secsh -n "__fish_secsh_needs_command" -l list-hosts -d 'Print the resolved hosts and exit (with --json: one JSON object per host with its name, address, port, user and inventory groups)'
 complete -c secsh -n "__fish_secsh_needs_command" -l group -d 'Gather the output and print each distinct one once, under the hosts that produced it'
 complete -c secsh -n "__fish_secsh_needs_command" -l json -d 'JSON Lines on stdout: one object per host, then a summary'
 complete -c secsh -n "__fish_secsh_needs_command" -l keep-going -d 'With --script: run the rest after a command fails'
@@ -62,6 +63,7 @@ complete -c secsh -n "__fish_secsh_using_subcommand put" -s i -d 'OpenSSH privat
 complete -c secsh -n "__fish_secsh_using_subcommand put" -s l -d 'User to log in as (default: USER@ in the target, then $USER)' -r
 complete -c secsh -n "__fish_secsh_using_subcommand put" -s p -d 'Port (default: :PORT in the target, then 7022)' -r
 complete -c secsh -n "__fish_secsh_using_subcommand put" -l password-file -d 'Read the password from the first line of FILE (mode 0600) when the server asks for one. Weaker than a key: prefer keys for automation' -r -F
+complete -c secsh -n "__fish_secsh_using_subcommand put" -l passphrase-file -d 'Read the private key\'s passphrase from the first line of FILE (mode 0600) instead of asking: for scripts and --batch' -r -F
 complete -c secsh -n "__fish_secsh_using_subcommand put" -l connect-timeout -d 'Seconds allowed for TCP connect plus TLS handshake, and again for the server\'s answer to authentication. [default: 10]' -r
 complete -c secsh -n "__fish_secsh_using_subcommand put" -l keepalive -d 'Ping a silent server after SECS seconds; give up (exit 255) after 3 unanswered pings. 0 turns keepalives off' -r
 complete -c secsh -n "__fish_secsh_using_subcommand put" -l mode -d 'Permission bits of the stored files, in octal (default: each local file\'s)' -r
@@ -77,6 +79,7 @@ complete -c secsh -n "__fish_secsh_using_subcommand get" -s i -d 'OpenSSH privat
 complete -c secsh -n "__fish_secsh_using_subcommand get" -s l -d 'User to log in as (default: USER@ in the target, then $USER)' -r
 complete -c secsh -n "__fish_secsh_using_subcommand get" -s p -d 'Port (default: :PORT in the target, then 7022)' -r
 complete -c secsh -n "__fish_secsh_using_subcommand get" -l password-file -d 'Read the password from the first line of FILE (mode 0600) when the server asks for one. Weaker than a key: prefer keys for automation' -r -F
+complete -c secsh -n "__fish_secsh_using_subcommand get" -l passphrase-file -d 'Read the private key\'s passphrase from the first line of FILE (mode 0600) instead of asking: for scripts and --batch' -r -F
 complete -c secsh -n "__fish_secsh_using_subcommand get" -l connect-timeout -d 'Seconds allowed for TCP connect plus TLS handshake, and again for the server\'s answer to authentication. [default: 10]' -r
 complete -c secsh -n "__fish_secsh_using_subcommand get" -l keepalive -d 'Ping a silent server after SECS seconds; give up (exit 255) after 3 unanswered pings. 0 turns keepalives off' -r
 complete -c secsh -n "__fish_secsh_using_subcommand get" -l batch -d 'Never prompt (for a key passphrase or a password)'

@@ -21,6 +21,7 @@ _secsh() {
 '-l+[User to log in as (default\: USER@ in the target, then \$USER)]:USER:_default' \
 '-p+[Port (default\: \:PORT in the target, then 7022)]:PORT:_default' \
 '--password-file=[Read the password from the first line of FILE (mode 0600) when the server asks for one. Weaker than a key\: prefer keys for automation]:FILE:_files' \
+'--passphrase-file=[Read the private key'\''s passphrase from the first line of FILE (mode 0600) instead of asking\: for scripts and --batch]:FILE:_files' \
 '--connect-timeout=[Seconds allowed for TCP connect plus TLS handshake, and again for the server'\''s answer to authentication. \[default\: 10\]]:SECS:_default' \
 '--keepalive=[Ping a silent server after SECS seconds; give up (exit 255) after 3 unanswered pings. 0 turns keepalives off]:SECS:_default' \
 '*-H+[Hosts file\: one target (or list or range) per line, \`#\` comments. Repeatable]:FILE:_files' \
@@ -37,7 +38,7 @@ _secsh() {
 '--timeout=[Ask the server to kill the command after SECS seconds (exit 252; with several hosts, status timed_out)]:SECS:_default' \
 '--batch[Never prompt (for a key passphrase or a password)]' \
 '*-v[Log connection details to stderr (repeat for more)]' \
-'--list-hosts[Print the resolved hosts and exit]' \
+'--list-hosts[Print the resolved hosts and exit (with --json\: one JSON object per host with its name, address, port, user and inventory groups)]' \
 '(--json --out-dir)--group[Gather the output and print each distinct one once, under the hosts that produced it]' \
 '(--out-dir)--json[JSON Lines on stdout\: one object per host, then a summary]' \
 '--keep-going[With --script\: run the rest after a command fails]' \
@@ -66,6 +67,7 @@ _arguments "${_arguments_options[@]}" : \
 '-l+[User to log in as (default\: USER@ in the target, then \$USER)]:USER:_default' \
 '-p+[Port (default\: \:PORT in the target, then 7022)]:PORT:_default' \
 '--password-file=[Read the password from the first line of FILE (mode 0600) when the server asks for one. Weaker than a key\: prefer keys for automation]:FILE:_files' \
+'--passphrase-file=[Read the private key'\''s passphrase from the first line of FILE (mode 0600) instead of asking\: for scripts and --batch]:FILE:_files' \
 '--connect-timeout=[Seconds allowed for TCP connect plus TLS handshake, and again for the server'\''s answer to authentication. \[default\: 10\]]:SECS:_default' \
 '--keepalive=[Ping a silent server after SECS seconds; give up (exit 255) after 3 unanswered pings. 0 turns keepalives off]:SECS:_default' \
 '--mode=[Permission bits of the stored files, in octal (default\: each local file'\''s)]:OCTAL:_default' \
@@ -88,6 +90,7 @@ _arguments "${_arguments_options[@]}" : \
 '-l+[User to log in as (default\: USER@ in the target, then \$USER)]:USER:_default' \
 '-p+[Port (default\: \:PORT in the target, then 7022)]:PORT:_default' \
 '--password-file=[Read the password from the first line of FILE (mode 0600) when the server asks for one. Weaker than a key\: prefer keys for automation]:FILE:_files' \
+'--passphrase-file=[Read the private key'\''s passphrase from the first line of FILE (mode 0600) instead of asking\: for scripts and --batch]:FILE:_files' \
 '--connect-timeout=[Seconds allowed for TCP connect plus TLS handshake, and again for the server'\''s answer to authentication. \[default\: 10\]]:SECS:_default' \
 '--keepalive=[Ping a silent server after SECS seconds; give up (exit 255) after 3 unanswered pings. 0 turns keepalives off]:SECS:_default' \
 '--batch[Never prompt (for a key passphrase or a password)]' \

@@ -35,6 +35,10 @@ pub struct ConnArgs {
     /// server asks for one. Weaker than a key: prefer keys for automation.
     #[arg(long, value_name = "FILE", env = "SECSH_PASSWORD_FILE")]
     pub password_file: Option<PathBuf>,
+    /// Read the private key's passphrase from the first line of FILE
+    /// (mode 0600) instead of asking: for scripts and --batch.
+    #[arg(long, value_name = "FILE", env = "SECSH_PASSPHRASE_FILE")]
+    pub passphrase_file: Option<PathBuf>,
     /// Seconds allowed for TCP connect plus TLS handshake, and again for
     /// the server's answer to authentication.
     /// [default: 10]
@@ -71,6 +75,7 @@ impl ConnArgs {
             login: self.login.clone(),
             port: self.port,
             password_file: self.password_file.clone(),
+            passphrase_file: self.passphrase_file.clone(),
             connect_timeout: self.connect_timeout,
             keepalive: self.keepalive,
         }

@@ -42,7 +42,7 @@ fn supported(key: &PublicKey) -> bool {
         key.algorithm(),
         ssh_key::Algorithm::Ed25519
             | ssh_key::Algorithm::Ecdsa {
-                curve: ssh_key::EcdsaCurve::NistP256
+                curve: ssh_key::EcdsaCurve::NistP256 | ssh_key::EcdsaCurve::NistP384
             }
     )
 }
@@ -78,6 +78,7 @@ impl Identity {
     pub fn from_file(path: &Path, ask: Option<&Ask>) -> Result<Self, ClientError> {
         let err = |e: &dyn std::fmt::Display| ident_err(format!("{}: {e}", path.display()));
         let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| err(&e))?);
+        let text = rewrap(&text);
         let mut key = PrivateKey::from_openssh(text.as_bytes())
             .map_err(|e| err(&format!("not an OpenSSH private key ({e})")))?;
         if !supported(key.public_key()) {
@@ -148,4 +149,45 @@ fn agent_key(socket: &Path) -> Result<Option<PublicKey>, ssh_agent_client_rs::Er
         ssh_agent_client_rs::Identity::PublicKey(pk) if supported(&pk) => Some(pk.into_owned()),
         _ => None,
     }))
+}
+
+/// An OpenSSH private key file with its base64 re-wrapped at the 70
+/// columns the parser insists on: `ssh-keygen` reads any line width (and
+/// Python's `cryptography` writes 64), so secsh does too. Whitespace
+/// inside the body (CR, trailing blanks) is dropped. Anything that is not
+/// such a file is returned as it was, for the parser's own error.
+fn rewrap(text: &str) -> Zeroizing<String> {
+    const BEGIN: &str = "-----BEGIN OPENSSH PRIVATE KEY-----";
+    const END: &str = "-----END OPENSSH PRIVATE KEY-----";
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let (Some(b), Some(e)) = (
+        lines.iter().position(|l| *l == BEGIN),
+        lines.iter().position(|l| *l == END),
+    ) else {
+        return Zeroizing::new(text.to_string());
+    };
+    if e <= b {
+        return Zeroizing::new(text.to_string());
+    }
+    let body: Zeroizing<String> = Zeroizing::new(
+        lines[b + 1..e]
+            .iter()
+            .flat_map(|l| l.chars())
+            .filter(|c| !c.is_whitespace())
+            .collect(),
+    );
+    let mut out = Zeroizing::new(String::with_capacity(body.len() + body.len() / 70 + 80));
+    out.push_str(BEGIN);
+    out.push('\n');
+    for chunk in body.as_bytes().chunks(70) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str(END);
+    out.push('\n');
+    out
 }

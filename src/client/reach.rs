@@ -26,6 +26,8 @@ pub struct ConnOptions {
     pub port: Option<u16>,
     /// A file whose first line is the password (`--password-file`).
     pub password_file: Option<PathBuf>,
+    /// A file whose first line is the key's passphrase (`--passphrase-file`).
+    pub passphrase_file: Option<PathBuf>,
     /// Seconds for TCP plus TLS, and again for the sign-in.
     pub connect_timeout: Option<f64>,
     /// Seconds of server silence before a ping; 0: never.
@@ -114,7 +116,16 @@ impl ConnOptions {
             .transpose()?;
         let identity = self.identity.clone().or(cfg.defaults.identity.clone());
         let can_ask = ask_password && ask.is_some();
-        let key = match Identity::load(identity.as_deref(), ask) {
+        // A passphrase file answers the key's prompt (never a password's).
+        let from_file: Option<Ask> = match &self.passphrase_file {
+            Some(p) => {
+                let secret = read_password_file(p)?;
+                Some(std::sync::Arc::new(move |_: &str| Some(secret.clone())))
+            }
+            None => None,
+        };
+        let key_ask = from_file.as_ref().or(ask);
+        let key = match Identity::load(identity.as_deref(), key_ask) {
             Ok(key) => {
                 tracing::info!(source = ?key.source(), "identity loaded");
                 Some(key)

@@ -346,10 +346,10 @@ pub(super) fn parse_key(line: &str) -> Result<ssh_key::PublicKey, String> {
     match key.algorithm() {
         ssh_key::Algorithm::Ed25519
         | ssh_key::Algorithm::Ecdsa {
-            curve: ssh_key::EcdsaCurve::NistP256,
+            curve: ssh_key::EcdsaCurve::NistP256 | ssh_key::EcdsaCurve::NistP384,
         } => Ok(key),
         other => Err(format!(
-            "key type {other} is not supported (use ssh-ed25519 or ecdsa-sha2-nistp256)"
+            "key type {other} is not supported (use ssh-ed25519, ecdsa-sha2-nistp256 or ecdsa-sha2-nistp384)"
         )),
     }
 }
