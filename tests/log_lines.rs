@@ -56,6 +56,7 @@ async fn peer_text_never_starts_a_log_line() {
         method: AuthMethod::Password,
         signature: None,
         password: Some(Secret::new("x".into())),
+        certificate: None,
     })
     .await;
     let _ = raw.next().await;

@@ -30,6 +30,7 @@ async fn attempt(addr: std::net::SocketAddr, env: &Env, user: &str) -> f64 {
         method: AuthMethod::Password,
         signature: None,
         password: Some(Secret::new("wrong-pass".into())),
+        certificate: None,
     })
     .await;
     let answer = c.next().await.map(|f| f.message);

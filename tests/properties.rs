@@ -204,7 +204,7 @@ proptest! {
             rtt_hint: None,
         };
         let mut s = ServerSession::new(settings, t0);
-        let auth = Message::Auth { user: "u".into(), method: secsh::proto::AuthMethod::Key, signature: Some("s".into()), password: None };
+        let auth = Message::Auth { user: "u".into(), method: secsh::proto::AuthMethod::Key, signature: Some("s".into()), password: None, certificate: None };
         s.handle_frame(Frame::new(auth, Bytes::new()), t0);
         while s.poll_action().is_some() {}
         s.handle_auth_result("u", AuthVerdict::Ok(Grant { stdin_budget: 1 << 30 }), t0);

@@ -78,6 +78,7 @@ async fn a_reload_revokes_removed_users_and_keys_on_open_connections() {
         method: AuthMethod::Password,
         signature: None,
         password: Some(Secret::new("pw".into())),
+        certificate: None,
     })
     .await;
     assert!(matches!(

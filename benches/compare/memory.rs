@@ -61,6 +61,7 @@ async fn open(target: &Target, server: &Secshd) -> Option<Held> {
         method: AuthMethod::Key,
         signature: Some(sig),
         password: None,
+        certificate: None,
     };
     writer.send(&auth, &[]).await.ok()?;
     writer.flush().await.ok()?;

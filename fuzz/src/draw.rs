@@ -97,6 +97,7 @@ pub fn message(u: &mut Unstructured) -> Result<Message> {
             method: method(u)?,
             signature: opt(u, text)?,
             password: opt(u, |u| text(u).map(Secret::new))?,
+            certificate: opt(u, text)?,
         },
         1 => Message::AuthContinue {
             methods: vec![method(u)?],

@@ -131,6 +131,7 @@ fn drive_client(u: &mut Unstructured) -> Result<()> {
     };
     let proof = AuthProof::Key {
         signature: "sig".into(),
+        certificate: None,
     };
     let mut c = ClientSession::new("alice".into(), proof, settings, t0);
     let mut check = client_check::Check::default();

@@ -15,6 +15,22 @@ pub struct Auth {
     /// `SHA256:...` as `ssh-keygen -l` prints it, when a key was used.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// The user certificate that admitted the key, when one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert: Option<CertAudit>,
+}
+
+/// A user certificate in a record: what `ssh-keygen -L` shows of it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CertAudit {
+    /// Its key id (`ssh-keygen -I`).
+    pub key_id: String,
+    /// Its serial (`ssh-keygen -z`).
+    pub serial: u64,
+    /// The CA's `SHA256:...` fingerprint.
+    pub ca: String,
+    /// The principal that admitted the user.
+    pub principal: String,
 }
 
 /// How a command ended.

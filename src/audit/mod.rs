@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::SystemTime;
 
-pub use event::{bounded_argv, line, Auth, Ending, Event, DENIED_ARGV_BYTES};
+pub use event::{bounded_argv, line, Auth, CertAudit, Ending, Event, DENIED_ARGV_BYTES};
 
 /// Where records go.
 #[derive(Debug, Clone, PartialEq, Eq)]

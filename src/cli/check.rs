@@ -79,6 +79,11 @@ pub fn run(args: &CheckArgs) -> i32 {
         );
         return 1;
     };
+    if !args.json && (args.list || args.argv.is_empty()) {
+        for line in sign_in(user, account, &config) {
+            println!("{line}");
+        }
+    }
     if args.list {
         let listed: Vec<Listed> = config
             .policy
@@ -118,8 +123,11 @@ pub fn run(args: &CheckArgs) -> i32 {
         return 0;
     }
     if args.argv.is_empty() {
-        eprintln!("secshd check: give the argv to decide on after --, or --list");
-        return 2;
+        if args.json {
+            eprintln!("secshd check: give the argv to decide on after --, or --list");
+            return 2;
+        }
+        return 0;
     }
     let explained = match args.from {
         Some(ip) if !account.allowed_from(ip) => Explained::Denied {
@@ -167,6 +175,73 @@ pub fn run(args: &CheckArgs) -> i32 {
         }
     }
     code
+}
+
+/// How `name` can sign in: keys, password, certificates (which CAs and
+/// principals), the methods required and the addresses allowed.
+fn sign_in(name: &str, user: &crate::config::User, config: &ServerConfig) -> Vec<String> {
+    let fp = |k: &ssh_key::PublicKey| {
+        let comment = k.comment();
+        let comment = if comment.is_empty() {
+            String::new()
+        } else {
+            format!(" {comment}")
+        };
+        format!(
+            "{} ({}{comment})",
+            k.fingerprint(Default::default()),
+            k.algorithm()
+        )
+    };
+    let mut out = vec![format!("{name} signs in with:")];
+    match user.keys.len() {
+        0 => out.push("  keys: none".into()),
+        _ => out.extend(user.keys.iter().map(|k| format!("  key {}", fp(k)))),
+    }
+    out.push(format!(
+        "  password: {}",
+        if user.password.is_some() {
+            "yes (argon2id)"
+        } else {
+            "no"
+        }
+    ));
+    if config.auth.user_cas.is_empty() {
+        out.push("  certificates: no (no [auth] user_ca_keys)".into());
+    } else {
+        let principals = user
+            .principals
+            .iter()
+            .map(|p| format!("{p:?}"))
+            .collect::<Vec<_>>();
+        out.push(format!(
+            "  certificates naming principal {} signed by:",
+            principals.join(" or ")
+        ));
+        out.extend(
+            config
+                .auth
+                .user_cas
+                .iter()
+                .map(|k| format!("    user CA {}", fp(k))),
+        );
+    }
+    if !user.require.is_empty() {
+        let all: Vec<&str> = user
+            .require
+            .iter()
+            .map(|m| match m {
+                crate::proto::AuthMethod::Key => "key",
+                crate::proto::AuthMethod::Password => "password",
+            })
+            .collect();
+        out.push(format!("  all of: {} (auth)", all.join(", ")));
+    }
+    if !user.from.is_empty() {
+        let nets: Vec<String> = user.from.iter().map(ToString::to_string).collect();
+        out.push(format!("  only from: {} (from)", nets.join(", ")));
+    }
+    out
 }
 
 fn validate(path: &Path, config: &ServerConfig, json: bool) -> i32 {

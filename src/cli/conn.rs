@@ -39,6 +39,10 @@ pub struct ConnArgs {
     /// (mode 0600) instead of asking: for scripts and --batch.
     #[arg(long, value_name = "FILE", env = "SECSH_PASSPHRASE_FILE")]
     pub passphrase_file: Option<PathBuf>,
+    /// OpenSSH user certificate to offer with the key (default: KEY-cert.pub
+    /// beside -i KEY, or one ssh-agent holds for its key).
+    #[arg(long, value_name = "FILE")]
+    pub certificate: Option<PathBuf>,
     /// Seconds allowed for TCP connect plus TLS handshake, and again for
     /// the server's answer to authentication.
     /// [default: 10]
@@ -76,6 +80,7 @@ impl ConnArgs {
             port: self.port,
             password_file: self.password_file.clone(),
             passphrase_file: self.passphrase_file.clone(),
+            certificate: self.certificate.clone(),
             connect_timeout: self.connect_timeout,
             keepalive: self.keepalive,
         }

@@ -62,7 +62,11 @@ impl Credentials {
     ) -> Result<AuthProof, ClientError> {
         if let Some(key) = &self.key {
             let signature = key.sign(&signing_message(user, exporter))?;
-            return Ok(AuthProof::Key { signature });
+            let certificate = key.certificate_line();
+            return Ok(AuthProof::Key {
+                signature,
+                certificate,
+            });
         }
         match self.next_password(&[AuthMethod::Password]) {
             Some(password) => Ok(AuthProof::Password { password }),

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ssh_key::{HashAlg, LineEnding, PrivateKey, PublicKey, SshSig};
+use ssh_key::{Certificate, HashAlg, LineEnding, PrivateKey, PublicKey, SshSig};
 use zeroize::Zeroizing;
 
 use super::{Ask, ClientError};
@@ -19,17 +19,31 @@ pub enum IdentitySource {
     Agent(PathBuf),
 }
 
-/// A usable signing identity.
+/// A user certificate to offer: its fields, and the line as the CA wrote
+/// it (sent unchanged: a re-encoding of "forever" would not verify).
+#[derive(Clone)]
+pub struct Offered {
+    /// The certificate's fields.
+    pub cert: Certificate,
+    /// `ALGO-cert-v01@openssh.com BASE64`.
+    pub line: String,
+}
+
+/// A usable signing identity, with the OpenSSH user certificate offered
+/// beside it, if any.
 #[derive(Clone)]
 pub enum Identity {
-    /// A decrypted private key.
-    Key(Box<PrivateKey>, PathBuf),
+    /// A decrypted private key (and the certificate from `KEY-cert.pub`
+    /// or `--certificate`).
+    Key(Box<PrivateKey>, PathBuf, Option<Box<Offered>>),
     /// A key held by ssh-agent.
     Agent {
         /// The agent's socket.
         socket: PathBuf,
         /// The public half of the agent key to use.
         key: PublicKey,
+        /// A certificate of that key the agent holds too.
+        certificate: Option<Box<Offered>>,
     },
 }
 
@@ -58,8 +72,13 @@ impl Identity {
         }
         if let Some(sock) = std::env::var_os("SSH_AUTH_SOCK").filter(|s| !s.is_empty()) {
             let socket = PathBuf::from(sock);
-            if let Ok(Some(key)) = agent_key(&socket) {
-                return Ok(Identity::Agent { socket, key });
+            if let Ok(Some((key, certificate))) = agent_key(&socket) {
+                let certificate = certificate.map(Box::new);
+                return Ok(Identity::Agent {
+                    socket,
+                    key,
+                    certificate,
+                });
             }
         }
         let home =
@@ -97,13 +116,58 @@ impl Identity {
                 .decrypt(pass.expose())
                 .map_err(|_| err(&"wrong passphrase"))?;
         }
-        Ok(Identity::Key(Box::new(key), path.to_path_buf()))
+        let cert_path = PathBuf::from(format!("{}-cert.pub", path.display()));
+        let certificate = match std::fs::read_to_string(&cert_path) {
+            Ok(text) => Some(Box::new(read_certificate(
+                &cert_path,
+                &text,
+                key.public_key(),
+            )?)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(ident_err(format!("{}: {e}", cert_path.display()))),
+        };
+        Ok(Identity::Key(
+            Box::new(key),
+            path.to_path_buf(),
+            certificate,
+        ))
+    }
+
+    /// Offer the certificate in `path` (`--certificate`) with this key.
+    pub fn with_certificate(self, path: &Path) -> Result<Self, ClientError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ident_err(format!("{}: {e}", path.display())))?;
+        let cert = Box::new(read_certificate(path, &text, &self.public_key())?);
+        Ok(match self {
+            Identity::Key(k, p, _) => Identity::Key(k, p, Some(cert)),
+            Identity::Agent { socket, key, .. } => Identity::Agent {
+                socket,
+                key,
+                certificate: Some(cert),
+            },
+        })
+    }
+
+    /// The certificate offered, if any.
+    pub fn certificate(&self) -> Option<&Certificate> {
+        self.offered().map(|o| &o.cert)
+    }
+
+    fn offered(&self) -> Option<&Offered> {
+        match self {
+            Identity::Key(_, _, c) | Identity::Agent { certificate: c, .. } => c.as_deref(),
+        }
+    }
+
+    /// The certificate as the `auth` message carries it.
+    pub fn certificate_line(&self) -> Option<String> {
+        self.offered().map(|o| o.line.clone())
     }
 
     /// The public key.
     pub fn public_key(&self) -> PublicKey {
         match self {
-            Identity::Key(k, _) => k.public_key().clone(),
+            Identity::Key(k, _, _) => k.public_key().clone(),
             Identity::Agent { key, .. } => key.clone(),
         }
     }
@@ -111,7 +175,7 @@ impl Identity {
     /// Where it came from.
     pub fn source(&self) -> IdentitySource {
         match self {
-            Identity::Key(_, p) => IdentitySource::File(p.clone()),
+            Identity::Key(_, p, _) => IdentitySource::File(p.clone()),
             Identity::Agent { socket, .. } => IdentitySource::Agent(socket.clone()),
         }
     }
@@ -119,10 +183,10 @@ impl Identity {
     /// Sign `message` as an armored SSHSIG in the `secsh-auth` namespace.
     pub fn sign(&self, message: &[u8]) -> Result<String, ClientError> {
         let sig = match self {
-            Identity::Key(key, _) => key
+            Identity::Key(key, _, _) => key
                 .sign(NAMESPACE, HashAlg::Sha512, message)
                 .map_err(ident_err)?,
-            Identity::Agent { socket, key } => {
+            Identity::Agent { socket, key, .. } => {
                 let data =
                     SshSig::signed_data(NAMESPACE, HashAlg::Sha512, message).map_err(ident_err)?;
                 let mut agent = ssh_agent_client_rs::Client::connect(socket).map_err(ident_err)?;
@@ -142,13 +206,47 @@ impl Identity {
     }
 }
 
-fn agent_key(socket: &Path) -> Result<Option<PublicKey>, ssh_agent_client_rs::Error> {
-    let mut agent = ssh_agent_client_rs::Client::connect(socket)?;
-    let ids = agent.list_all_identities()?;
-    Ok(ids.into_iter().find_map(|id| match id {
-        ssh_agent_client_rs::Identity::PublicKey(pk) if supported(&pk) => Some(pk.into_owned()),
-        _ => None,
-    }))
+/// The agent key to sign with, and a certificate of it the agent holds:
+/// the first supported key that has a certificate, else the first
+/// supported key.
+fn agent_key(socket: &Path) -> std::io::Result<Option<(PublicKey, Option<Offered>)>> {
+    let held = super::agent::list(socket)?;
+    let keys: Vec<&PublicKey> = held.keys.iter().filter(|k| supported(k)).collect();
+    let cert_of = |k: &PublicKey| {
+        held.certs
+            .iter()
+            .find(|(c, _)| c.public_key() == k.key_data())
+            .map(|(cert, line)| Offered {
+                cert: cert.clone(),
+                line: line.clone(),
+            })
+    };
+    Ok(keys
+        .iter()
+        .find_map(|k| cert_of(k).map(|c| ((*k).clone(), Some(c))))
+        .or_else(|| keys.first().map(|k| ((*k).clone(), None))))
+}
+
+/// The certificate in `text` (from `path`), which must be of `key`.
+fn read_certificate(path: &Path, text: &str, key: &PublicKey) -> Result<Offered, ClientError> {
+    let line = text.trim();
+    let cert = crate::auth::cert::parse(line)
+        .map_err(|e| ident_err(format!("{}: {e}", path.display())))?
+        .cert;
+    // Algorithm and base64, without the comment.
+    let line = line
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    if cert.public_key() != key.key_data() {
+        return Err(ident_err(format!(
+            "{}: the certificate is for another key than {}",
+            path.display(),
+            key.fingerprint(Default::default())
+        )));
+    }
+    Ok(Offered { cert, line })
 }
 
 /// An OpenSSH private key file with its base64 re-wrapped at the 70

@@ -3,6 +3,7 @@
 //! OpenSSH identity, and run requests on the connection: a [`Session`] runs
 //! any number at once; [`run_exec`] runs the CLI's one command.
 
+mod agent;
 pub mod config;
 mod connect;
 mod credentials;

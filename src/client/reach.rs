@@ -28,6 +28,8 @@ pub struct ConnOptions {
     pub password_file: Option<PathBuf>,
     /// A file whose first line is the key's passphrase (`--passphrase-file`).
     pub passphrase_file: Option<PathBuf>,
+    /// A user certificate to offer with the key (`--certificate`).
+    pub certificate: Option<PathBuf>,
     /// Seconds for TCP plus TLS, and again for the sign-in.
     pub connect_timeout: Option<f64>,
     /// Seconds of server silence before a ping; 0: never.
@@ -125,9 +127,42 @@ impl ConnOptions {
             None => None,
         };
         let key_ask = from_file.as_ref().or(ask);
-        let key = match Identity::load(identity.as_deref(), key_ask) {
+        let loaded =
+            Identity::load(identity.as_deref(), key_ask).and_then(|k| match &self.certificate {
+                Some(path) => k.with_certificate(path),
+                None => Ok(k),
+            });
+        let key = match loaded {
             Ok(key) => {
                 tracing::info!(source = ?key.source(), "identity loaded");
+                if let Some(c) = key.certificate() {
+                    let at = |s: u64| {
+                        crate::timefmt::utc(
+                            std::time::UNIX_EPOCH + std::time::Duration::from_secs(s.min(1 << 40)),
+                        )
+                    };
+                    tracing::info!(key_id = %crate::logtext::shown(c.key_id()), serial = c.serial(),
+                        principals = ?c.valid_principals(), valid_from = %at(c.valid_after()),
+                        valid_until = %at(c.valid_before()),
+                        ca = %c.signature_key().fingerprint(Default::default()),
+                        "offering a user certificate");
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs());
+                    if now >= c.valid_before() {
+                        tracing::warn!(
+                            "the certificate {} expired at {}: the server will refuse it",
+                            crate::logtext::shown(c.key_id()),
+                            at(c.valid_before())
+                        );
+                    } else if now < c.valid_after() {
+                        tracing::warn!(
+                            "the certificate {} is not valid until {}: the server will refuse it",
+                            crate::logtext::shown(c.key_id()),
+                            at(c.valid_after())
+                        );
+                    }
+                }
                 Some(key)
             }
             // No key anywhere, but a password to offer instead.

@@ -55,10 +55,19 @@ pub struct ServerConfig {
     pub penalties: crate::gate::PenaltySettings,
     /// File transfer settings (`[files]`).
     pub files: FileSettings,
+    /// Sign-in settings shared by all users (`[auth]`).
+    pub auth: AuthSettings,
     /// Accounts by name.
     pub users: HashMap<String, User>,
     /// The compiled allowlist.
     pub policy: Policy,
+}
+
+/// `[auth]`: what admits users beyond their own keys.
+#[derive(Debug, Clone, Default)]
+pub struct AuthSettings {
+    /// CAs whose user certificates sign users in (`user_ca_keys`).
+    pub user_cas: Vec<ssh_key::PublicKey>,
 }
 
 /// One account.
@@ -66,6 +75,12 @@ pub struct ServerConfig {
 pub struct User {
     /// Public keys that may sign in as this user.
     pub keys: Vec<ssh_key::PublicKey>,
+    /// Certificate principals that admit this user (`principals`,
+    /// default the user's name); used only with `[auth] user_ca_keys`.
+    pub principals: Vec<String>,
+    /// Whether a user certificate can sign this user in (a user CA is
+    /// configured).
+    pub certificates: bool,
     /// Keys that stop working at a time (`expiry-time="..."`).
     pub key_expiry: Vec<(ssh_key::public::KeyData, std::time::SystemTime)>,
     /// Source addresses the user may sign in from; empty: anywhere.
@@ -123,7 +138,7 @@ impl User {
     pub fn allows(&self, method: crate::proto::AuthMethod) -> bool {
         use crate::proto::AuthMethod;
         let configured = match method {
-            AuthMethod::Key => !self.keys.is_empty(),
+            AuthMethod::Key => !self.keys.is_empty() || self.certificates,
             AuthMethod::Password => self.password.is_some(),
         };
         configured && (self.require.is_empty() || self.require.contains(&method))

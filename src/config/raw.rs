@@ -25,6 +25,8 @@ pub struct RawServer {
     #[serde(default)]
     pub files: RawFiles,
     #[serde(default)]
+    pub auth: RawAuth,
+    #[serde(default)]
     pub users: BTreeMap<Spanned<String>, Spanned<RawUser>>,
     #[serde(default)]
     pub commands: BTreeMap<Spanned<String>, RawCommand>,
@@ -83,6 +85,12 @@ pub struct RawFiles {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    pub user_ca_keys: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RawAudit {
     pub path: Option<Spanned<String>>,
     pub on_failure: Option<Spanned<String>>,
@@ -115,6 +123,7 @@ pub struct RawUser {
     #[serde(default)]
     pub keys: Vec<Spanned<String>>,
     pub password: Option<Spanned<String>>,
+    pub principals: Option<Vec<Spanned<String>>>,
     pub auth: Option<Vec<Spanned<String>>>,
     pub from: Option<Vec<Spanned<String>>>,
     pub limits: Option<RawUserLimits>,

@@ -82,7 +82,7 @@ impl Cx<'_> {
         self.err(spanned.span().start, message)
     }
 
-    fn relative(&self, p: &str) -> PathBuf {
+    pub(super) fn relative(&self, p: &str) -> PathBuf {
         let dir = self.path.parent().unwrap_or(Path::new("."));
         dir.join(p)
     }
@@ -174,6 +174,7 @@ impl Cx<'_> {
         }
         let mut policy = Policy::new(rules);
 
+        let auth = super::user::auth_settings(self, &raw.auth)?;
         let mut users = HashMap::with_capacity(raw.users.len());
         let mut key_owner: HashMap<String, String> = HashMap::new();
         for (name, user) in &raw.users {
@@ -184,8 +185,14 @@ impl Cx<'_> {
                     .grant(name.get_ref(), c.get_ref())
                     .map_err(|e| self.at(c, e.to_string()))?;
             }
-            let account =
-                super::user::build(self, name, user, options, limits.per_user, &mut warnings)?;
+            let account = super::user::build(
+                self,
+                name,
+                user,
+                options,
+                (limits.per_user, !auth.user_cas.is_empty()),
+                &mut warnings,
+            )?;
             for key in &account.keys {
                 let fp = key.fingerprint(Default::default()).to_string();
                 if let Some(other) = key_owner.insert(fp.clone(), name.get_ref().clone()) {
@@ -236,6 +243,7 @@ impl Cx<'_> {
             audit,
             warnings,
             files,
+            auth,
             users,
             policy,
         })

@@ -7,7 +7,7 @@ use toml::Spanned;
 
 use super::raw::RawUser;
 use super::server::{lookup_account, parse_key, Cx, LoadOptions};
-use super::{ConfigError, User, UserLimits};
+use super::{AuthSettings, ConfigError, User, UserLimits};
 use crate::auth::StoredHash;
 use crate::proto::AuthMethod;
 
@@ -17,10 +17,29 @@ pub(super) fn build(
     name: &Spanned<String>,
     user: &Spanned<RawUser>,
     options: &LoadOptions,
-    defaults: UserLimits,
+    (defaults, certificates): (UserLimits, bool),
     warnings: &mut Vec<String>,
 ) -> Result<User, ConfigError> {
     let u = user.get_ref();
+    let principals = match &u.principals {
+        None => vec![name.get_ref().clone()],
+        Some(list) => {
+            if !certificates {
+                return Err(cx.at(
+                    user,
+                    "principals need [auth] user_ca_keys: no certificate can sign in without a user CA",
+                ));
+            }
+            let mut out = Vec::with_capacity(list.len());
+            for p in list {
+                if p.get_ref().is_empty() || p.get_ref().contains(',') {
+                    return Err(cx.at(p, "a principal is a non-empty name without commas"));
+                }
+                out.push(p.get_ref().clone());
+            }
+            out
+        }
+    };
     let mut keys = Vec::with_capacity(u.keys.len());
     let mut key_expiry = Vec::new();
     for k in &u.keys {
@@ -47,11 +66,11 @@ pub(super) fn build(
         None => None,
         Some(p) => Some(StoredHash::parse(p.get_ref()).map_err(|e| cx.at(p, e.to_string()))?),
     };
-    if keys.is_empty() && password.is_none() {
+    if keys.is_empty() && password.is_none() && !certificates {
         return Err(cx.at(
             user,
             format!(
-                "user {:?} has neither keys nor a password and could never sign in",
+                "user {:?} has neither keys nor a password (and there is no [auth] user_ca_keys) so could never sign in",
                 name.get_ref()
             ),
         ));
@@ -59,7 +78,7 @@ pub(super) fn build(
     let mut require = Vec::new();
     for m in u.auth.iter().flatten() {
         let method = match m.get_ref().as_str() {
-            "key" if keys.is_empty() => {
+            "key" if keys.is_empty() && !certificates => {
                 return Err(cx.at(m, "auth requires \"key\" but the user has no keys"))
             }
             "key" => AuthMethod::Key,
@@ -102,12 +121,47 @@ pub(super) fn build(
         upload,
         download,
         keys,
+        principals,
+        certificates,
         key_expiry,
         from,
         password,
         require,
         run_as,
     })
+}
+
+/// `[auth]`: the user CAs, each an OpenSSH public key line or the path of
+/// a file of them (one per line, `#` comments).
+pub(super) fn auth_settings(
+    cx: &Cx<'_>,
+    raw: &super::raw::RawAuth,
+) -> Result<AuthSettings, ConfigError> {
+    let mut user_cas = Vec::new();
+    for entry in raw.user_ca_keys.iter().flatten() {
+        let text = entry.get_ref().trim();
+        if text.starts_with('/') || text.starts_with("./") {
+            let path = cx.relative(text);
+            let body = std::fs::read_to_string(&path)
+                .map_err(|e| cx.at(entry, format!("cannot read {}: {e}", path.display())))?;
+            for (i, line) in body.lines().enumerate() {
+                let line = line.trim();
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                let key = parse_key(line)
+                    .map_err(|m| cx.at(entry, format!("{}:{}: {m}", path.display(), i + 1)))?;
+                user_cas.push(key);
+            }
+        } else {
+            user_cas.push(parse_key(text).map_err(|m| cx.at(entry, m))?);
+        }
+    }
+    if raw.user_ca_keys.as_ref().is_some_and(|l| !l.is_empty()) && user_cas.is_empty() {
+        let first = &raw.user_ca_keys.as_ref().expect("listed")[0];
+        return Err(cx.at(first, "user_ca_keys names no key"));
+    }
+    Ok(AuthSettings { user_cas })
 }
 
 /// Split the one `authorized_keys` option secshd understands,

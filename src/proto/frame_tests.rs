@@ -245,6 +245,7 @@ fn a_decoded_password_leaves_no_copy_in_the_read_buffer() {
         method: crate::proto::AuthMethod::Password,
         signature: None,
         password: Some(crate::proto::Secret::new("hunter2-correct".into())),
+        certificate: None,
     };
     let mut bytes = encode(&auth, &[]);
     bytes.extend(encode(&Message::Ping, &[]));

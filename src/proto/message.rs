@@ -85,6 +85,10 @@ pub enum Message {
         /// The password; required for `method = password`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         password: Option<Secret>,
+        /// An OpenSSH user certificate of the signing key
+        /// (`ssh-ed25519-cert-v01@openssh.com AAAA...`), for `method = key`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        certificate: Option<String>,
     },
     /// Server: that `auth` did not complete authentication, but the client
     /// may try again with one of `methods`. Requests sent before this

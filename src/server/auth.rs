@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::Semaphore;
 
 use super::Live;
-use crate::auth::{verify_key_auth, verify_password, PasswordCost, Verified};
+use crate::auth::{verify_key_auth, verify_password, AuthError, PasswordCost, Verified};
 use crate::config::User;
 use crate::proto::{AuthMethod, Secret};
 use crate::session::{AuthVerdict, Grant};
@@ -142,7 +142,12 @@ pub(crate) fn shown(s: &str) -> String {
 }
 
 /// The verdict once `method` was proven (`ok`) or not for `user`.
-fn decide(user: Option<&User>, method: AuthMethod, ok: bool, proven: &[AuthMethod]) -> AuthVerdict {
+pub(super) fn decide(
+    user: Option<&User>,
+    method: AuthMethod,
+    ok: bool,
+    proven: &[AuthMethod],
+) -> AuthVerdict {
     let Some(user) = user.filter(|u| ok && u.allows(method)) else {
         return AuthVerdict::Failed;
     };
@@ -164,37 +169,49 @@ pub(crate) struct Proof {
     pub failure: Option<String>,
     /// The signing key's fingerprint, when a signature verified.
     pub key: Option<String>,
+    /// The user certificate that admitted the key, when one did.
+    pub cert: Option<crate::auth::cert::CertInfo>,
 }
 
-fn failed(reason: String) -> Proof {
+pub(super) fn failed(reason: String) -> Proof {
     Proof {
         verdict: AuthVerdict::Failed,
         failure: Some(reason),
         key: None,
+        cert: None,
     }
 }
 
-fn failed_key(reason: String, fp: &ssh_key::Fingerprint) -> Proof {
+pub(super) fn failed_key(reason: String, fp: &ssh_key::Fingerprint) -> Proof {
     Proof {
         key: Some(fp.to_string()),
         ..failed(reason)
     }
 }
 
-/// Check an SSHSIG proof.
+/// Check an SSHSIG proof: a key listed for the user signs in on its own;
+/// a key that is not listed may be admitted by its user `certificate`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn key(
     live: &Live,
     peer: SocketAddr,
     name: &str,
     signature: &str,
+    certificate: Option<&str>,
     exporter: &[u8; 32],
     proven: &[AuthMethod],
 ) -> Proof {
     let user = live.config.users.get(name);
     let keys = user.map(|u| u.keys.as_slice());
-    let key = match verify_key_auth(name, keys, exporter, signature) {
-        Ok(key) => key,
-        Err(e) => return failed(format!("user {}: {e}", shown(name))),
+    let key = match (
+        verify_key_auth(name, keys, exporter, signature),
+        certificate,
+    ) {
+        (Ok(key), _) => key,
+        (Err(AuthError::KeyNotAuthorized(_)), Some(line)) => {
+            return super::auth_cert::by_certificate(live, peer, name, signature, line, proven)
+        }
+        (Err(e), _) => return failed(format!("user {}: {e}", shown(name))),
     };
     let fp = key.fingerprint(Default::default());
     let expired = user
@@ -239,6 +256,7 @@ pub(crate) fn key(
         verdict: v,
         failure: None,
         key: Some(fp.to_string()),
+        cert: None,
     }
 }
 
@@ -286,6 +304,7 @@ pub(crate) async fn password(
             verdict: v,
             failure: None,
             key: None,
+            cert: None,
         },
     }
 }

@@ -65,6 +65,8 @@ pub(crate) struct Conn {
     auth: Option<Auth>,
     /// The key proven so far on this connection, if any.
     key: Option<String>,
+    /// The user certificate that admitted it, if one did.
+    cert: Option<crate::auth::cert::CertInfo>,
     /// The password hash a proven password matched, if any.
     password: Option<crate::auth::StoredHash>,
     slot: Option<Slot>,
@@ -104,6 +106,7 @@ impl Conn {
             who: None,
             auth: None,
             key: None,
+            cert: None,
             password: None,
             slot: None,
             checking: None,
@@ -160,7 +163,8 @@ impl Conn {
                     let (user, proof) = done.unwrap_or_else(|_| {
                         let failure = Some("the password check did not finish".to_string());
                         let verdict = AuthVerdict::Failed;
-                        (String::new(), Proof { verdict, failure, key: None })
+                        let cert = None;
+                        (String::new(), Proof { verdict, failure, key: None, cert })
                     });
                     self.verdict(&user, AuthMethod::Password, proof);
                 }
@@ -207,10 +211,15 @@ impl Conn {
                 proof,
                 proven,
             } => match proof {
-                AuthProof::Key { signature } => {
+                AuthProof::Key {
+                    signature,
+                    certificate,
+                } => {
                     let (live, peer) = (&self.live, self.peer);
+                    let cert = certificate.as_deref();
+                    let exporter = &self.exporter;
                     let p =
-                        super::auth::key(live, peer, &user, &signature, &self.exporter, &proven);
+                        super::auth::key(live, peer, &user, &signature, cert, exporter, &proven);
                     self.verdict(&user, AuthMethod::Key, p);
                 }
                 AuthProof::Password { password } => {
@@ -226,11 +235,13 @@ impl Conn {
             Action::Authenticated { user } => {
                 reader.set_max_body(self.session.max_body());
                 reader.release_idle();
+                let forced = self.cert.as_ref().and_then(|c| c.force_command.clone());
                 self.who = Some(Requester {
                     shared: self.shared.clone(),
                     live: self.live.clone(),
                     user: user.into(),
                     peer: self.peer,
+                    forced: forced.map(Into::into),
                 });
                 // A reload while the proof was checked: judged now.
                 self.reloaded();

@@ -5,6 +5,7 @@
 
 mod admit;
 mod auth;
+mod auth_cert;
 mod budget;
 mod conn;
 mod connection;

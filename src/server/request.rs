@@ -42,6 +42,9 @@ pub(crate) struct Requester {
     pub live: Arc<Live>,
     pub user: Arc<str>,
     pub peer: SocketAddr,
+    /// A user certificate's `force-command`: the only argv this session
+    /// may run (and still only if the allowlist allows it).
+    pub forced: Option<Arc<[String]>>,
 }
 
 impl Requester {
@@ -50,6 +53,17 @@ impl Requester {
     pub fn check(&self, argv: Vec<String>, stdin: bool, timeout_ms: Option<u64>) -> Checked {
         let (peer, user) = (self.peer, &*self.user);
         let config = &self.live.config;
+        if let Some(forced) = self.forced.as_deref().filter(|f| **f != argv[..]) {
+            let shown = crate::logtext::argv(forced);
+            tracing::info!(%peer, user = %crate::logtext::shown(user),
+                "denied {}: the certificate's force-command allows only {shown}",
+                crate::logtext::argv(&argv));
+            return Checked::Denied {
+                argv,
+                closest: None,
+                reason: format!("the sign-in certificate allows only its force-command: {shown}"),
+            };
+        }
         match config.policy.check(user, &argv, &RealFs) {
             Decision::Allow { rule, argv } => {
                 let requested = timeout_ms.map(Duration::from_millis);

@@ -66,17 +66,22 @@ impl ClientSession {
     fn send_auth(&mut self, proof: AuthProof) {
         let user = self.user.clone();
         let auth = match proof {
-            AuthProof::Key { signature } => Message::Auth {
+            AuthProof::Key {
+                signature,
+                certificate,
+            } => Message::Auth {
                 user,
                 method: AuthMethod::Key,
                 signature: Some(signature),
                 password: None,
+                certificate,
             },
             AuthProof::Password { password } => Message::Auth {
                 user,
                 method: AuthMethod::Password,
                 signature: None,
                 password: Some(password),
+                certificate: None,
             },
         };
         send(&mut self.actions, auth);

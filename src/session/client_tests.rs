@@ -37,6 +37,7 @@ impl T {
                 "alice".into(),
                 AuthProof::Key {
                     signature: "sig".into(),
+                    certificate: None,
                 },
                 settings,
                 t0,

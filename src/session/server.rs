@@ -273,9 +273,13 @@ impl ServerSession {
                     method,
                     signature,
                     password,
+                    certificate,
                 } => {
                     let proof = match (method, signature, password) {
-                        (AuthMethod::Key, Some(signature), _) => AuthProof::Key { signature },
+                        (AuthMethod::Key, Some(signature), _) => AuthProof::Key {
+                            signature,
+                            certificate,
+                        },
                         (AuthMethod::Password, _, Some(password)) => {
                             AuthProof::Password { password }
                         }

@@ -14,6 +14,8 @@ pub enum AuthProof {
     Key {
         /// The signature.
         signature: String,
+        /// The signing key's OpenSSH user certificate, if one was offered.
+        certificate: Option<String>,
     },
     /// A password.
     Password {

@@ -17,6 +17,7 @@ fn auth() -> Message {
         method: AuthMethod::Password,
         signature: None,
         password: Some(crate::proto::Secret::new("pw".into())),
+        certificate: None,
     }
 }
 

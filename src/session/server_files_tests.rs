@@ -398,6 +398,7 @@ fn small_puts_get_small_windows_so_many_fit_the_stdin_budget() {
             method: crate::proto::AuthMethod::Key,
             signature: Some("sig".into()),
             password: None,
+            certificate: None,
         }),
         t.t0,
     );

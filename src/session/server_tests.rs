@@ -134,6 +134,7 @@ fn auth() -> Frame {
         method: crate::proto::AuthMethod::Key,
         signature: Some("sig".into()),
         password: None,
+        certificate: None,
     })
 }
 
@@ -191,6 +192,7 @@ fn failed_auth_drops_the_queued_requests_and_offers_a_retry() {
         method: AuthMethod::Password,
         signature: None,
         password: Some(Secret::new("pw".into())),
+        certificate: None,
     };
     t.s.handle_frame(frame(password), t.t0);
     let a = t.actions();
@@ -264,6 +266,7 @@ fn partial_success_carries_the_proven_method_for_the_same_user_only() {
             method: AuthMethod::Password,
             signature: None,
             password: Some(Secret::new("pw".into())),
+            certificate: None,
         })
     };
     t.s.handle_frame(pw("alice"), t.t0);
@@ -286,6 +289,7 @@ fn auth_without_its_proof_is_a_protocol_error() {
             method: AuthMethod::Password,
             signature: Some("sig".into()),
             password: None,
+            certificate: None,
         }),
         t.t0,
     );

@@ -66,6 +66,7 @@ impl Raw {
             method: AuthMethod::Key,
             signature: Some(signature),
             password: None,
+            certificate: None,
         })
         .await;
     }

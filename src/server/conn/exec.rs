@@ -185,6 +185,7 @@ impl Conn {
             auth: self.auth.clone().unwrap_or_else(|| Auth {
                 method: String::new(),
                 key: None,
+                cert: None,
             }),
             argv: spec.argv.clone(),
             command: rule.to_string(),

@@ -53,7 +53,29 @@ impl Conn {
             return Some("the user was removed".into());
         };
         let mut proven = Vec::new();
-        if let Some(fp) = &self.key {
+        if let (Some(fp), Some(cert)) = (&self.key, &self.cert) {
+            proven.push(AuthMethod::Key);
+            let trusted = config
+                .auth
+                .user_cas
+                .iter()
+                .any(|k| k.fingerprint(Default::default()).to_string() == cert.ca);
+            if !trusted {
+                return Some(format!("the user CA {} is no longer trusted", cert.ca));
+            }
+            if !user.principals.contains(&cert.principal) {
+                return Some(format!(
+                    "principal {:?} no longer admits the user",
+                    cert.principal
+                ));
+            }
+            let now = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            if now >= cert.valid_before + crate::auth::cert::CLOCK_SKEW_SECS {
+                return Some(format!("certificate {} {fp} expired", cert.key_id));
+            }
+        } else if let Some(fp) = &self.key {
             proven.push(AuthMethod::Key);
             let key = user
                 .keys

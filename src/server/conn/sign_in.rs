@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use super::Conn;
-use crate::audit::{Auth, Event};
+use crate::audit::{Auth, CertAudit, Event};
 use crate::metrics::AuthResult;
 use crate::proto::AuthMethod;
 use crate::server::auth::Proof;
@@ -20,6 +20,7 @@ impl Conn {
             verdict,
             failure,
             key,
+            cert,
         } = proof;
         let peer = self.peer;
         let method_name = match method {
@@ -48,6 +49,7 @@ impl Conn {
         }
         if key.is_some() && !matches!(verdict, AuthVerdict::Failed) {
             self.key = key;
+            self.cert = cert;
         }
         if method == AuthMethod::Password && !matches!(verdict, AuthVerdict::Failed) {
             // What a reload must still hold for this sign-in to stand.
@@ -73,6 +75,12 @@ impl Conn {
             let auth = Auth {
                 method: method.into(),
                 key: self.key.clone(),
+                cert: self.cert.as_ref().map(|c| CertAudit {
+                    key_id: c.key_id.clone(),
+                    serial: c.serial,
+                    ca: c.ca.clone(),
+                    principal: c.principal.clone(),
+                }),
             };
             self.auth = Some(auth.clone());
             self.audit(Event::AuthOk {
