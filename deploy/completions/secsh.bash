@@ -47,7 +47,7 @@ _secsh() {
 
     case "${cmd}" in
         secsh)
-            opts="-i -l -p -v -H -x -n -h -V --cert --config --batch --password-file --passphrase-file --connect-timeout --keepalive --hosts-file --exclude --inventory --list-hosts --parallel --deadline --max-errors --batch-size --group --json --out-dir --script --keep-going --timeout --list --help --version put get completions help"
+            opts="-i -l -p -v -H -x -n -h -V --cert --config --batch --password-file --passphrase-file --certificate --connect-timeout --keepalive --hosts-file --exclude --inventory --list-hosts --parallel --deadline --max-errors --batch-size --group --json --out-dir --script --keep-going --timeout --list --help --version put get completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -78,6 +78,10 @@ _secsh() {
                     return 0
                     ;;
                 --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --certificate)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -159,7 +163,7 @@ _secsh() {
             return 0
             ;;
         secsh__subcmd__get)
-            opts="-i -l -p -v -h -V --cert --config --batch --password-file --passphrase-file --connect-timeout --keepalive --resume --no-progress --help --version"
+            opts="-i -l -p -v -h -V --cert --config --batch --password-file --passphrase-file --certificate --connect-timeout --keepalive --resume --no-progress --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -190,6 +194,10 @@ _secsh() {
                     return 0
                     ;;
                 --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --certificate)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -279,7 +287,7 @@ _secsh() {
             return 0
             ;;
         secsh__subcmd__put)
-            opts="-i -l -p -v -h -V --cert --config --batch --password-file --passphrase-file --connect-timeout --keepalive --mode --resume --no-progress --help --version"
+            opts="-i -l -p -v -h -V --cert --config --batch --password-file --passphrase-file --certificate --connect-timeout --keepalive --mode --resume --no-progress --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -310,6 +318,10 @@ _secsh() {
                     return 0
                     ;;
                 --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --certificate)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_secsh_global_optspecs
-    string join \n cert= config= i= l= p= batch password-file= passphrase-file= connect-timeout= keepalive= v H/hosts-file= x/exclude= inventory= list-hosts parallel= deadline= max-errors= batch-size= group json out-dir= script= keep-going n timeout= list h/help V/version
+    string join \n cert= config= i= l= p= batch password-file= passphrase-file= certificate= connect-timeout= keepalive= v H/hosts-file= x/exclude= inventory= list-hosts parallel= deadline= max-errors= batch-size= group json out-dir= script= keep-going n timeout= list h/help V/version
 end
 
 function __fish_secsh_needs_command
@@ -31,6 +31,7 @@ complete -c secsh -n "__fish_secsh_needs_command" -s l -d 'User to log in as (de
 complete -c secsh -n "__fish_secsh_needs_command" -s p -d 'Port (default: :PORT in the target, then 7022)' -r
 complete -c secsh -n "__fish_secsh_needs_command" -l password-file -d 'Read the password from the first line of FILE (mode 0600) when the server asks for one. Weaker than a key: prefer keys for automation' -r -F
 complete -c secsh -n "__fish_secsh_needs_command" -l passphrase-file -d 'Read the private key\'s passphrase from the first line of FILE (mode 0600) instead of asking: for scripts and --batch' -r -F
+complete -c secsh -n "__fish_secsh_needs_command" -l certificate -d 'OpenSSH user certificate to offer with the key (default: KEY-cert.pub beside -i KEY, or one ssh-agent holds for its key)' -r -F
 complete -c secsh -n "__fish_secsh_needs_command" -l connect-timeout -d 'Seconds allowed for TCP connect plus TLS handshake, and again for the server\'s answer to authentication. [default: 10]' -r
 complete -c secsh -n "__fish_secsh_needs_command" -l keepalive -d 'Ping a silent server after SECS seconds; give up (exit 255) after 3 unanswered pings. 0 turns keepalives off' -r
 complete -c secsh -n "__fish_secsh_needs_command" -s H -l hosts-file -d 'Hosts file: one target (or list or range) per line, `#` comments. Repeatable' -r -F
@@ -64,6 +65,7 @@ complete -c secsh -n "__fish_secsh_using_subcommand put" -s l -d 'User to log in
 complete -c secsh -n "__fish_secsh_using_subcommand put" -s p -d 'Port (default: :PORT in the target, then 7022)' -r
 complete -c secsh -n "__fish_secsh_using_subcommand put" -l password-file -d 'Read the password from the first line of FILE (mode 0600) when the server asks for one. Weaker than a key: prefer keys for automation' -r -F
 complete -c secsh -n "__fish_secsh_using_subcommand put" -l passphrase-file -d 'Read the private key\'s passphrase from the first line of FILE (mode 0600) instead of asking: for scripts and --batch' -r -F
+complete -c secsh -n "__fish_secsh_using_subcommand put" -l certificate -d 'OpenSSH user certificate to offer with the key (default: KEY-cert.pub beside -i KEY, or one ssh-agent holds for its key)' -r -F
 complete -c secsh -n "__fish_secsh_using_subcommand put" -l connect-timeout -d 'Seconds allowed for TCP connect plus TLS handshake, and again for the server\'s answer to authentication. [default: 10]' -r
 complete -c secsh -n "__fish_secsh_using_subcommand put" -l keepalive -d 'Ping a silent server after SECS seconds; give up (exit 255) after 3 unanswered pings. 0 turns keepalives off' -r
 complete -c secsh -n "__fish_secsh_using_subcommand put" -l mode -d 'Permission bits of the stored files, in octal (default: each local file\'s)' -r
@@ -80,6 +82,7 @@ complete -c secsh -n "__fish_secsh_using_subcommand get" -s l -d 'User to log in
 complete -c secsh -n "__fish_secsh_using_subcommand get" -s p -d 'Port (default: :PORT in the target, then 7022)' -r
 complete -c secsh -n "__fish_secsh_using_subcommand get" -l password-file -d 'Read the password from the first line of FILE (mode 0600) when the server asks for one. Weaker than a key: prefer keys for automation' -r -F
 complete -c secsh -n "__fish_secsh_using_subcommand get" -l passphrase-file -d 'Read the private key\'s passphrase from the first line of FILE (mode 0600) instead of asking: for scripts and --batch' -r -F
+complete -c secsh -n "__fish_secsh_using_subcommand get" -l certificate -d 'OpenSSH user certificate to offer with the key (default: KEY-cert.pub beside -i KEY, or one ssh-agent holds for its key)' -r -F
 complete -c secsh -n "__fish_secsh_using_subcommand get" -l connect-timeout -d 'Seconds allowed for TCP connect plus TLS handshake, and again for the server\'s answer to authentication. [default: 10]' -r
 complete -c secsh -n "__fish_secsh_using_subcommand get" -l keepalive -d 'Ping a silent server after SECS seconds; give up (exit 255) after 3 unanswered pings. 0 turns keepalives off' -r
 complete -c secsh -n "__fish_secsh_using_subcommand get" -l batch -d 'Never prompt (for a key passphrase or a password)'

@@ -22,6 +22,7 @@ _secsh() {
 '-p+[Port (default\: \:PORT in the target, then 7022)]:PORT:_default' \
 '--password-file=[Read the password from the first line of FILE (mode 0600) when the server asks for one. Weaker than a key\: prefer keys for automation]:FILE:_files' \
 '--passphrase-file=[Read the private key'\''s passphrase from the first line of FILE (mode 0600) instead of asking\: for scripts and --batch]:FILE:_files' \
+'--certificate=[OpenSSH user certificate to offer with the key (default\: KEY-cert.pub beside -i KEY, or one ssh-agent holds for its key)]:FILE:_files' \
 '--connect-timeout=[Seconds allowed for TCP connect plus TLS handshake, and again for the server'\''s answer to authentication. \[default\: 10\]]:SECS:_default' \
 '--keepalive=[Ping a silent server after SECS seconds; give up (exit 255) after 3 unanswered pings. 0 turns keepalives off]:SECS:_default' \
 '*-H+[Hosts file\: one target (or list or range) per line, \`#\` comments. Repeatable]:FILE:_files' \
@@ -68,6 +69,7 @@ _arguments "${_arguments_options[@]}" : \
 '-p+[Port (default\: \:PORT in the target, then 7022)]:PORT:_default' \
 '--password-file=[Read the password from the first line of FILE (mode 0600) when the server asks for one. Weaker than a key\: prefer keys for automation]:FILE:_files' \
 '--passphrase-file=[Read the private key'\''s passphrase from the first line of FILE (mode 0600) instead of asking\: for scripts and --batch]:FILE:_files' \
+'--certificate=[OpenSSH user certificate to offer with the key (default\: KEY-cert.pub beside -i KEY, or one ssh-agent holds for its key)]:FILE:_files' \
 '--connect-timeout=[Seconds allowed for TCP connect plus TLS handshake, and again for the server'\''s answer to authentication. \[default\: 10\]]:SECS:_default' \
 '--keepalive=[Ping a silent server after SECS seconds; give up (exit 255) after 3 unanswered pings. 0 turns keepalives off]:SECS:_default' \
 '--mode=[Permission bits of the stored files, in octal (default\: each local file'\''s)]:OCTAL:_default' \
@@ -91,6 +93,7 @@ _arguments "${_arguments_options[@]}" : \
 '-p+[Port (default\: \:PORT in the target, then 7022)]:PORT:_default' \
 '--password-file=[Read the password from the first line of FILE (mode 0600) when the server asks for one. Weaker than a key\: prefer keys for automation]:FILE:_files' \
 '--passphrase-file=[Read the private key'\''s passphrase from the first line of FILE (mode 0600) instead of asking\: for scripts and --batch]:FILE:_files' \
+'--certificate=[OpenSSH user certificate to offer with the key (default\: KEY-cert.pub beside -i KEY, or one ssh-agent holds for its key)]:FILE:_files' \
 '--connect-timeout=[Seconds allowed for TCP connect plus TLS handshake, and again for the server'\''s answer to authentication. \[default\: 10\]]:SECS:_default' \
 '--keepalive=[Ping a silent server after SECS seconds; give up (exit 255) after 3 unanswered pings. 0 turns keepalives off]:SECS:_default' \
 '--batch[Never prompt (for a key passphrase or a password)]' \
