@@ -293,3 +293,128 @@ fn check_explains_who_certificates_admit() {
     );
     assert!(text.contains("keys: none"), "{text}");
 }
+
+fn krl(env: &Env, path: &Path, args: &[&std::ffi::OsStr]) {
+    let tmp = path.with_extension("new");
+    let _ = std::fs::remove_file(&tmp);
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-k", "-f"])
+        .arg(&tmp)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::rename(&tmp, path).unwrap();
+    let _ = env;
+}
+
+/// SIGHUP, then wait for the audit's next `config_reloaded` record.
+fn reload(env: &Env, d: &common::Daemon) {
+    let count = || {
+        std::fs::read_to_string(env.audit_log())
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("\"config_reloaded\"") && l.contains("\"ok\":true"))
+            .count()
+    };
+    let before = count();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(d.pid() as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
+    assert!(
+        common::wait_until(std::time::Duration::from_secs(5), || count() > before),
+        "{}",
+        d.log()
+    );
+}
+
+#[test]
+fn revoked_keys_reads_what_ssh_keygen_k_writes() {
+    let env = Env::new();
+    let ca = keygen(&env, "userca");
+    let bob = keygen(&env, "bob");
+    let list = env.path("revoked.krl");
+    let spec = env.path("spec");
+    std::fs::write(&spec, "serial: 9999\n").unwrap();
+    krl(
+        &env,
+        &list,
+        &[
+            "-s".as_ref(),
+            ca.with_extension("pub").as_os_str(),
+            spec.as_os_str(),
+        ],
+    );
+    let extra = format!(
+        "\n[penalties]\nexempt = [\"127.0.0.0/8\"]\n\n[auth]\nuser_ca_keys = [{:?}]\nrevoked_keys = {:?}\n\n[users.carol]\ncommands = [\"echo\"]\n\n[users.bobby]\nkeys = [{:?}]\ncommands = [\"echo\"]\n",
+        public(&ca),
+        list.display().to_string(),
+        public(&bob)
+    );
+    let d = env.start(&env.config(&extra));
+    let s = Setup { env, d, ca };
+    let c501 = cert(&s.env, &s.ca, "c501", "carol", &["-z", "501"]);
+    let c502 = cert(&s.env, &s.ca, "c502", "carol", &["-z", "502"]);
+    let bad_id = cert(&s.env, &s.ca, "kid", "carol", &["-I", "kid-bad"]);
+    let c650 = cert(&s.env, &s.ca, "c650", "carol", &["-z", "650"]);
+    let c705 = cert(&s.env, &s.ca, "c705", "carol", &["-z", "705"]);
+    let signs_in = |user: &str, key: &Path| echo(&s, user, Some(key), &[], &["x"]).0;
+    for (user, key) in [
+        ("carol", &c501),
+        ("carol", &c502),
+        ("carol", &bad_id),
+        ("bobby", &bob),
+    ] {
+        assert_eq!(
+            signs_in(user, key),
+            Some(0),
+            "before any revocation: {}",
+            key.display()
+        );
+    }
+    // By serial and by key id, under the CA.
+    std::fs::write(
+        &spec,
+        "serial: 501\nserial: 600-700\nserial: 703\nid: kid-bad\n",
+    )
+    .unwrap();
+    krl(
+        &s.env,
+        &list,
+        &[
+            "-s".as_ref(),
+            s.ca.with_extension("pub").as_os_str(),
+            spec.as_os_str(),
+        ],
+    );
+    reload(&s.env, &s.d);
+    assert_eq!(signs_in("carol", &c501), Some(254));
+    assert_eq!(signs_in("carol", &bad_id), Some(254));
+    assert_eq!(signs_in("carol", &c650), Some(254));
+    assert_eq!(signs_in("carol", &c502), Some(0));
+    assert_eq!(signs_in("carol", &c705), Some(0));
+    // By key: the plain key, and every certificate of that key.
+    krl(
+        &s.env,
+        &list,
+        &[
+            bob.with_extension("pub").as_os_str(),
+            c502.with_extension("pub").as_os_str(),
+        ],
+    );
+    reload(&s.env, &s.d);
+    assert_eq!(signs_in("bobby", &bob), Some(254));
+    assert_eq!(signs_in("carol", &c502), Some(254));
+    assert_eq!(signs_in("carol", &c501), Some(0), "501 is no longer listed");
+    // A plain list of public keys.
+    std::fs::write(&list, format!("# revoked\n{}\n", public(&bob))).unwrap();
+    reload(&s.env, &s.d);
+    assert_eq!(signs_in("bobby", &bob), Some(254));
+    assert_eq!(signs_in("carol", &c502), Some(0));
+}

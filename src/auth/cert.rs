@@ -32,6 +32,8 @@ pub struct CertInfo {
     /// Its `force-command`, split into words: the only command the
     /// session may run.
     pub force_command: Option<Vec<String>>,
+    /// The certificate itself (for revocation checks on reload).
+    pub certificate: Certificate,
 }
 
 /// Why a certificate was refused (for the server's log and audit only).
@@ -203,6 +205,7 @@ pub fn check(
         principal,
         valid_before: before,
         force_command,
+        certificate: cert.clone(),
     })
 }
 

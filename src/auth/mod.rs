@@ -6,6 +6,7 @@
 
 pub mod cert;
 mod key;
+pub mod krl;
 mod password;
 
 pub use key::verify_key_auth;

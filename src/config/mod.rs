@@ -68,6 +68,8 @@ pub struct ServerConfig {
 pub struct AuthSettings {
     /// CAs whose user certificates sign users in (`user_ca_keys`).
     pub user_cas: Vec<ssh_key::PublicKey>,
+    /// Keys, certificates and CAs refused (`revoked_keys`).
+    pub revoked: crate::auth::krl::Revoked,
 }
 
 /// One account.

@@ -87,6 +87,7 @@ pub struct RawFiles {
 #[serde(deny_unknown_fields)]
 pub struct RawAuth {
     pub user_ca_keys: Option<Vec<Spanned<String>>>,
+    pub revoked_keys: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

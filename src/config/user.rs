@@ -161,7 +161,17 @@ pub(super) fn auth_settings(
         let first = &raw.user_ca_keys.as_ref().expect("listed")[0];
         return Err(cx.at(first, "user_ca_keys names no key"));
     }
-    Ok(AuthSettings { user_cas })
+    let revoked = match &raw.revoked_keys {
+        None => crate::auth::krl::Revoked::default(),
+        Some(p) => {
+            let path = cx.relative(p.get_ref());
+            let data = std::fs::read(&path)
+                .map_err(|e| cx.at(p, format!("cannot read {}: {e}", path.display())))?;
+            crate::auth::krl::Revoked::parse(&data)
+                .map_err(|e| cx.at(p, format!("{}: {e}", path.display())))?
+        }
+    };
+    Ok(AuthSettings { user_cas, revoked })
 }
 
 /// Split the one `authorized_keys` option secshd understands,

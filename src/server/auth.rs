@@ -214,6 +214,13 @@ pub(crate) fn key(
         (Err(e), _) => return failed(format!("user {}: {e}", shown(name))),
     };
     let fp = key.fingerprint(Default::default());
+    if live.config.auth.revoked.key(key.key_data()) {
+        let why = format!(
+            "user {} key {fp}: the key is revoked (revoked_keys)",
+            shown(name)
+        );
+        return failed_key(why, &fp);
+    }
     let expired = user
         .and_then(|u| u.key_expires(&key))
         .filter(|t| *t <= SystemTime::now());

@@ -43,6 +43,13 @@ pub(super) fn by_certificate(
         let e = cert::CertError::KeyMismatch;
         return failed_key(format!("user {who} key {fp}: {e}"), &fp);
     }
+    if live.config.auth.revoked.cert(&certificate.cert) {
+        let (id, serial) = (shown(certificate.cert.key_id()), certificate.cert.serial());
+        let why = format!(
+            "user {who} key {fp}: certificate {id} serial {serial} is revoked (revoked_keys)"
+        );
+        return failed_key(why, &fp);
+    }
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

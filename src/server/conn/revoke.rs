@@ -63,6 +63,9 @@ impl Conn {
             if !trusted {
                 return Some(format!("the user CA {} is no longer trusted", cert.ca));
             }
+            if config.auth.revoked.cert(&cert.certificate) {
+                return Some(format!("certificate {} {fp} was revoked", cert.key_id));
+            }
             if !user.principals.contains(&cert.principal) {
                 return Some(format!(
                     "principal {:?} no longer admits the user",
@@ -84,6 +87,9 @@ impl Conn {
             let Some(key) = key else {
                 return Some(format!("key {fp} was removed"));
             };
+            if config.auth.revoked.key(key.key_data()) {
+                return Some(format!("key {fp} was revoked"));
+            }
             if user
                 .key_expires(key)
                 .is_some_and(|t| t <= SystemTime::now())
