@@ -69,12 +69,16 @@ pub(super) fn key_mode_problem(path: &Path) -> Option<String> {
 
 /// A warning when the first certificate in `pem_path` has expired or
 /// expires within [`CERT_WARNING`] of `now`.
-pub(super) fn cert_expiry_warning(pem_path: &Path, now: SystemTime) -> Option<String> {
+/// When the first certificate in `pem_path` expires (seconds since 1970).
+pub(super) fn cert_not_after(pem_path: &Path) -> Option<u64> {
     let pem = std::fs::read(pem_path).ok()?;
     let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).ok()?;
     let cert = pem.parse_x509().ok()?;
-    let not_after = cert.validity().not_after.timestamp();
-    let expires = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(not_after).ok()?);
+    u64::try_from(cert.validity().not_after.timestamp()).ok()
+}
+
+pub(super) fn cert_expiry_warning(pem_path: &Path, now: SystemTime) -> Option<String> {
+    let expires = SystemTime::UNIX_EPOCH + Duration::from_secs(cert_not_after(pem_path)?);
     let when = crate::timefmt::utc(expires);
     if expires <= now {
         Some(format!(

@@ -36,6 +36,8 @@ pub struct ServerConfig {
     pub tls_cert: PathBuf,
     /// PEM private key of the server certificate.
     pub tls_key: PathBuf,
+    /// When the server certificate expires (seconds since 1970), if read.
+    pub tls_not_after: Option<u64>,
     /// The rustls configuration built from them when the file loaded
     /// (`None` only when loaded with [`LoadOptions::load_tls`] off).
     pub tls: Option<Arc<rustls::ServerConfig>>,

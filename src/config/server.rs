@@ -235,6 +235,7 @@ impl Cx<'_> {
             listen,
             tls_cert: self.relative(raw.tls.cert.get_ref()),
             tls_key: self.relative(raw.tls.key.get_ref()),
+            tls_not_after: super::files::cert_not_after(&self.relative(raw.tls.cert.get_ref())),
             tls,
             exec,
             limits,

@@ -128,6 +128,8 @@ pub struct Metrics {
     pub reloads: Family<ReloadLabels, Counter>,
     /// File transfers by direction and result.
     pub transfers: Family<TransferLabels, Counter>,
+    /// When the server's TLS certificate expires (seconds since 1970).
+    pub tls_expiry: Gauge,
 }
 
 impl Metrics {
@@ -145,6 +147,7 @@ impl Metrics {
             exec_seconds: Histogram::new(exponential_buckets(0.005, 4.0, 10)),
             reloads: Family::default(),
             transfers: Family::default(),
+            tls_expiry: Gauge::default(),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -189,6 +192,11 @@ impl Metrics {
             "reloads",
             "Configuration reloads by result",
             m.reloads.clone(),
+        );
+        r.register(
+            "tls_certificate_expiry_timestamp_seconds",
+            "When the server's TLS certificate expires (seconds since 1970; 0: unknown)",
+            m.tls_expiry.clone(),
         );
         Arc::new(Metrics { registry, ..m })
     }

@@ -149,6 +149,11 @@ impl Reloader {
     /// from start-up.
     pub fn apply(&self, config: ServerConfig) -> Result<(), ServerError> {
         let live = Arc::new(Live::new(config)?);
+        let expiry = live.config.tls_not_after.unwrap_or(0);
+        self.shared
+            .metrics
+            .tls_expiry
+            .set(expiry.min(i64::MAX as u64) as i64);
         self.shared.door.reconfigure(&live.config);
         self.shared.audit.reopen(&live.config.audit);
         *self.shared.live.write().expect("live lock") = live;
@@ -205,6 +210,8 @@ impl Server {
         let (stop, stop_rx) = watch::channel(false);
         let audit = crate::audit::Auditor::start(&config.audit);
         let metrics = crate::metrics::Metrics::new();
+        let expiry = config.tls_not_after.unwrap_or(0);
+        metrics.tls_expiry.set(expiry.min(i64::MAX as u64) as i64);
         Ok(Self {
             metrics_listener,
             shared: Arc::new(Shared {
