@@ -99,7 +99,11 @@ pub fn run(args: &CheckArgs) -> i32 {
         } else {
             println!("{user} may run:");
             for l in &listed {
-                println!("  {}: {}", l.command, l.template);
+                let from = match config.sources.get(&format!("commands.{}", l.command)) {
+                    Some(at) => format!("  (from {at})"),
+                    None => String::new(),
+                };
+                println!("  {}: {}{from}", l.command, l.template);
                 for s in &l.slots {
                     println!("      {s}");
                 }
@@ -159,8 +163,12 @@ pub fn run(args: &CheckArgs) -> i32 {
     }
     match explained {
         Explained::Allowed { command, argv } => {
+            let from = match config.sources.get(&format!("commands.{command}")) {
+                Some(at) => format!(" (from {at})"),
+                None => String::new(),
+            };
             println!(
-                "ALLOWED by {command}: {}",
+                "ALLOWED by {command}{from}: {}",
                 serde_json::to_string(&argv).unwrap_or_default()
             );
         }
@@ -193,7 +201,11 @@ fn sign_in(name: &str, user: &crate::config::User, config: &ServerConfig) -> Vec
             k.algorithm()
         )
     };
-    let mut out = vec![format!("{name} signs in with:")];
+    let from = match config.sources.get(&format!("users.{name}")) {
+        Some(at) => format!(" (defined at {at})"),
+        None => String::new(),
+    };
+    let mut out = vec![format!("{name}{from} signs in with:")];
     match user.keys.len() {
         0 => out.push("  keys: none".into()),
         _ => out.extend(user.keys.iter().map(|k| format!("  key {}", fp(k)))),

@@ -4,6 +4,7 @@
 
 mod error;
 mod files;
+mod include;
 mod limits;
 mod raw;
 mod roots;
@@ -63,6 +64,9 @@ pub struct ServerConfig {
     pub users: HashMap<String, User>,
     /// The compiled allowlist.
     pub policy: Policy,
+    /// Where each user, command and group was defined, for those from
+    /// drop-in files (`"commands.NAME"` -> `FILE:LINE:COLUMN`).
+    pub sources: std::collections::BTreeMap<String, String>,
 }
 
 /// `[auth]`: what admits users beyond their own keys.

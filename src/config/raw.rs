@@ -10,6 +10,7 @@ use toml::Spanned;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawServer {
+    pub include: Option<Vec<Spanned<String>>>,
     pub listen: Option<Vec<Spanned<String>>>,
     pub tls: RawTls,
     #[serde(default)]
@@ -26,6 +27,18 @@ pub struct RawServer {
     pub files: RawFiles,
     #[serde(default)]
     pub auth: RawAuth,
+    #[serde(default)]
+    pub users: BTreeMap<Spanned<String>, Spanned<RawUser>>,
+    #[serde(default)]
+    pub commands: BTreeMap<Spanned<String>, RawCommand>,
+    #[serde(default)]
+    pub groups: BTreeMap<Spanned<String>, RawGroup>,
+}
+
+/// A drop-in file (`include`): users, groups and commands only.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDropIn {
     #[serde(default)]
     pub users: BTreeMap<Spanned<String>, Spanned<RawUser>>,
     #[serde(default)]

@@ -1,6 +1,5 @@
 //! Loading and validating `secshd.toml` into [`ServerConfig`].
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -9,7 +8,6 @@ use toml::Spanned;
 
 use super::raw::RawServer;
 use super::{ConfigError, ExecSettings, Location, RunAs, ServerConfig};
-use crate::policy::Policy;
 use crate::proto::DEFAULT_PORT;
 
 /// Default `[exec] path`.
@@ -40,7 +38,7 @@ impl Default for LoadOptions {
 pub(super) const DAY: u64 = 86_400;
 
 impl ServerConfig {
-    /// Read and validate the file at `path`.
+    /// Read and validate the file at `path` (and the drop-ins it includes).
     pub fn load(path: &Path, options: &LoadOptions) -> Result<Self, ConfigError> {
         let io = |source| ConfigError::Io {
             path: path.to_path_buf(),
@@ -66,12 +64,12 @@ impl ServerConfig {
 }
 
 pub(super) struct Cx<'a> {
-    path: &'a Path,
-    text: &'a str,
+    pub(super) path: &'a Path,
+    pub(super) text: &'a str,
 }
 
 impl Cx<'_> {
-    fn err(&self, offset: usize, message: impl Into<String>) -> ConfigError {
+    pub(super) fn err(&self, offset: usize, message: impl Into<String>) -> ConfigError {
         ConfigError::Invalid {
             location: Location::at(self.path, self.text, offset),
             message: message.into(),
@@ -165,69 +163,18 @@ impl Cx<'_> {
             None
         };
 
-        let mut commands: Vec<_> = raw.commands.iter().collect();
-        commands.sort_by_key(|(name, _)| name.span().start);
-        let mut rules = Vec::with_capacity(commands.len());
-        for (name, cmd) in commands {
-            check_name(self, name, "command")?;
-            rules.push(self.rule(name.get_ref(), cmd, &exec.path)?);
-        }
-        let mut policy = Policy::new(rules);
-
+        let drop_ins =
+            super::include::read(self, raw.include.as_deref().unwrap_or_default(), options)?;
         let auth = super::user::auth_settings(self, &raw.auth)?;
-        let mut users = HashMap::with_capacity(raw.users.len());
-        let mut key_owner: HashMap<String, String> = HashMap::new();
-        for (name, user) in &raw.users {
-            check_name(self, name, "user")?;
-            let u = user.get_ref();
-            for c in &u.commands {
-                policy
-                    .grant(name.get_ref(), c.get_ref())
-                    .map_err(|e| self.at(c, e.to_string()))?;
-            }
-            let account = super::user::build(
-                self,
-                name,
-                user,
-                options,
-                (limits.per_user, !auth.user_cas.is_empty()),
-                &mut warnings,
-            )?;
-            for key in &account.keys {
-                let fp = key.fingerprint(Default::default()).to_string();
-                if let Some(other) = key_owner.insert(fp.clone(), name.get_ref().clone()) {
-                    warnings.push(format!(
-                        "key {fp} is listed for both {other:?} and {:?}: whoever holds it can sign in as either",
-                        name.get_ref()
-                    ));
-                }
-            }
-            users.insert(name.get_ref().clone(), account);
-        }
-        for (name, group) in &raw.groups {
-            check_name(self, name, "group")?;
-            for m in &group.members {
-                if !users.contains_key(m.get_ref()) {
-                    return Err(self.at(
-                        m,
-                        format!("group member {:?} is not a configured user", m.get_ref()),
-                    ));
-                }
-                for c in &group.commands {
-                    policy
-                        .grant(m.get_ref(), c.get_ref())
-                        .map_err(|e| self.at(c, e.to_string()))?;
-                }
-            }
-            let up = super::roots::roots(self, "upload", &group.upload, &mut warnings)?;
-            let down = super::roots::roots(self, "download", &group.download, &mut warnings)?;
-            for m in &group.members {
-                if let Some(u) = users.get_mut(m.get_ref()) {
-                    super::roots::merge(&mut u.upload, &up);
-                    super::roots::merge(&mut u.download, &down);
-                }
-            }
-        }
+        let (policy, users, sources) = super::include::allowlist(
+            self,
+            &raw,
+            &drop_ins,
+            &exec.path,
+            options,
+            (limits.per_user, !auth.user_cas.is_empty()),
+            &mut warnings,
+        )?;
         let files = super::roots::files(self, &raw.files)?;
 
         Ok(ServerConfig {
@@ -247,6 +194,7 @@ impl Cx<'_> {
             auth,
             users,
             policy,
+            sources,
         })
     }
 
