@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use arbitrary::{Result, Unstructured};
-use secsh::auth::{verify_key_auth, StoredHash};
+use secsh::auth::{cert, verify_key_auth, StoredHash};
 use secsh::config::{ConfigError, LoadOptions, ServerConfig};
 use secsh::policy::{Decision, Element, NoSymlinks, Policy, Rule, Slot, SlotKind};
 
@@ -184,10 +184,22 @@ fn assert_slot(s: &Slot, arg: &str) {
 /// is refused without panicking (an accepted one is argon2id
 /// within the cost limits).
 pub fn auth(data: &[u8]) {
+    // A revocation list (binary KRL or text): read without panicking.
+    let _ = secsh::auth::krl::Revoked::parse(data);
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
     let exporter = [7u8; 32];
+    // A user certificate from a client: parsed and checked before any
+    // account is known. Trusting no CA, none may ever pass.
+    let peer = std::net::IpAddr::from([127, 0, 0, 1]);
+    let alice = ["alice".to_string()];
+    for c in [cert::parse(text), cert::from_blob(data)]
+        .into_iter()
+        .flatten()
+    {
+        assert!(cert::check(&c, &[], &alice, 1_800_000_000, peer).is_err());
+    }
     assert!(verify_key_auth("alice", None, &exporter, text).is_err());
     assert!(verify_key_auth("alice", Some(&[]), &exporter, text).is_err());
     if StoredHash::parse(text).is_ok() {

@@ -32,31 +32,37 @@ pub(super) fn by_certificate(
         return failed(format!("user {who}: signature is not a valid SSHSIG"));
     };
     let fp = signer.fingerprint(Default::default());
-    let Some(user) = live.config.users.get(name) else {
-        return failed(format!("user {who}: unknown user"));
-    };
+    // An unknown user's certificate is parsed and checked all the same
+    // (against no principals), so the work tells no account apart.
+    let user = live.config.users.get(name);
+    let principals: &[String] = user.map_or(&[], |u| &u.principals);
+    let unknown = || failed(format!("user {who}: unknown user"));
     let certificate = match cert::parse(line) {
         Ok(c) => c,
+        Err(_) if user.is_none() => return unknown(),
         Err(e) => return failed_key(format!("user {who} key {fp}: {e}"), &fp),
+    };
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let cas = &live.config.auth.user_cas;
+    let checked = cert::check(&certificate, cas, principals, now, peer.ip());
+    let Some(user) = user else {
+        return unknown();
     };
     if certificate.cert.public_key() != signer.key_data() {
         let e = cert::CertError::KeyMismatch;
         return failed_key(format!("user {who} key {fp}: {e}"), &fp);
     }
+    let id = shown(certificate.cert.key_id());
+    let serial = certificate.cert.serial();
     if live.config.auth.revoked.cert(&certificate.cert) {
-        let (id, serial) = (shown(certificate.cert.key_id()), certificate.cert.serial());
         let why = format!(
             "user {who} key {fp}: certificate {id} serial {serial} is revoked (revoked_keys)"
         );
         return failed_key(why, &fp);
     }
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let id = shown(certificate.cert.key_id());
-    let serial = certificate.cert.serial();
-    let cas = &live.config.auth.user_cas;
-    let info = match cert::check(&certificate, cas, &user.principals, now, peer.ip()) {
+    let info = match checked {
         Ok(info) => info,
         Err(e) => {
             let why = format!("user {who} key {fp}: certificate {id} serial {serial}: {e}");
