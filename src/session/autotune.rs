@@ -68,6 +68,10 @@ pub struct RecvWindow {
     size: u64,
     epoch_start: Option<Instant>,
     epoch_consumed: u64,
+    /// When the window was offered (or first consumed from), and all it
+    /// has consumed since: the request's average rate.
+    since: Option<Instant>,
+    total: u64,
 }
 
 impl RecvWindow {
@@ -77,6 +81,8 @@ impl RecvWindow {
             size: initial,
             epoch_start: None,
             epoch_consumed: 0,
+            since: None,
+            total: 0,
         }
     }
 
@@ -86,6 +92,7 @@ impl RecvWindow {
     pub fn offered(initial: u64, now: Instant) -> Self {
         Self {
             epoch_start: Some(now),
+            since: Some(now),
             ..Self::new(initial)
         }
     }
@@ -100,7 +107,9 @@ impl RecvWindow {
     /// `budget`), or 0.
     pub fn consumed(&mut self, n: u64, now: Instant, rtt: Rtt, budget: u64) -> u64 {
         let start = *self.epoch_start.get_or_insert(now);
+        let since = *self.since.get_or_insert(now);
         self.epoch_consumed += n;
+        self.total = self.total.saturating_add(n);
         if self.epoch_consumed <= self.size / 2 {
             return 0;
         }
@@ -110,7 +119,16 @@ impl RecvWindow {
             // window, not the reader, is what limits the rate.
             let fraction = self.epoch_consumed as f64 / self.size as f64;
             let elapsed = now.saturating_duration_since(start).as_secs_f64();
-            if elapsed < 4.0 * fraction * rtt.as_secs_f64() {
+            // And the window is less than twice the bandwidth-delay
+            // product at the request's average rate: on a short link
+            // (loopback, a LAN) a fast reader needs no more window, and a
+            // larger one only holds more in memory. (The average, not this
+            // epoch's rate: consumption is timed when the driver gets to
+            // it, and a batch handled at once would look infinitely fast.)
+            let lifetime = now.saturating_duration_since(since).as_secs_f64().max(1e-3);
+            let average = self.total as f64 / lifetime;
+            let short_of_bdp = 2.0 * average * rtt.as_secs_f64() >= self.size as f64;
+            if elapsed < 4.0 * fraction * rtt.as_secs_f64() && short_of_bdp {
                 // Twice the size, or twice the bandwidth-delay product
                 // measured in this epoch, whichever is more.
                 let mut target = self.size.saturating_mul(2);
@@ -161,7 +179,38 @@ mod tests {
         // 800 MB/s over 100 ms: 16 MiB lasts 21 ms, far under two RTTs.
         let mut w = RecvWindow::new(16 * MIB);
         let size = run(&mut w, rtt(100), 800e6, 2048 * MIB, 256 * MIB);
-        assert_eq!(size, 256 * MIB, "doubles until the bound stops it");
+        // Until it holds twice the bandwidth-delay product (160 MB), no
+        // further: more would only hold more in memory.
+        assert!((160_000_000..=256 * MIB).contains(&size), "{size}");
+        let mut w = RecvWindow::new(16 * MIB);
+        let size = run(&mut w, rtt(100), 800e6, 2048 * MIB, 64 * MIB);
+        assert_eq!(size, 64 * MIB, "grows until the bound stops it");
+    }
+
+    #[test]
+    fn consumption_handled_in_batches_on_a_short_link_keeps_the_window() {
+        // 1 GB/s on loopback (0.5 ms), but the driver gets to the
+        // consumption 20 MiB at a time, all at one instant (so an epoch
+        // can fill up within one such batch, at no elapsed time).
+        let mut rtt = Rtt::default();
+        rtt.sample(Duration::from_micros(500));
+        let t0 = Instant::now();
+        let mut w = RecvWindow::offered(16 * MIB, t0);
+        for batch in 1..=80u64 {
+            let at = t0 + Duration::from_secs_f64((batch * 20 * MIB) as f64 / 1e9);
+            for _ in 0..20 {
+                assert_eq!(w.consumed(MIB, at, rtt, 1 << 40), 0, "batch {batch}");
+            }
+        }
+        assert_eq!(w.size(), 16 * MIB);
+    }
+
+    #[test]
+    fn a_fast_reader_on_a_short_link_keeps_its_window() {
+        // 2 GB/s over loopback (a 1 ms estimate): 16 MiB is already far
+        // more than twice the bandwidth-delay product (4 MB).
+        let mut w = RecvWindow::new(16 * MIB);
+        assert_eq!(run(&mut w, rtt(1), 2e9, 1024 * MIB, 256 * MIB), 16 * MIB);
     }
 
     #[test]
