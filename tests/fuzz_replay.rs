@@ -119,3 +119,21 @@ fn pair_schedules() {
         );
     }
 }
+
+/// Resume at every frame boundary (fuzz/src/pair/resume.rs): one
+/// resumable job through both engines, its connection cut after each frame
+/// in turn and continued with an exact `attach` at the bytes received;
+/// then every connection cut every few frames. Every run ends with every
+/// byte once, in order, and the job's exit code.
+#[test]
+fn resume_at_every_frame_boundary() {
+    let runs = fuzz::resume_at_every_boundary();
+    assert!(runs > 100, "only {runs} cut points");
+    for every in [6, 7, 9, 13] {
+        let connections = fuzz::resume_after_every_few_frames(every);
+        assert!(
+            connections > 3,
+            "cut every {every}: {connections} connections"
+        );
+    }
+}

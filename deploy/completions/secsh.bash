@@ -47,7 +47,7 @@ _secsh() {
 
     case "${cmd}" in
         secsh)
-            opts="-i -l -p -v -H -x -n -h -V --cert --config --batch --password-file --passphrase-file --certificate --connect-timeout --keepalive --hosts-file --exclude --inventory --list-hosts --parallel --deadline --max-errors --batch-size --group --json --out-dir --script --keep-going --timeout --list --help --version put get completions help"
+            opts="-i -l -p -v -H -x -n -h -V --cert --config --batch --password-file --passphrase-file --certificate --connect-timeout --keepalive --hosts-file --exclude --inventory --list-hosts --parallel --deadline --max-errors --batch-size --group --json --out-dir --script --keep-going --timeout --list --detach --jobs --attach --cancel --resume-on-drop --no-resume-on-drop --help --version put get completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -138,6 +138,14 @@ _secsh() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --attach)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cancel)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

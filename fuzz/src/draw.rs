@@ -91,7 +91,7 @@ fn argv(u: &mut Unstructured) -> Result<Vec<String>> {
 
 /// Any message, fields drawn as above.
 pub fn message(u: &mut Unstructured) -> Result<Message> {
-    Ok(match u.int_in_range(0u8..=21)? {
+    Ok(match u.int_in_range(0u8..=29)? {
         0 => Message::Auth {
             user: text(u)?,
             method: method(u)?,
@@ -188,6 +188,46 @@ pub fn message(u: &mut Unstructured) -> Result<Message> {
         },
         19 => Message::Ping,
         20 => Message::Pong,
+        22 => Message::Job {
+            id: id(u)?,
+            argv: argv(u)?,
+            stdin: u.arbitrary()?,
+            detach: u.arbitrary()?,
+            timeout_ms: opt(u, size)?,
+            output_window: opt(u, size)?,
+        },
+        23 => Message::JobStarted {
+            id: id(u)?,
+            job: text(u)?,
+            detached: u.arbitrary()?,
+        },
+        24 => Message::Attach {
+            id: id(u)?,
+            job: text(u)?,
+            stdout_offset: size(u)?,
+            stderr_offset: size(u)?,
+            exact: u.arbitrary()?,
+            output_window: opt(u, size)?,
+        },
+        25 => Message::Skipped {
+            id: id(u)?,
+            stream: stream(u)?,
+            bytes: size(u)?,
+        },
+        26 => Message::Jobs { id: id(u)? },
+        27 => Message::JobList {
+            id: id(u)?,
+            jobs: Vec::new(),
+        },
+        28 => Message::CancelJob {
+            id: id(u)?,
+            job: text(u)?,
+        },
+        29 => Message::JobCancelled {
+            id: id(u)?,
+            job: text(u)?,
+            was_running: u.arbitrary()?,
+        },
         _ => Message::Error {
             id: opt(u, id)?,
             code: code(u)?,
@@ -209,6 +249,10 @@ pub fn frame(u: &mut Unstructured) -> Result<Frame> {
 pub fn request_id(m: &Message) -> Option<u64> {
     match m {
         Message::Exec { id, .. }
+        | Message::Job { id, .. }
+        | Message::JobStarted { id, .. }
+        | Message::Attach { id, .. }
+        | Message::Skipped { id, .. }
         | Message::Put { id, .. }
         | Message::PutReady { id, .. }
         | Message::PutOk { id, .. }

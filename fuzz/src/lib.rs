@@ -19,7 +19,7 @@ mod wire;
 
 pub use files::transfer;
 pub use fleet::{fleet_targets, inventory};
-pub use pair::pair;
+pub use pair::{pair, resume_after_every_few_frames, resume_at_every_boundary};
 pub use parsers::{allowlist, auth, config};
 pub use sessions::{client_session, server_session};
 pub use wire::{frame_decoder, message};

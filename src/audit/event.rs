@@ -237,6 +237,9 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// A job's event (docs/AUDIT.md, "Jobs").
+    #[serde(untagged)]
+    Job(super::job::JobEvent),
 }
 
 /// `argv` cut to [`DENIED_ARGV_BYTES`] in total, and whether it was cut.

@@ -7,6 +7,7 @@
 //! commands are refused until it works again.
 
 mod event;
+mod job;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -15,6 +16,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::SystemTime;
 
 pub use event::{bounded_argv, line, Auth, CertAudit, Ending, Event, DENIED_ARGV_BYTES};
+pub use job::JobEvent;
 
 /// Where records go.
 #[derive(Debug, Clone, PartialEq, Eq)]

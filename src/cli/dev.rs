@@ -78,9 +78,12 @@ key = "server.key"
 [exec]
 default_timeout_secs = 300
 
+[jobs]
+dir = "{dir}/jobs"
+
 [users.{user}]
 keys = ["{public_key}"]
-commands = ["uname", "uptime", "date", "echo", "cat", "ls"]
+commands = ["uname", "uptime", "date", "echo", "cat", "ls", "sleep"]
 upload = ["{dir}/files"]
 download = ["{dir}/files"]
 
@@ -105,6 +108,12 @@ argv = ["cat"]
 [commands.ls]
 argv = ["ls", "-l", "{{dir}}"]
 slots.dir = {{ path_under = "{dir}" }}
+
+# May run as a detached job: `secsh --detach ... -- sleep 60`, then `--jobs`.
+[commands.sleep]
+argv = ["sleep", "{{secs}}"]
+slots.secs = {{ int = [1, 600] }}
+detach = true
 "#,
         dir = dir.display()
     )
@@ -134,6 +143,9 @@ pub fn print_instructions(config: &ServerConfig, addrs: &[SocketAddr]) {
     println!("  echo 'piped through the server' | {base} -- cat");
     println!("  {base} -- ls -l {}", dir.display());
     println!("  {base} -- rm -rf /     # denied by the allowlist: exit status 253");
+    if config.policy.may_detach("sleep") {
+        println!("  {base} --detach -- sleep 60   # prints a job id; then --jobs, --attach ID");
+    }
     if let Some(root) = config.users.get(user).and_then(|u| u.upload.first()) {
         let files = format!(
             "cargo run --release --bin secsh -- {{}} --cert {} -i {} -p {}",

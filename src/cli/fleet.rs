@@ -72,7 +72,12 @@ pub struct FleetArgs {
 impl FleetArgs {
     /// Options that make even one host a fleet run (its output format).
     pub fn wants_fleet(&self) -> bool {
-        self.json || self.group || self.out_dir.is_some() || self.script.is_some()
+        self.json || self.wants_fleet_besides_json()
+    }
+
+    /// The same, `--json` aside (`--jobs --json` lists one host's jobs).
+    pub fn wants_fleet_besides_json(&self) -> bool {
+        self.group || self.out_dir.is_some() || self.script.is_some()
     }
 }
 
@@ -90,7 +95,12 @@ pub fn is_fleet_call(args: &Args, resolved: usize) -> bool {
             && crate::client::fleet::targets::expand(&tokens[0]).is_ok_and(|e| e == tokens)
     };
     resolved != 1
-        || f.wants_fleet()
+        // `--jobs --json` is one host's listing as JSON.
+        || if args.jobs.list_jobs {
+            f.wants_fleet_besides_json()
+        } else {
+            f.wants_fleet()
+        }
         || !f.hosts_file.is_empty()
         || f.inventory.is_some()
         || !args.target.as_deref().is_some_and(plain)

@@ -24,6 +24,7 @@ mod files_run;
 mod fleet;
 mod fleet_out;
 mod fleet_summary;
+mod jobs;
 mod progress;
 pub mod secsh;
 pub mod secshd;

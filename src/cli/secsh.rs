@@ -50,6 +50,8 @@ pub struct Args {
     /// slot accepts) instead of running one.
     #[arg(long, conflicts_with = "command")]
     pub list: bool,
+    #[command(flatten)]
+    pub jobs: JobArgs,
     /// The command and its arguments, passed as an exact argv.
     #[arg(
         value_name = "COMMAND",
@@ -57,6 +59,43 @@ pub struct Args {
         allow_hyphen_values = true
     )]
     pub command: Vec<String>,
+}
+
+/// Jobs: commands that outlive the connection (docs/CLIENT.md, "Jobs").
+#[derive(Debug, clap::Args)]
+pub struct JobArgs {
+    /// Start the command as a job on the server and print its id at once;
+    /// it runs on without this connection (the server's allowlist must
+    /// allow detaching it).
+    #[arg(long, conflicts_with_all = ["list", "list_jobs", "attach", "cancel"])]
+    pub detach: bool,
+    /// List your jobs on HOST: id, state, exit, start, end, output, argv
+    /// (with --json: a JSON array).
+    #[arg(long = "jobs", conflicts_with_all = ["command", "list", "attach", "cancel"])]
+    pub list_jobs: bool,
+    /// Print job ID's output from its first byte, then live, and exit with
+    /// its exit status (Ctrl-C stops following; the job runs on).
+    #[arg(long, value_name = "ID", conflicts_with_all = ["command", "list", "cancel"])]
+    pub attach: Option<String>,
+    /// Stop job ID (its whole process group: TERM, grace, KILL).
+    #[arg(long, value_name = "ID", conflicts_with_all = ["command", "list"])]
+    pub cancel: Option<String>,
+    /// Keep the command running on the server if the connection drops;
+    /// reconnect and continue the output exactly where it stopped (default
+    /// from the client configuration's `resume_on_drop`). A terminal's
+    /// stdin is not forwarded then.
+    #[arg(long, conflicts_with = "no_resume_on_drop")]
+    pub resume_on_drop: bool,
+    /// Do not resume after a drop, whatever the client configuration says.
+    #[arg(long)]
+    pub no_resume_on_drop: bool,
+}
+
+impl JobArgs {
+    /// A job option that needs no command.
+    fn without_command(&self) -> bool {
+        self.list_jobs || self.attach.is_some() || self.cancel.is_some()
+    }
 }
 
 /// `secsh [OPTIONS] put|get ...` as `secsh put|get [OPTIONS] ...`:
@@ -165,7 +204,11 @@ pub fn main() -> i32 {
     }
     let problem = if hosts.is_empty() {
         Some("no hosts: give TARGETS, -H FILE or @group".to_string())
-    } else if args.command.is_empty() && args.fleet.script.is_none() && !args.list {
+    } else if args.command.is_empty()
+        && args.fleet.script.is_none()
+        && !args.list
+        && !args.jobs.without_command()
+    {
         Some("no command: give it after the host (or after --)".to_string())
     } else {
         None
@@ -178,8 +221,10 @@ pub fn main() -> i32 {
         return client::EXIT_CONNECTION;
     };
     if super::fleet::is_fleet_call(&args, hosts.len()) {
-        if args.list {
-            crate::cli::say!("secsh: --list takes one host");
+        if args.list || args.jobs.without_command() || args.jobs.resume_on_drop {
+            crate::cli::say!(
+                "secsh: --list, --jobs, --attach, --cancel and --resume-on-drop take one host"
+            );
             return client::EXIT_USAGE;
         }
         let code = rt.block_on(super::fleet::run(args, cfg, hosts));
@@ -217,12 +262,37 @@ async fn run(
     target: Target,
     cert: Option<std::path::PathBuf>,
 ) -> Result<client::Outcome, ClientError> {
+    let reached = connect(&args.conn, &cfg, target.clone(), cert).await?;
+    if args.jobs.list_jobs {
+        return super::jobs::list(reached, args.fleet.json).await.map(done);
+    }
+    if let Some(id) = &args.jobs.cancel {
+        return super::jobs::cancel(reached, id).await.map(done);
+    }
+    let io = |stdin: bool| LocalIo {
+        stdout: raw_fd_writer(1),
+        stderr: raw_fd_writer(2),
+        stdin: stdin.then(|| -> client::StdinSource {
+            Box::new(|| {
+                // Bulk input then arrives in large reads.
+                crate::exec::grow_pipe(&std::io::stdin());
+                client::stdin_reader(std::io::stdin())
+            })
+        }),
+        interrupts: interrupts(),
+    };
+    if let Some(id) = &args.jobs.attach {
+        return super::jobs::attach(reached, id, io(false)).await;
+    }
+    let resume = !args.jobs.no_resume_on_drop
+        && (args.jobs.resume_on_drop || cfg.defaults.resume_on_drop == Some(true));
     let Reached {
         user,
         creds,
         conn,
         options,
-    } = connect(&args.conn, &cfg, target.clone(), cert).await?;
+        redial,
+    } = reached;
     if args.list {
         let session = client::Session::start(conn, creds, &user, &options)?;
         let commands = session.list().await?;
@@ -243,30 +313,46 @@ async fn run(
         let _ = std::io::stdout().write_all(out.as_bytes());
         return Ok(client::Outcome::Exited(0));
     }
+    // A resumable run cannot forward a terminal: its input never ends, and
+    // a resume is exact only once stdin has.
+    let tty_stdin = nix::unistd::isatty(std::io::stdin()).unwrap_or(false);
     let req = ExecRequest {
-        user,
+        user: user.clone(),
         argv: args.command,
-        stdin: !args.no_stdin,
+        stdin: !(args.no_stdin || args.jobs.detach || (resume && tty_stdin)),
         timeout: args
             .timeout
             .or(cfg.defaults.timeout)
             .map(|t| seconds(t, "--timeout"))
             .transpose()?,
-        session: options,
+        session: options.clone(),
     };
-    let io = LocalIo {
-        stdout: raw_fd_writer(1),
-        stderr: raw_fd_writer(2),
-        stdin: req.stdin.then(|| -> client::StdinSource {
-            Box::new(|| {
-                // Bulk input then arrives in large reads.
-                crate::exec::grow_pipe(&std::io::stdin());
-                client::stdin_reader(std::io::stdin())
-            })
-        }),
-        interrupts: interrupts(),
+    let reached = Reached {
+        user,
+        creds,
+        conn,
+        options,
+        redial,
     };
-    client::run_exec(conn, creds, &req, io).await
+    if args.jobs.detach {
+        let host = crate::logtext::visible(&target.host);
+        return super::jobs::detach(reached, &req, &host).await.map(done);
+    }
+    if resume {
+        let resume_for = cfg
+            .defaults
+            .resume_for_secs
+            .map(|s| seconds(s, "resume_for_secs"))
+            .transpose()?
+            .unwrap_or(super::jobs::RESUME_FOR);
+        return super::jobs::resumable(reached, &req, io(req.stdin), resume_for).await;
+    }
+    client::run_exec(reached.conn, reached.creds, &req, io(req.stdin)).await
+}
+
+/// A finished job command's exit status as an outcome.
+fn done(code: i32) -> client::Outcome {
+    client::Outcome::Exited(code)
 }
 
 /// An unbuffered writer on an inherited descriptor: remote bytes are passed

@@ -28,6 +28,10 @@ pub struct Defaults {
     pub connect_timeout: Option<f64>,
     /// Seconds before the server kills a command (`--timeout`).
     pub timeout: Option<f64>,
+    /// Run every single-host command resumable (`--resume-on-drop`).
+    pub resume_on_drop: Option<bool>,
+    /// Seconds a resumable run keeps trying to reconnect (default 300).
+    pub resume_for_secs: Option<f64>,
 }
 
 /// Settings for hosts matching one name or pattern.

@@ -54,6 +54,17 @@ impl Credentials {
         }
     }
 
+    /// The same credentials for another connection (a password is read
+    /// from the terminal again only if the server asks for one).
+    pub fn again(&self) -> Self {
+        Self::new(
+            self.key.clone(),
+            self.password.clone(),
+            self.ask.clone(),
+            self.label.clone(),
+        )
+    }
+
     /// The first proof: the key if there is one, else a password.
     pub fn first_proof(
         &mut self,

@@ -1,25 +1,21 @@
 //! Running one command for the `secsh` CLI on the client library: the
 //! pipelined first flight (`auth` then `exec` in one write), stdin from a
-//! reader thread, output written to the local sinks on threads of their own
-//! (so a stalled local reader never keeps the client from answering pings
-//! or acting on Ctrl-C), and the exit status.
+//! reader thread, output to the local sinks (`sink.rs`), and the exit
+//! status. [`Streams`] is the local side, kept across the connections of a
+//! resumed job (`job.rs`).
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
-use super::session::{OutputCredit, RequestEvent, Session, SessionOptions};
+use super::session::{Request, RequestEvent, Session, SessionOptions};
+use super::sink::Sink;
 use super::{ClientError, Connection, Credentials};
-use crate::bufpool::BufPool;
-use crate::proto::{Stream, DATA_CHUNK};
 use crate::session::{ExecParams, RemoteExit};
-
-/// Largest stdin chunk read at once.
-pub const STDIN_CHUNK: usize = DATA_CHUNK;
-/// Size of the first read from stdin.
-const FIRST_STDIN_READ: usize = 16 * 1024;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -98,172 +94,164 @@ pub async fn run_exec(
     conn: Connection,
     creds: Credentials,
     req: &ExecRequest,
-    mut io: LocalIo,
+    io: LocalIo,
 ) -> Result<Outcome, ClientError> {
     let session = Session::start(conn, creds, &req.user, &req.session)?;
-    let mut request = session
-        .exec(ExecParams {
-            argv: req.argv.clone(),
-            stdin: req.stdin,
-            timeout_ms: req.timeout.map(|t| t.as_millis() as u64),
-            output_window: session.default_window(),
-        })
-        .await?;
+    let mut request = session.exec(req.params(&session)).await?;
     drop(session);
-    let (broken_tx, mut broken) = mpsc::unbounded_channel();
-    let mut out = Sink::new(io.stdout, broken_tx.clone());
-    let mut err = Sink::new(io.stderr, broken_tx);
-    let mut started = false;
-    let mut cancelled = false;
-    let outcome = loop {
-        tokio::select! {
-            event = request.next() => match event {
-                Some(RequestEvent::Started) => {
-                    started = true;
-                    if let (Some(start), Some(sink)) = (io.stdin.take(), request.take_stdin()) {
-                        let mut source = start();
-                        tokio::spawn(async move {
-                            while let Some(chunk) = source.recv().await {
-                                if sink.send(chunk).await.is_err() {
-                                    return;
-                                }
-                            }
-                            sink.close();
-                        });
-                    }
-                }
-                Some(RequestEvent::Output { stream, data, credit }) => {
-                    let sink = if stream == Stream::Stderr { &mut err } else { &mut out };
-                    sink.write(data, credit);
-                }
-                Some(RequestEvent::Eof(_)) => {}
-                Some(
-                    RequestEvent::PutReady { .. }
-                    | RequestEvent::Stored { .. }
-                    | RequestEvent::File { .. }
-                    | RequestEvent::End { .. },
-                ) => return Err(ClientError::Protocol("a file event on an exec".into())),
-                Some(RequestEvent::Exit(exit)) => break match exit {
-                    RemoteExit::Code(c) => Outcome::Exited(c),
-                    RemoteExit::Signal(s) => Outcome::Signaled(s),
-                    RemoteExit::TimedOut => Outcome::TimedOut,
-                },
-                Some(RequestEvent::Denied(message)) => break Outcome::Denied(message),
-                Some(RequestEvent::Failed(e)) => return Err(e),
-                None => return Err(ClientError::Protocol("the connection ended".into())),
-            },
-            Some(()) = io.interrupts.recv() => {
-                if cancelled || !started {
-                    return Ok(Outcome::Abandoned);
-                }
-                cancelled = true;
-                request.cancel();
-            }
-            Some(()) = broken.recv(), if !cancelled => {
-                // Our reader went away (e.g. `| head`): stop the command.
-                cancelled = true;
-                request.cancel();
-            }
-        }
-    };
-    // Everything received is written before we exit, unless the user
-    // interrupts again.
-    tokio::select! {
-        _ = async { out.finish().await; err.finish().await } => {}
-        Some(()) = io.interrupts.recv() => return Ok(Outcome::Abandoned),
+    let mut streams = Streams::new(io);
+    match streams.follow(&mut request).await {
+        Ended::Done(outcome) => Ok(streams.finish(outcome).await),
+        Ended::Lost(e) => Err(e),
     }
-    Ok(outcome)
 }
 
-/// A local output stream, written on a thread of its own that starts with
-/// the first chunk (a command with no output costs no thread).
-struct Sink {
-    idle: Option<(Box<dyn Write + Send>, mpsc::UnboundedSender<()>)>,
-    thread: Option<SinkThread>,
+impl ExecRequest {
+    /// The engine's parameters for this request on `session`.
+    pub(super) fn params(&self, session: &Session) -> ExecParams {
+        ExecParams {
+            argv: self.argv.clone(),
+            stdin: self.stdin,
+            timeout_ms: self.timeout.map(|t| t.as_millis() as u64),
+            output_window: session.default_window(),
+        }
+    }
 }
 
-struct SinkThread {
-    tx: std::sync::mpsc::Sender<(Bytes, OutputCredit)>,
-    done: oneshot::Receiver<()>,
+/// How following one request ended.
+pub(super) enum Ended {
+    /// Its outcome (the exit, a denial, or given up).
+    Done(Outcome),
+    /// The request or its connection failed first.
+    Lost(ClientError),
 }
 
-impl Sink {
-    fn new(w: Box<dyn Write + Send>, broken: mpsc::UnboundedSender<()>) -> Self {
+/// The local side of a command's streams, kept across the requests that
+/// carry it (a resumed job's several connections).
+pub(super) struct Streams {
+    out: Sink,
+    err: Sink,
+    broken: mpsc::UnboundedReceiver<()>,
+    stdin: Option<StdinSource>,
+    pub interrupts: mpsc::UnboundedReceiver<()>,
+    /// stdout and stderr bytes received (all handed to the sinks).
+    pub received: [u64; 2],
+    /// The command started.
+    pub started: bool,
+    /// The user (or a broken local reader) asked to stop it.
+    pub cancelled: bool,
+    /// The job it runs as, for a job.
+    pub job: Option<String>,
+    /// Local stdin is all handed to the session, `eof` included.
+    pub stdin_done: Arc<AtomicBool>,
+    /// Bytes of each stream the server's spool had dropped.
+    pub skipped: [u64; 2],
+}
+
+impl Streams {
+    pub(super) fn new(io: LocalIo) -> Self {
+        let (broken_tx, broken) = mpsc::unbounded_channel();
         Self {
-            idle: Some((w, broken)),
-            thread: None,
+            out: Sink::new(io.stdout, broken_tx.clone()),
+            err: Sink::new(io.stderr, broken_tx),
+            broken,
+            stdin_done: Arc::new(AtomicBool::new(io.stdin.is_none())),
+            stdin: io.stdin,
+            interrupts: io.interrupts,
+            received: [0, 0],
+            started: false,
+            cancelled: false,
+            job: None,
+            skipped: [0, 0],
         }
     }
 
-    fn start(mut w: Box<dyn Write + Send>, broken: mpsc::UnboundedSender<()>) -> SinkThread {
-        let (tx, rx) = std::sync::mpsc::channel::<(Bytes, OutputCredit)>();
-        let (done_tx, done) = oneshot::channel();
-        std::thread::spawn(move || {
-            let mut ok = true;
-            // Chunks keep being taken after a write error so their credit
-            // returns; the channel is bounded by the output window.
-            for (data, credit) in rx {
-                if ok && w.write_all(&data).is_err() {
-                    ok = false;
-                    let _ = broken.send(());
-                }
-                drop(credit);
-            }
-            let _ = w.flush();
-            let _ = done_tx.send(());
-        });
-        SinkThread { tx, done }
-    }
-
-    fn write(&mut self, data: Bytes, credit: OutputCredit) {
-        if let Some((w, broken)) = self.idle.take() {
-            self.thread = Some(Self::start(w, broken));
-        }
-        if let Some(t) = &self.thread {
-            let _ = t.tx.send((data, credit));
-        }
-    }
-
-    async fn finish(self) {
-        if let Some(t) = self.thread {
-            drop(t.tx);
-            let _ = t.done.await;
-        } else if let Some((mut w, _)) = self.idle {
-            let _ = w.flush();
-        }
-    }
-}
-
-/// Read `source` (a blocking reader such as the process's stdin) on its own
-/// thread in chunks of up to [`STDIN_CHUNK`] bytes. Reading on a dedicated
-/// thread costs no runtime round trip per chunk; the bounded channel stops
-/// the thread while the server's window is closed.
-pub fn stdin_reader(mut source: impl std::io::Read + Send + 'static) -> mpsc::Receiver<Bytes> {
-    let (tx, rx) = mpsc::channel(4);
-    std::thread::spawn(move || {
-        // Most commands get little or no stdin: the first read goes into a
-        // small buffer, and full chunks (a 256 KiB allocation each) only
-        // once stdin has filled it.
-        let mut first = vec![0u8; FIRST_STDIN_READ];
-        let n = match source.read(&mut first) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        first.truncate(n);
-        if tx.blocking_send(Bytes::from(first)).is_err() {
-            return;
-        }
-        let pool = BufPool::new(STDIN_CHUNK, 8);
+    /// Carry `request`'s events to the local streams until it ends.
+    pub(super) async fn follow(&mut self, request: &mut Request) -> Ended {
         loop {
-            let mut buf = pool.take();
-            let n = match source.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            if tx.blocking_send(pool.freeze(buf, n)).is_err() {
-                break;
+            tokio::select! {
+                event = request.next() => match event {
+                    Some(RequestEvent::Started) => {
+                        self.started = true;
+                        self.start_stdin(request);
+                    }
+                    Some(RequestEvent::Output { stream, data, credit }) => {
+                        let i = crate::session::out_index(stream);
+                        self.received[i] += data.len() as u64;
+                        let sink = if i == 1 { &mut self.err } else { &mut self.out };
+                        sink.write(data, credit);
+                    }
+                    Some(RequestEvent::Eof(_)) => {}
+                    Some(RequestEvent::Job(job)) => self.job = Some(job),
+                    Some(RequestEvent::Skipped { stream, bytes }) => {
+                        let i = crate::session::out_index(stream);
+                        self.skipped[i] += bytes;
+                        self.received[i] += bytes;
+                    }
+                    Some(
+                        RequestEvent::PutReady { .. }
+                        | RequestEvent::Stored { .. }
+                        | RequestEvent::File { .. }
+                        | RequestEvent::End { .. }
+                        | RequestEvent::Detached(_),
+                    ) => {
+                        let e = ClientError::Protocol("an unexpected event on an exec".into());
+                        return Ended::Lost(e);
+                    }
+                    Some(RequestEvent::Exit(exit)) => return Ended::Done(match exit {
+                        RemoteExit::Code(c) => Outcome::Exited(c),
+                        RemoteExit::Signal(s) => Outcome::Signaled(s),
+                        RemoteExit::TimedOut => Outcome::TimedOut,
+                    }),
+                    Some(RequestEvent::Denied(message)) => return Ended::Done(Outcome::Denied(message)),
+                    Some(RequestEvent::Failed(e)) => return Ended::Lost(e),
+                    None => return Ended::Lost(ClientError::Protocol("the connection ended".into())),
+                },
+                Some(()) = self.interrupts.recv() => {
+                    if self.cancelled || !self.started {
+                        return Ended::Done(Outcome::Abandoned);
+                    }
+                    self.cancelled = true;
+                    request.cancel();
+                }
+                Some(()) = self.broken.recv(), if !self.cancelled => {
+                    // Our reader went away (e.g. `| head`): stop the command.
+                    self.cancelled = true;
+                    request.cancel();
+                }
             }
         }
-    });
-    rx
+    }
+
+    fn start_stdin(&mut self, request: &mut Request) {
+        let (Some(start), Some(sink)) = (self.stdin.take(), request.take_stdin()) else {
+            return;
+        };
+        let mut source = start();
+        let done = self.stdin_done.clone();
+        tokio::spawn(async move {
+            while let Some(chunk) = source.recv().await {
+                if sink.send(chunk).await.is_err() {
+                    return;
+                }
+            }
+            sink.close();
+            done.store(true, Ordering::Release);
+        });
+    }
+
+    /// Everything received is written before `outcome` is returned,
+    /// unless the user interrupts again.
+    pub(super) async fn finish(self, outcome: Outcome) -> Outcome {
+        let Self {
+            out,
+            err,
+            mut interrupts,
+            ..
+        } = self;
+        tokio::select! {
+            _ = async { out.finish().await; err.finish().await } => outcome,
+            Some(()) = interrupts.recv() => Outcome::Abandoned,
+        }
+    }
 }

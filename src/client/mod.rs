@@ -10,19 +10,22 @@ mod credentials;
 mod exec;
 pub mod fleet;
 mod identity;
+pub mod job;
 mod reach;
 mod session;
+mod sink;
 mod target;
 pub mod transfer;
 
 pub use connect::{connect, connect_with, ClientStream, Connection};
 pub use credentials::{has_terminal, read_password_file, Ask, Credentials};
-pub use exec::{run_exec, stdin_reader, ExecRequest, LocalIo, Outcome, StdinSource, STDIN_CHUNK};
+pub use exec::{run_exec, ExecRequest, LocalIo, Outcome, StdinSource};
 pub use identity::{Identity, IdentitySource};
-pub use reach::{seconds, ConnOptions, Reached};
+pub use reach::{seconds, ConnOptions, Reached, Redial};
 pub use session::{
     Ended, OutputCredit, Request, RequestEvent, Session, SessionOptions, StdinSink, OUTPUT_WINDOW,
 };
+pub use sink::{stdin_reader, STDIN_CHUNK};
 pub use target::Target;
 
 use crate::proto::ErrorCode;

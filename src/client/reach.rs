@@ -46,6 +46,24 @@ pub struct Reached {
     pub conn: Connection,
     /// Sign-in deadline and keepalive.
     pub options: SessionOptions,
+    /// How to connect to the same host again (a resumed job).
+    pub redial: Redial,
+}
+
+/// The resolved host, CA bundle and timeout of a [`Reached`] host, to
+/// connect to it again with the same credentials.
+#[derive(Debug, Clone)]
+pub struct Redial {
+    target: Target,
+    cert: PathBuf,
+    timeout: Duration,
+}
+
+impl Redial {
+    /// A new TCP and TLS connection to the same address.
+    pub async fn connect(&self) -> Result<Connection, ClientError> {
+        connect(&self.target, &self.cert, self.timeout).await
+    }
 }
 
 /// Seconds given as a number, as a duration (`what` names the option).
@@ -197,11 +215,17 @@ impl ConnOptions {
             auth_timeout: connect_timeout,
             keepalive: self.keepalive()?,
         };
+        let redial = Redial {
+            target,
+            cert,
+            timeout: connect_timeout,
+        };
         Ok(Reached {
             user,
             creds,
             conn,
             options,
+            redial,
         })
     }
 }

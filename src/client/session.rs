@@ -14,8 +14,10 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::{ClientError, Connection, Credentials};
-use crate::proto::{CommandInfo, Stream};
-use crate::session::{ClientSession, ClientSettings, ExecParams, GetParams, PutSpec, RemoteExit};
+use crate::proto::{CommandInfo, JobInfo, Stream};
+use crate::session::{
+    AttachParams, ClientSession, ClientSettings, ExecParams, GetParams, PutSpec, RemoteExit,
+};
 use driver::Driver;
 
 /// Default output credit per request: what the client may have to buffer
@@ -90,6 +92,18 @@ pub enum RequestEvent {
         /// BLAKE3 the server computed.
         blake3: String,
     },
+    /// A `job` runs as this job (before `Started`; for a detached job the
+    /// last event, see [`RequestEvent::Detached`]).
+    Job(String),
+    /// A detached job was started with this id (the last event).
+    Detached(String),
+    /// An attach passed over bytes the job's spool no longer holds.
+    Skipped {
+        /// Which stream.
+        stream: Stream,
+        /// How many bytes.
+        bytes: u64,
+    },
     /// The allowlist (or a transfer root) refused it; nothing ran.
     Denied(String),
     /// The request or the connection failed.
@@ -109,6 +123,8 @@ enum Cmd {
     Cancel(u64),
     Consumed(u64, u64),
     List(oneshot::Sender<Result<Vec<CommandInfo>, ClientError>>),
+    Jobs(oneshot::Sender<Result<Vec<JobInfo>, ClientError>>),
+    CancelJob(String, oneshot::Sender<Result<bool, ClientError>>),
 }
 
 /// What a new request is.
@@ -116,6 +132,8 @@ enum Start {
     Exec(ExecParams),
     Put(PutSpec),
     Get(GetParams),
+    Job(ExecParams, bool),
+    Attach(AttachParams),
 }
 
 /// Output credit held by one chunk; returned to the server when dropped.
@@ -249,6 +267,36 @@ impl Session {
         let gone = || ClientError::Protocol("the connection has ended".into());
         self.cmds.send(Cmd::List(reply)).map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
+    }
+
+    /// The signed-in user's jobs on this server, newest first.
+    pub async fn jobs(&self) -> Result<Vec<JobInfo>, ClientError> {
+        let (reply, answer) = oneshot::channel();
+        let gone = || ClientError::Protocol("the connection has ended".into());
+        self.cmds.send(Cmd::Jobs(reply)).map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+
+    /// Stop one of the user's jobs; whether it was still running.
+    pub async fn cancel_job(&self, job: &str) -> Result<bool, ClientError> {
+        let (reply, answer) = oneshot::channel();
+        let gone = || ClientError::Protocol("the connection has ended".into());
+        let cmd = Cmd::CancelJob(job.to_string(), reply);
+        self.cmds.send(cmd).map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+
+    /// Start a command as a job: [`RequestEvent::Job`] then as for
+    /// [`Session::exec`], or with `detach` only [`RequestEvent::Detached`].
+    pub async fn job(&self, params: ExecParams, detach: bool) -> Result<Request, ClientError> {
+        let stdin = params.stdin && !detach;
+        self.begin(Start::Job(params, detach), stdin).await
+    }
+
+    /// Follow a job's output (events as for an exec without stdin, plus
+    /// [`RequestEvent::Skipped`]).
+    pub async fn attach(&self, params: AttachParams) -> Result<Request, ClientError> {
+        self.begin(Start::Attach(params), false).await
     }
 
     /// Start a command.

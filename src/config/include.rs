@@ -189,7 +189,8 @@ pub(super) fn allowlist(
         for (name, cmd) in list {
             check_name(cx, name, "command")?;
             once(cx, "commands", name)?;
-            rules.push(cx.rule(name.get_ref(), cmd, search)?);
+            let rule = cx.rule(name.get_ref(), cmd, search)?;
+            rules.push(rule.with_detach(cmd.detach.unwrap_or(false)));
         }
     }
     let mut policy = Policy::new(rules);

@@ -5,6 +5,7 @@
 mod error;
 mod files;
 mod include;
+mod jobs;
 mod limits;
 mod raw;
 mod roots;
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 pub use crate::proto::DEFAULT_PORT;
 pub use error::{ConfigError, Location};
+pub use jobs::{JobSettings, MIN_SPOOL_KIB};
 pub use roots::{FileSettings, DEFAULT_PARTIAL_MAX_AGE};
 pub use rules::resolve_program;
 pub use server::{LoadOptions, DEFAULT_PATH};
@@ -58,6 +60,8 @@ pub struct ServerConfig {
     pub penalties: crate::gate::PenaltySettings,
     /// File transfer settings (`[files]`).
     pub files: FileSettings,
+    /// Detached and resumable jobs (`[jobs]`).
+    pub jobs: JobSettings,
     /// Sign-in settings shared by all users (`[auth]`).
     pub auth: AuthSettings,
     /// Accounts by name.
@@ -107,6 +111,9 @@ pub struct User {
     pub upload: Vec<PathBuf>,
     /// Directories the user may get files from.
     pub download: Vec<PathBuf>,
+    /// `detach = true`: the user may start any of their commands as a
+    /// detached job.
+    pub detach: bool,
 }
 
 impl User {

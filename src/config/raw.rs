@@ -28,6 +28,8 @@ pub struct RawServer {
     #[serde(default)]
     pub auth: RawAuth,
     #[serde(default)]
+    pub jobs: RawJobs,
+    #[serde(default)]
     pub users: BTreeMap<Spanned<String>, Spanned<RawUser>>,
     #[serde(default)]
     pub commands: BTreeMap<Spanned<String>, RawCommand>,
@@ -98,6 +100,17 @@ pub struct RawFiles {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct RawJobs {
+    pub dir: Option<Spanned<String>>,
+    pub spool_kib: Option<Spanned<u64>>,
+    pub user_spool_mib: Option<Spanned<u64>>,
+    pub max_per_user: Option<Spanned<u64>>,
+    pub keep_finished_secs: Option<Spanned<u64>>,
+    pub resume_grace_secs: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RawAuth {
     pub user_ca_keys: Option<Vec<Spanned<String>>>,
     pub revoked_keys: Option<Spanned<String>>,
@@ -148,12 +161,14 @@ pub struct RawUser {
     pub upload: Vec<Spanned<String>>,
     #[serde(default)]
     pub download: Vec<Spanned<String>>,
+    pub detach: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawCommand {
     pub argv: Spanned<Vec<String>>,
+    pub detach: Option<bool>,
     #[serde(default)]
     pub slots: BTreeMap<Spanned<String>, Spanned<RawSlot>>,
 }

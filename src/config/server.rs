@@ -176,6 +176,8 @@ impl Cx<'_> {
             &mut warnings,
         )?;
         let files = super::roots::files(self, &raw.files)?;
+        let state = std::env::var("STATE_DIRECTORY").ok();
+        let jobs = super::jobs::jobs(self, &raw.jobs, state.as_deref())?;
 
         Ok(ServerConfig {
             source: self.path.to_path_buf(),
@@ -191,6 +193,7 @@ impl Cx<'_> {
             audit,
             warnings,
             files,
+            jobs,
             auth,
             users,
             policy,

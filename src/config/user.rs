@@ -117,6 +117,7 @@ pub(super) fn build(
     let upload = super::roots::roots(cx, "upload", &u.upload, warnings)?;
     let download = super::roots::roots(cx, "download", &u.download, warnings)?;
     Ok(User {
+        detach: u.detach.unwrap_or(false),
         limits,
         upload,
         download,

@@ -137,7 +137,15 @@ impl Policy {
         Ok(())
     }
 
-    /// The rules `user` may run, in file order.
+    /// Whether the rule called `name` may run as a detached job
+    /// (`detach = true`).
+    pub fn may_detach(&self, name: &str) -> bool {
+        self.by_name
+            .get(name)
+            .is_some_and(|&i| self.rules[i].may_detach())
+    }
+
+    /// The rules `user` was granted, in configuration order.
     pub fn rules_for<'a>(&'a self, user: &str) -> impl Iterator<Item = &'a Rule> + 'a {
         let indexes = self.grants.get(user).map(Vec::as_slice).unwrap_or(&[]);
         indexes.iter().map(|&i| &self.rules[i])

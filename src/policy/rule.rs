@@ -22,6 +22,7 @@ pub struct Rule {
     name: String,
     program: String,
     elements: Vec<Element>,
+    detach: bool,
 }
 
 impl Rule {
@@ -70,7 +71,19 @@ impl Rule {
             name: name.to_string(),
             program: program.to_string(),
             elements,
+            detach: false,
         })
+    }
+
+    /// The same rule, saying whether it may run as a detached job.
+    pub fn with_detach(mut self, detach: bool) -> Self {
+        self.detach = detach;
+        self
+    }
+
+    /// `detach = true`: anyone allowed this command may start it detached.
+    pub fn may_detach(&self) -> bool {
+        self.detach
     }
 
     /// The command's name in the configuration.

@@ -42,11 +42,14 @@ pub enum ErrorCode {
     /// The server could not read or store the file (disk full, I/O
     /// error); details are in its log only.
     TransferFailed,
+    /// An exact `attach` asked for output the job's spool no longer holds
+    /// (its bound dropped it): resuming would lose bytes.
+    SpoolTruncated,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::Protocol,
         ErrorCode::TooLarge,
         ErrorCode::UnknownType,
@@ -63,6 +66,7 @@ impl ErrorCode {
         ErrorCode::ChecksumMismatch,
         ErrorCode::Cancelled,
         ErrorCode::TransferFailed,
+        ErrorCode::SpoolTruncated,
     ];
 
     /// The wire spelling of this code.
@@ -84,6 +88,7 @@ impl ErrorCode {
             ErrorCode::ChecksumMismatch => "checksum_mismatch",
             ErrorCode::Cancelled => "cancelled",
             ErrorCode::TransferFailed => "transfer_failed",
+            ErrorCode::SpoolTruncated => "spool_truncated",
         }
     }
 }

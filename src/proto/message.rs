@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ErrorCode;
+use super::{CommandInfo, ErrorCode, JobInfo, Secret};
 
 /// A byte stream of a running command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,47 +24,6 @@ pub enum AuthMethod {
     Key,
     /// The account's password, checked against an argon2id hash.
     Password,
-}
-
-/// A secret string on the wire (a password): never shown by `Debug`,
-/// overwritten with zeros when dropped.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wrap `s`.
-    pub fn new(s: String) -> Self {
-        Self(s)
-    }
-
-    /// The secret bytes.
-    pub fn expose(&self) -> &[u8] {
-        self.0.as_bytes()
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(..)")
-    }
-}
-
-impl Drop for Secret {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.0);
-    }
-}
-
-/// One command a user may run, as `list` answers it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CommandInfo {
-    /// The command's name in the server's configuration.
-    pub command: String,
-    /// The argv template: literals and `{slot}`s.
-    pub template: String,
-    /// One line per slot: what it accepts.
-    pub slots: Vec<String>,
 }
 
 /// One frame header. Unknown fields are ignored so that later versions can
@@ -285,6 +244,102 @@ pub enum Message {
         /// Wall time from spawn to exit, in milliseconds.
         duration_ms: u64,
     },
+    /// Client: run `argv` as a job that outlives this connection (see
+    /// docs/PROTOCOL.md, "Jobs"). With `detach`, the server answers
+    /// `job_started {detached: true}` as the request's last message (the
+    /// command reads /dev/null, so `stdin` must be false); without it the
+    /// request runs as an `exec` does, announced by `job_started` before
+    /// `started`, and can be continued with `attach` after a drop.
+    Job {
+        /// Request id (shares the id space of `exec`).
+        id: u64,
+        /// The exact argument vector.
+        argv: Vec<String>,
+        /// Whether the client will send stdin (never with `detach`).
+        stdin: bool,
+        /// Start it detached: the request ends once the job runs.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        detach: bool,
+        /// Ask the server to kill the command after this many milliseconds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
+        /// Output credit, as for `exec`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        output_window: Option<u64>,
+    },
+    /// Server: request `id` runs as job `job`.
+    JobStarted {
+        /// Request id.
+        id: u64,
+        /// The job id.
+        job: String,
+        /// The request ends here (a `job` with `detach`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        detached: bool,
+    },
+    /// Client: stream job `job`'s output from these offsets, then live,
+    /// then its `exit`. Answered like an `exec` without stdin: `started`,
+    /// `data`, `eof`s, `exit`.
+    Attach {
+        /// Request id (shares the id space of `exec`).
+        id: u64,
+        /// The job id.
+        job: String,
+        /// First stdout byte wanted (bytes already written locally).
+        #[serde(default)]
+        stdout_offset: u64,
+        /// First stderr byte wanted.
+        #[serde(default)]
+        stderr_offset: u64,
+        /// Refuse (`spool_truncated`) rather than skip bytes the spool
+        /// dropped: a resume must be exact or not happen.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        exact: bool,
+        /// Output credit, as for `exec`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        output_window: Option<u64>,
+    },
+    /// Server, on an `attach`: `bytes` bytes of `stream` are not in the
+    /// spool any more (its bound dropped them); the next `data` of the
+    /// stream starts after them.
+    Skipped {
+        /// Request id.
+        id: u64,
+        /// Which stream.
+        stream: Stream,
+        /// How many bytes were skipped.
+        bytes: u64,
+    },
+    /// Client: which jobs of mine does this server keep? (After `auth`;
+    /// `id` is echoed, as for `list`.)
+    Jobs {
+        /// Echoed in the answer.
+        id: u64,
+    },
+    /// Server: the signed-in user's jobs, newest first.
+    JobList {
+        /// The `jobs` this answers.
+        id: u64,
+        /// The jobs.
+        jobs: Vec<JobInfo>,
+    },
+    /// Client: stop job `job` (its whole process group: TERM, grace, KILL).
+    /// Answered by `job_cancelled` or an `error` with this id.
+    CancelJob {
+        /// Echoed in the answer.
+        id: u64,
+        /// The job id.
+        job: String,
+    },
+    /// Server: job `job` is stopped (or had already ended).
+    JobCancelled {
+        /// The `cancel_job` this answers.
+        id: u64,
+        /// The job id.
+        job: String,
+        /// It was still running and is now being stopped.
+        was_running: bool,
+    },
     /// Either direction: keepalive probe.
     Ping,
     /// Answer to `ping`.
@@ -303,68 +358,4 @@ pub enum Message {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         retry_after_ms: Option<u64>,
     },
-}
-
-impl Message {
-    /// Every message type's wire name.
-    pub const TYPE_NAMES: &'static [&'static str] = &[
-        "auth",
-        "auth_ok",
-        "auth_continue",
-        "exec",
-        "list",
-        "commands",
-        "put",
-        "put_ready",
-        "put_ok",
-        "get",
-        "file",
-        "end",
-        "started",
-        "window",
-        "denied",
-        "data",
-        "eof",
-        "cancel",
-        "exit",
-        "ping",
-        "pong",
-        "error",
-    ];
-
-    /// The body length this header announces (0 for messages without a body).
-    pub fn body_len(&self) -> usize {
-        match self {
-            Message::Data { len, .. } => *len as usize,
-            _ => 0,
-        }
-    }
-
-    /// The wire name of this message's type.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Message::Auth { .. } => "auth",
-            Message::AuthOk { .. } => "auth_ok",
-            Message::AuthContinue { .. } => "auth_continue",
-            Message::Exec { .. } => "exec",
-            Message::List { .. } => "list",
-            Message::Commands { .. } => "commands",
-            Message::Put { .. } => "put",
-            Message::PutReady { .. } => "put_ready",
-            Message::PutOk { .. } => "put_ok",
-            Message::Get { .. } => "get",
-            Message::File { .. } => "file",
-            Message::End { .. } => "end",
-            Message::Started { .. } => "started",
-            Message::Window { .. } => "window",
-            Message::Denied { .. } => "denied",
-            Message::Data { .. } => "data",
-            Message::Eof { .. } => "eof",
-            Message::Cancel { .. } => "cancel",
-            Message::Exit { .. } => "exit",
-            Message::Ping => "ping",
-            Message::Pong => "pong",
-            Message::Error { .. } => "error",
-        }
-    }
 }

@@ -9,10 +9,13 @@
 mod codes;
 mod frame;
 mod message;
+mod names;
+mod types;
 
 pub use codes::ErrorCode;
 pub use frame::{encode_header, parse_header, Decoder, Frame, FrameError};
-pub use message::{AuthMethod, CommandInfo, Message, Secret, Stream};
+pub use message::{AuthMethod, Message, Stream};
+pub use types::{CommandInfo, JobInfo, Secret};
 
 /// Length of the big-endian `u32` that starts every frame.
 pub const PREFIX_LEN: usize = 4;

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 
 mod exec;
+mod jobs;
 mod revoke;
 mod sign_in;
 mod transfer;
@@ -251,11 +252,26 @@ impl Conn {
                 argv,
                 stdin,
                 timeout_ms,
-            } => self.exec(id, argv, stdin, timeout_ms),
+            } => self.exec(id, argv, stdin, timeout_ms, None),
+            Action::Job {
+                id,
+                argv,
+                stdin,
+                detach,
+                timeout_ms,
+            } => self.exec(id, argv, stdin, timeout_ms, Some(detach)),
+            Action::Attach { id, spec } => self.attach(id, spec),
+            Action::Jobs { id } => {
+                let jobs = self.shared.jobs.list(&self.user());
+                self.session.handle_jobs(id, jobs);
+            }
+            Action::CancelJob { id, job } => self.cancel_job(id, job),
             Action::Stdin { id, data } => self.stdin(id, data),
             Action::StdinEof { id } => {
                 if let Some(p) = self.proc(id) {
                     p.close_stdin();
+                } else if let Some(f) = self.following(id).filter(|f| f.starter) {
+                    f.job.close_stdin();
                 }
             }
             Action::OutputTaken { id, stream } => {
@@ -263,6 +279,8 @@ impl Conn {
                     p.output_taken(stream);
                 } else if let Some(t) = self.transfer(id) {
                     t.output_taken();
+                } else if let Some(f) = self.following(id) {
+                    f.follower.output_taken(stream);
                 }
             }
             Action::Put { id, spec } => self.put(id, spec),
@@ -281,6 +299,8 @@ impl Conn {
                 if let Some(p) = proc {
                     tracing::info!(peer = %self.peer, id, ?reason, "stopping command");
                     p.stop();
+                } else if self.following(id).is_some() {
+                    self.stop_following(id, reason);
                 }
             }
             Action::Finished { id, kind, outcome } => self.finished(id, kind, outcome),

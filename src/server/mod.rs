@@ -10,6 +10,7 @@ mod budget;
 mod conn;
 mod connection;
 mod door;
+mod jobs;
 mod request;
 mod sweep;
 mod tally;
@@ -118,6 +119,8 @@ pub(crate) struct Shared {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Resumable partial uploads kept, per user.
     pub kept: Arc<crate::transfer::kept::Kept>,
+    /// Detached and resumable jobs, every user's.
+    pub jobs: Arc<jobs::Jobs>,
     /// The next connection id (for audit records).
     pub next_conn: std::sync::atomic::AtomicU64,
     /// Becomes true when the drain period is over: sessions stop their
@@ -208,6 +211,7 @@ impl Server {
             Some(addr) => Some(listen(addr).map_err(|source| ServerError::Bind { addr, source })?),
         };
         let (stop, stop_rx) = watch::channel(false);
+        let jobs = Arc::new(jobs::Jobs::open(&config.jobs));
         let audit = crate::audit::Auditor::start(&config.audit);
         let metrics = crate::metrics::Metrics::new();
         let expiry = config.tls_not_after.unwrap_or(0);
@@ -224,6 +228,7 @@ impl Server {
                 passwords: auth::password_pool(),
                 budgets: Arc::default(),
                 kept: Arc::default(),
+                jobs,
                 next_conn: std::sync::atomic::AtomicU64::new(1),
                 stop: stop_rx,
                 reloads: watch::Sender::new(0),
@@ -268,6 +273,7 @@ impl Server {
         sweep::at_start(&self.shared).await;
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(sweep::periodically(self.shared.clone()));
+        tasks.spawn(sweep::jobs(self.shared.clone()));
         for listener in self.listeners {
             tasks.spawn(accept_loop(listener, self.shared.clone(), all.clone()));
         }
@@ -295,6 +301,34 @@ impl Server {
                 .is_err()
             {
                 tracing::warn!("connections still open at exit");
+            }
+        }
+        // Jobs end with the daemon (the sentinel would kill them anyway):
+        // stopped now, so their ends are recorded where there is time;
+        // the next start marks any still unrecorded as lost.
+        let stopping = self.shared.jobs.stop_where(|_| true, "shutdown");
+        for job in &stopping {
+            self.shared.audit.record(crate::audit::Event::Job(
+                crate::audit::JobEvent::JobCancelled {
+                    user: job.user.to_string(),
+                    job: job.id.clone(),
+                    by: "shutdown",
+                    conn: None,
+                    peer: None,
+                },
+            ));
+        }
+        let grace = self.shared.live().config.exec.kill_grace + Duration::from_secs(1);
+        let deadline = tokio::time::Instant::now() + grace;
+        for job in stopping {
+            let mut changes = job.subscribe();
+            while job.end().is_none() {
+                if tokio::time::timeout_at(deadline, changes.changed())
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
             }
         }
         // Every record of the connections that ended is written before the

@@ -1,7 +1,8 @@
 //! Partial uploads left behind: all of them are removed when the daemon
 //! starts (nothing can resume them: their uploads ended with the last
 //! run), and while it runs, those untouched for `[files]
-//! partial_max_age_secs`, checked a few times per period.
+//! partial_max_age_secs`, checked a few times per period. Finished jobs
+//! past `[jobs] keep_finished_secs`, likewise.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,5 +45,19 @@ pub(super) async fn periodically(shared: Arc<Shared>) {
                 age.as_secs()
             );
         }
+    }
+}
+
+/// Forever: remove finished jobs kept past `[jobs] keep_finished_secs`.
+pub(super) async fn jobs(shared: Arc<Shared>) {
+    loop {
+        let keep = shared.live().config.jobs.keep_finished;
+        let every = (keep / 4).clamp(Duration::from_secs(5), Duration::from_secs(900));
+        tokio::time::sleep(every).await;
+        let (shared2, settings) = (shared.clone(), shared.live().config.jobs.clone());
+        let _ = tokio::task::spawn_blocking(move || {
+            shared2.jobs.sweep(&settings, std::time::SystemTime::now())
+        })
+        .await;
     }
 }

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use super::autotune::{RecvWindow, Rtt};
 pub(super) use super::client_stdin::{Req, Stdin};
 pub use super::client_types::{
-    ClientAction, ClientSettings, ConnEnd, ExecParams, GetParams, RemoteExit,
+    AttachParams, ClientAction, ClientSettings, ConnEnd, ExecParams, GetParams, RemoteExit,
 };
 use super::AuthProof;
 use super::{out_index, Credit, Due, Keepalive, Kind};
@@ -32,6 +32,8 @@ pub struct ClientSession {
     pub(super) requests: HashMap<u64, Req>,
     /// `list` ids not answered yet.
     lists: HashSet<u64>,
+    /// `jobs` and `cancel_job` ids not answered yet.
+    pub(super) queries: HashSet<u64>,
     pub(super) actions: VecDeque<ClientAction>,
     keepalive: Keepalive,
     /// Round-trip estimate for window autotuning.
@@ -57,6 +59,7 @@ impl ClientSession {
             next_id: 1,
             requests: HashMap::new(),
             lists: HashSet::new(),
+            queries: HashSet::new(),
             actions: VecDeque::new(),
         };
         s.send_auth(proof);
@@ -246,6 +249,10 @@ impl ClientSession {
             Message::AuthContinue { methods, partial } if !self.authenticated => {
                 acts.push_back(ClientAction::AuthContinue { methods, partial });
             }
+            m @ (Message::JobStarted { .. }
+            | Message::Skipped { .. }
+            | Message::JobList { .. }
+            | Message::JobCancelled { .. }) => self.job_frame(m),
             m @ (Message::PutReady { .. }
             | Message::PutOk { .. }
             | Message::File { .. }
@@ -330,7 +337,7 @@ impl ClientSession {
                 message,
                 ..
             } => {
-                if self.requests.remove(&id).is_some() {
+                if self.requests.remove(&id).is_some() || self.queries.remove(&id) {
                     acts.push_back(ClientAction::Failed { id, code, message });
                 }
             }

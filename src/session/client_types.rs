@@ -36,6 +36,19 @@ pub struct ExecParams {
     pub output_window: u64,
 }
 
+/// A job to follow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachParams {
+    /// The job id.
+    pub job: String,
+    /// First stdout and stderr bytes wanted (what the caller already holds).
+    pub offsets: [u64; 2],
+    /// Refuse rather than skip bytes the spool dropped (a resume).
+    pub exact: bool,
+    /// Output credit granted up front (1..=MAX_WINDOW).
+    pub output_window: u64,
+}
+
 /// One file to fetch from the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GetParams {
@@ -190,6 +203,43 @@ pub enum ClientAction {
     StdinTaken {
         /// Request id.
         id: u64,
+    },
+    /// A `job` runs as job `job`; with `detached` this is the request's
+    /// last event.
+    JobStarted {
+        /// Request id.
+        id: u64,
+        /// The job id.
+        job: String,
+        /// The request ended.
+        detached: bool,
+    },
+    /// An attach passed over `bytes` bytes of `stream` the job's spool
+    /// no longer holds.
+    Skipped {
+        /// Request id.
+        id: u64,
+        /// Which stream.
+        stream: Stream,
+        /// How many.
+        bytes: u64,
+    },
+    /// The answer to [`ClientSession::jobs`](super::ClientSession::jobs).
+    JobList {
+        /// The query id.
+        id: u64,
+        /// The user's jobs, newest first.
+        jobs: Vec<crate::proto::JobInfo>,
+    },
+    /// The answer to
+    /// [`ClientSession::cancel_job`](super::ClientSession::cancel_job).
+    JobCancelled {
+        /// The query id.
+        id: u64,
+        /// The job id.
+        job: String,
+        /// It was running and is being stopped.
+        was_running: bool,
     },
     /// The connection is over; every request still open failed with it.
     Closed(ConnEnd),

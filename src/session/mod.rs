@@ -14,6 +14,7 @@
 mod autotune;
 mod client;
 mod client_files;
+mod client_jobs;
 mod client_output;
 mod client_stdin;
 mod client_types;
@@ -24,6 +25,7 @@ mod server_admit;
 mod server_auth;
 mod server_files;
 mod server_flow;
+mod server_jobs;
 mod server_output;
 mod server_request;
 mod server_stdin;
@@ -32,7 +34,8 @@ mod violation;
 
 pub use autotune::{initial_window, Rtt};
 pub use client::{
-    ClientAction, ClientSession, ClientSettings, ConnEnd, ExecParams, GetParams, RemoteExit,
+    AttachParams, ClientAction, ClientSession, ClientSettings, ConnEnd, ExecParams, GetParams,
+    RemoteExit,
 };
 pub use client_types::UsageError;
 pub use credit::{Credit, CreditError};
@@ -117,6 +120,23 @@ pub enum ExecEvent {
     StdinWritten(u64),
     /// The command was reaped; reported after both `Eof`s.
     Exited(ExitStatus),
+    /// A `job` runs as job `job`: for a detached one this ends the
+    /// request; otherwise `Started` follows.
+    JobStarted {
+        /// The job id.
+        job: String,
+        /// The request ends here.
+        detached: bool,
+    },
+    /// An attach passed over `bytes` bytes of `stream` that the job's
+    /// spool no longer holds; reported after the stream's last `Output`
+    /// before them was taken.
+    Skipped {
+        /// Which stream.
+        stream: Stream,
+        /// How many bytes.
+        bytes: u64,
+    },
     /// A put or get is open and may start moving bytes.
     Ready(Ready),
     /// A transfer's last event. Put: the file is verified and in place.
@@ -185,6 +205,17 @@ pub struct GetSpec {
     pub offset: u64,
     /// Their BLAKE3 (hex).
     pub prefix_blake3: Option<String>,
+}
+
+/// What an `attach` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachSpec {
+    /// The job id as the client sent it.
+    pub job: String,
+    /// First stdout and stderr bytes wanted.
+    pub offsets: [u64; 2],
+    /// Refuse rather than skip dropped bytes.
+    pub exact: bool,
 }
 
 /// Index of an output stream in per-stream arrays (stdout 0, stderr 1).

@@ -91,7 +91,7 @@ pub(super) fn error(id: Option<u64>, code: ErrorCode, message: impl Into<String>
 /// argv element (each is an allocation of its own, however short its JSON).
 fn queued_cost(frame: &Frame) -> usize {
     let strings = match &frame.message {
-        Message::Exec { argv, .. } => argv.len(),
+        Message::Exec { argv, .. } | Message::Job { argv, .. } => argv.len(),
         _ => 0,
     };
     frame.wire_len + strings * ARGV_ELEMENT_COST

@@ -28,24 +28,7 @@ impl ServerSession {
                 timeout_ms,
                 output_window,
             } => {
-                if let Some((out_credit, stdin_allot)) =
-                    self.admit(id, stdin.then_some(None), output_window)
-                {
-                    let exec = Exec {
-                        phase: ExecPhase::Checking {
-                            cancelled: false,
-                            early_eof: false,
-                        },
-                        stdin: if stdin {
-                            StdinSide::Open(Credit::unlimited())
-                        } else {
-                            StdinSide::None
-                        },
-                        out_credit,
-                        stdin_allot,
-                        stdin_tune: StdinTune::default(),
-                    };
-                    self.requests.insert(id, Request::Exec(exec));
+                if self.admit_exec(id, stdin, output_window) {
                     let exec = Action::Exec {
                         id,
                         argv,
@@ -103,6 +86,10 @@ impl ServerSession {
             Message::Cancel { id } => self.cancel(id, now),
             Message::Ping => send(&mut self.actions, Message::Pong),
             Message::List { id } => self.actions.push_back(Action::List { id }),
+            m @ (Message::Job { .. }
+            | Message::Attach { .. }
+            | Message::Jobs { .. }
+            | Message::CancelJob { .. }) => self.job_frame(m),
             Message::Pong => {}
             Message::Error {
                 id: None, message, ..
@@ -110,6 +97,32 @@ impl ServerSession {
             other => self.protocol(Violation::Unexpected(other.type_name())),
         }
         self.set_idle(now);
+    }
+
+    /// Admit an exec-shaped request (`exec`, `job`, `attach`): checked,
+    /// then running with two output streams and perhaps stdin. False when
+    /// it was refused (already answered).
+    pub(super) fn admit_exec(&mut self, id: u64, stdin: bool, output_window: Option<u64>) -> bool {
+        let Some((out_credit, stdin_allot)) = self.admit(id, stdin.then_some(None), output_window)
+        else {
+            return false;
+        };
+        let exec = Exec {
+            phase: ExecPhase::Checking {
+                cancelled: false,
+                early_eof: false,
+            },
+            stdin: if stdin {
+                StdinSide::Open(Credit::unlimited())
+            } else {
+                StdinSide::None
+            },
+            out_credit,
+            stdin_allot,
+            stdin_tune: StdinTune::default(),
+        };
+        self.requests.insert(id, Request::Exec(exec));
+        true
     }
 
     fn stdin_data(&mut self, id: u64, len: u32, body: Bytes) {
@@ -235,6 +248,8 @@ impl ServerSession {
                 return self.finish(id, Outcome::FailedToStart);
             }
             ExecEvent::Ready(ready) => return self.ready(id, ready, now),
+            ExecEvent::JobStarted { job, detached } => return self.job_started(id, job, detached),
+            ExecEvent::Skipped { stream, bytes } => return self.skipped(id, stream, bytes),
             ExecEvent::Done { size, blake3 } => return self.done(id, size, blake3, now),
             ExecEvent::Started { timeout } => self.started(id, timeout, now),
             ExecEvent::StdinWritten(n) => self.stdin_written(id, n, now),

@@ -63,6 +63,11 @@ pub enum Outcome {
         /// Its BLAKE3 (hex).
         blake3: String,
     },
+    /// A detached job was started (`job_started {detached: true}` sent).
+    Detached {
+        /// The job id.
+        job: String,
+    },
     /// The connection ended while the request was live (the client went
     /// away, broke the protocol, or was idle or unresponsive).
     ConnectionLost,
@@ -155,6 +160,44 @@ pub enum Action {
     List {
         /// The `list` id.
         id: u64,
+    },
+    /// Check `argv` against the allowlist (and whether it may become a
+    /// job) and start it as a job; report `ExecEvent::JobStarted`, then
+    /// for one not detached `Started` and the output of a follower of
+    /// its spool, or `Denied`/`Refused`/`Failed`.
+    Job {
+        /// Request id.
+        id: u64,
+        /// The exact argv.
+        argv: Vec<String>,
+        /// Give the command a stdin pipe.
+        stdin: bool,
+        /// The request ends once the job runs.
+        detach: bool,
+        /// The client's requested time limit.
+        timeout_ms: Option<u64>,
+    },
+    /// Follow the signed-in user's job: report `Started`, its spooled and
+    /// live output, `Eof`s and `Exited`, or `Refused` (`not_found`,
+    /// `spool_truncated`).
+    Attach {
+        /// Request id.
+        id: u64,
+        /// What the client asked for.
+        spec: super::AttachSpec,
+    },
+    /// List the user's jobs; answer with [`ServerSession::handle_jobs`].
+    Jobs {
+        /// The `jobs` id.
+        id: u64,
+    },
+    /// Stop one of the user's jobs; answer with
+    /// [`ServerSession::handle_job_cancelled`].
+    CancelJob {
+        /// The `cancel_job` id.
+        id: u64,
+        /// The job id.
+        job: String,
     },
     /// Stop the command's process group (TERM, grace, KILL).
     Stop {

@@ -3,6 +3,7 @@
 //! child process, and `secsh` command lines against it.
 #![allow(dead_code)]
 
+pub mod cutproxy;
 pub mod files;
 pub mod fleet;
 pub mod raw;

@@ -20,6 +20,9 @@
 
 mod app;
 mod procs;
+mod resume;
+
+pub use resume::{resume_after_every_few_frames, resume_at_every_boundary};
 
 use std::time::{Duration, Instant};
 

@@ -46,9 +46,15 @@ impl Procs {
             committed: false,
         };
         match a {
-            Action::Exec { id, .. } | Action::Put { id, .. } | Action::Get { id, .. } => {
+            Action::Exec { id, .. }
+            | Action::Job { id, .. }
+            | Action::Attach { id, .. }
+            | Action::Put { id, .. }
+            | Action::Get { id, .. } => {
+                // A job or an attach is an exec to the engine: its
+                // follower reports as a command does.
                 let kind = match a {
-                    Action::Exec { .. } => Kind::Exec,
+                    Action::Exec { .. } | Action::Job { .. } | Action::Attach { .. } => Kind::Exec,
                     Action::Put { .. } => Kind::Put,
                     _ => Kind::Get,
                 };

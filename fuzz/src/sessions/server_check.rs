@@ -58,6 +58,12 @@ impl Check {
             Message::Exec {
                 id, output_window, ..
             }
+            | Message::Job {
+                id, output_window, ..
+            }
+            | Message::Attach {
+                id, output_window, ..
+            }
             | Message::Get {
                 id, output_window, ..
             } => self.open(*id, *output_window),
@@ -86,7 +92,11 @@ impl Check {
         assert!(self.phase != Phase::Closed, "action after close: {a:?}");
         match a {
             Action::Verify { .. } => self.phase = Phase::Verifying(Vec::new()),
-            Action::Exec { id, .. } | Action::Put { id, .. } | Action::Get { id, .. } => {
+            Action::Exec { id, .. }
+            | Action::Job { id, .. }
+            | Action::Attach { id, .. }
+            | Action::Put { id, .. }
+            | Action::Get { id, .. } => {
                 assert!(
                     self.live.insert(*id),
                     "id {id} admitted twice without a Finished"

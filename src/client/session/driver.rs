@@ -12,9 +12,24 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::{Cmd, OutputCredit, RequestEvent, Start, OUT_QUEUE};
 use crate::client::{ClientError, ClientStream, Credentials};
-use crate::proto::{AuthMethod, CommandInfo, ErrorCode, Secret};
+use crate::proto::{AuthMethod, CommandInfo, ErrorCode, JobInfo, Secret};
 use crate::session::{AuthProof, ClientAction, ClientSession, ConnEnd};
 use crate::transport::{write_queue, FrameReader, FrameWriter, Outbound, TransportError};
+
+/// A job query's reply channel.
+pub(super) enum Query {
+    Jobs(oneshot::Sender<Result<Vec<JobInfo>, ClientError>>),
+    Cancel(oneshot::Sender<Result<bool, ClientError>>),
+}
+
+impl Query {
+    fn fail(self, e: ClientError) {
+        match self {
+            Query::Jobs(r) => drop(r.send(Err(e))),
+            Query::Cancel(r) => drop(r.send(Err(e))),
+        }
+    }
+}
 
 pub(super) struct Live {
     events: mpsc::UnboundedSender<RequestEvent>,
@@ -34,6 +49,8 @@ pub(super) struct Driver {
     creds: Option<Credentials>,
     /// `list`s waiting for their answer, by id.
     lists: HashMap<u64, oneshot::Sender<Result<Vec<CommandInfo>, ClientError>>>,
+    /// `jobs` and `cancel_job` queries waiting for their answer, by id.
+    queries: HashMap<u64, Query>,
     asking: Option<tokio::task::JoinHandle<(Credentials, Option<Secret>)>>,
     auth_timeout: Duration,
 }
@@ -75,6 +92,7 @@ impl Driver {
             live: HashMap::new(),
             creds: Some(creds),
             lists: HashMap::new(),
+            queries: HashMap::new(),
             asking: None,
             auth_timeout,
         }
@@ -176,6 +194,34 @@ impl Driver {
                     self.deliver(id, RequestEvent::Denied(message));
                     self.forget(id);
                 }
+                ClientAction::JobStarted { id, job, detached } => {
+                    if detached {
+                        self.deliver(id, RequestEvent::Detached(job));
+                        self.forget(id);
+                    } else {
+                        self.deliver(id, RequestEvent::Job(job));
+                    }
+                }
+                ClientAction::Skipped { id, stream, bytes } => {
+                    self.deliver(id, RequestEvent::Skipped { stream, bytes })
+                }
+                ClientAction::JobList { id, jobs } => {
+                    if let Some(Query::Jobs(reply)) = self.queries.remove(&id) {
+                        let _ = reply.send(Ok(jobs));
+                    }
+                }
+                ClientAction::JobCancelled {
+                    id, was_running, ..
+                } => {
+                    if let Some(Query::Cancel(reply)) = self.queries.remove(&id) {
+                        let _ = reply.send(Ok(was_running));
+                    }
+                }
+                ClientAction::Failed { id, code, message } if self.queries.contains_key(&id) => {
+                    if let Some(q) = self.queries.remove(&id) {
+                        q.fail(ClientError::Server { code, message });
+                    }
+                }
                 ClientAction::Failed { id, code, message } => {
                     let e = ClientError::Server { code, message };
                     self.deliver(id, RequestEvent::Failed(e));
@@ -191,6 +237,9 @@ impl Driver {
                     tracing::debug!("connection ended: {message}");
                     for (_, reply) in self.lists.drain() {
                         let _ = reply.send(Err(end_error(end.clone())));
+                    }
+                    for (_, q) in self.queries.drain() {
+                        q.fail(end_error(end.clone()));
                     }
                     for (_, l) in self.live.drain() {
                         l.slots.close();
@@ -265,6 +314,8 @@ impl Driver {
                     Start::Exec(p) => m.exec(p, Instant::now()),
                     Start::Put(p) => m.put(p),
                     Start::Get(p) => m.get(p, Instant::now()),
+                    Start::Job(p, detach) => m.job(p, detach, Instant::now()),
+                    Start::Attach(p) => m.attach(p, Instant::now()),
                 };
                 self.live.insert(id, Live { events, slots });
                 let _ = reply.send(id);
@@ -283,6 +334,14 @@ impl Driver {
             Cmd::List(reply) => {
                 let id = m.list();
                 self.lists.insert(id, reply);
+            }
+            Cmd::Jobs(reply) => {
+                let id = m.jobs();
+                self.queries.insert(id, Query::Jobs(reply));
+            }
+            Cmd::CancelJob(job, reply) => {
+                let id = m.cancel_job(job);
+                self.queries.insert(id, Query::Cancel(reply));
             }
         }
     }

@@ -35,6 +35,14 @@ impl Conn {
                 self.shared.metrics.bytes(direction, body.len());
                 trail.output(*stream, body);
             }
+            Some(Stage::Following(f)) => {
+                let direction = match stream {
+                    Stream::Stderr => Direction::stderr,
+                    _ => Direction::stdout,
+                };
+                self.shared.metrics.bytes(direction, body.len());
+                f.sent[crate::session::out_index(*stream)] += body.len() as u64;
+            }
             _ => {}
         }
     }
@@ -55,12 +63,16 @@ impl Conn {
                 }
                 trail.stdin(data.len());
             }
+            Some(Stage::Following(f)) if f.starter => {
+                self.shared.metrics.bytes(Direction::stdin, data.len());
+                f.job.push_stdin(&data);
+            }
             _ => {}
         }
     }
 
     /// Refuse request `id` before it started: `why` goes in its record.
-    fn refuse(&mut self, id: u64, code: ErrorCode, message: String, why: String) {
+    pub(super) fn refuse(&mut self, id: u64, code: ErrorCode, message: String, why: String) {
         if let Some(Work {
             stage: Stage::Asked { why: w, .. },
             ..
@@ -72,15 +84,22 @@ impl Conn {
         self.session.handle_exec_event(id, ev, Instant::now());
     }
 
+    /// An `exec`, or with `job = Some(detach)` a `job`: budgets and the
+    /// audit policy, then the allowlist check on the blocking pool.
     pub(super) fn exec(
         &mut self,
         id: u64,
         argv: Vec<String>,
         stdin: bool,
         timeout_ms: Option<u64>,
+        job: Option<bool>,
     ) {
         let w = self.who.clone().expect("exec only after authentication");
-        let token = self.track(id, Stage::asked(&argv));
+        let mut stage = Stage::asked(&argv);
+        if let Stage::Asked { job: j, .. } = &mut stage {
+            *j = job;
+        }
+        let token = self.track(id, stage);
         if !self.shared.audit.accepting() {
             tracing::warn!(peer = %self.peer, user = %w.user, id,
                 "refused: the audit log cannot be written (on_failure = \"deny\")");
@@ -137,6 +156,14 @@ impl Conn {
                 rule,
                 spec,
                 timeout,
+            } if self.job_of(id).is_some() => {
+                let detach = self.job_of(id) == Some(true);
+                return self.start_job(id, token, rule, spec, timeout, detach);
+            }
+            Checked::Allowed {
+                rule,
+                spec,
+                timeout,
             } => match crate::exec::start(&spec, token, self.events.clone()) {
                 Ok(handle) => {
                     self.started(id, &rule, &spec, handle.pid());
@@ -165,7 +192,7 @@ impl Conn {
         self.session.handle_exec_event(id, event, Instant::now());
     }
 
-    fn set_stage(&mut self, id: u64, stage: Stage) {
+    pub(super) fn set_stage(&mut self, id: u64, stage: Stage) {
         if let Some(w) = self.work.get_mut(&id) {
             w.stage = stage;
         }

@@ -48,6 +48,8 @@ pub(crate) enum Stage {
         argv_truncated: bool,
         command: Option<String>,
         why: Option<String>,
+        /// A `job` request: `Some(detach)`.
+        job: Option<bool>,
     },
     /// The allowlist refused it: the record's fields.
     Denied {
@@ -63,6 +65,12 @@ pub(crate) enum Stage {
     },
     /// A put or get.
     Transfer(Box<Transfer>),
+    /// A request that reads a job: a resumable `job` (`starter`: it
+    /// started the job and feeds its stdin) or an `attach`.
+    Following(Box<super::jobs::Following>),
+    /// Its closing record is written already (a detached job's
+    /// `job_started`, a refused `attach`).
+    Recorded,
 }
 
 impl Stage {
@@ -74,6 +82,7 @@ impl Stage {
             argv_truncated,
             command: None,
             why: None,
+            job: None,
         }
     }
 }
@@ -143,6 +152,8 @@ impl Conn {
                 drop(proc);
                 self.exec_finished(id, *trail, &outcome);
             }
+            (_, Stage::Following(f)) => self.following_finished(id, *f, &outcome),
+            (_, Stage::Recorded) => {}
             (
                 _,
                 Stage::Denied {
@@ -171,6 +182,7 @@ impl Conn {
                     argv_truncated,
                     command,
                     why,
+                    ..
                 },
             ) => {
                 let (result, metric) = not_started(&outcome);

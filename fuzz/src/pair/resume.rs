@@ -1,0 +1,483 @@
+//! Resume at every frame boundary: one resumable job through both engines
+//! and a model of the server's job layer (a spool the command appends to
+//! whether or not anyone reads it, and a follower per request that reads
+//! it from the request's offsets, one chunk in flight per stream, as
+//! `server::jobs::follow` does). The connection is cut after the Nth
+//! frame delivered either way, for every N up to the frames an uncut run
+//! takes; the client model then reconnects and sends `attach {exact}` at
+//! the byte counts it received, as `secsh --resume-on-drop` does. Every
+//! run must end with exactly the job's bytes on each stream, in order, no
+//! byte lost or repeated, and its exit code, however many cuts it took.
+
+use std::time::{Duration, Instant};
+
+use secsh::proto::{AuthMethod, Message, Stream};
+use secsh::session::{
+    Action, AttachParams, AuthVerdict, ClientAction, ClientSession, ClientSettings, ExecEvent,
+    ExecParams, ExitStatus, Grant, RemoteExit, ServerSession, ServerSettings,
+};
+
+use std::collections::VecDeque;
+
+use bytes::BytesMut;
+use secsh::proto::{encode_header, Decoder, Frame};
+
+use super::proof;
+
+/// One direction of the connection, frame by frame (the real codec on
+/// both ends).
+#[derive(Default)]
+struct Pipe {
+    frames: VecDeque<Vec<u8>>,
+    decoder: Decoder,
+}
+
+impl Pipe {
+    fn write(&mut self, m: &Message, body: &[u8]) {
+        let mut out = Vec::new();
+        encode_header(m, &mut out).expect("unencodable frame");
+        out.extend_from_slice(body);
+        self.frames.push_back(out);
+    }
+
+    fn next(&mut self) -> Option<Frame> {
+        let bytes = self.frames.pop_front()?;
+        let mut buf = BytesMut::from(&bytes[..]);
+        let f = self.decoder.decode(&mut buf).expect("undecodable frame");
+        assert!(buf.is_empty());
+        Some(f.expect("a whole frame"))
+    }
+}
+
+/// The job: chunks it writes, one per step, and its exit code.
+const SCRIPT: &[(usize, usize)] = &[
+    (0, 5),
+    (1, 3),
+    (0, 300),
+    (0, 1),
+    (1, 40),
+    (0, 1500),
+    (0, 2),
+    (1, 1),
+    (0, 200),
+];
+const CODE: i32 = 3;
+/// The id of the model's job.
+const JOB: &str = "0a1b2c3d4e5f";
+
+fn byte(s: usize, at: usize) -> u8 {
+    (at.wrapping_mul(31) ^ (s * 101)) as u8
+}
+
+/// The job as the spool holds it.
+#[derive(Default)]
+struct Job {
+    out: [Vec<u8>; 2],
+    step: usize,
+}
+
+impl Job {
+    fn done(&self) -> bool {
+        self.step >= SCRIPT.len()
+    }
+
+    /// The command writes its next chunk.
+    fn run(&mut self) {
+        if let Some(&(s, n)) = SCRIPT.get(self.step) {
+            let at = self.out[s].len();
+            self.out[s].extend((at..at + n).map(|i| byte(s, i)));
+            self.step += 1;
+        }
+    }
+}
+
+/// One request reading the job (`server::jobs::follow`).
+struct Follower {
+    id: u64,
+    offsets: [usize; 2],
+    inflight: [bool; 2],
+    eof: [bool; 2],
+    exited: bool,
+}
+
+impl Follower {
+    /// The next event it would report, if any.
+    fn next(&mut self, job: &Job, chunk: usize) -> Option<ExecEvent> {
+        for s in 0..2 {
+            if self.eof[s] || self.inflight[s] {
+                continue;
+            }
+            let stream = if s == 0 {
+                Stream::Stdout
+            } else {
+                Stream::Stderr
+            };
+            let have = job.out[s].len();
+            if self.offsets[s] < have {
+                let end = have.min(self.offsets[s] + chunk);
+                let data = job.out[s][self.offsets[s]..end].to_vec();
+                self.offsets[s] = end;
+                self.inflight[s] = true;
+                return Some(ExecEvent::Output {
+                    stream,
+                    data: data.into(),
+                });
+            }
+            if job.done() {
+                self.eof[s] = true;
+                return Some(ExecEvent::Eof { stream });
+            }
+        }
+        if self.eof == [true; 2] && !self.exited {
+            self.exited = true;
+            return Some(ExecEvent::Exited(ExitStatus {
+                code: Some(CODE),
+                signal: None,
+            }));
+        }
+        None
+    }
+}
+
+/// One world: the job, and the connection of the moment.
+struct World {
+    now: Instant,
+    job: Job,
+    client: ClientSession,
+    server: ServerSession,
+    up: Pipe,
+    down: Pipe,
+    follower: Option<Follower>,
+    /// The request the client model follows the job with.
+    request: Option<u64>,
+    received: [Vec<u8>; 2],
+    job_id: Option<String>,
+    exit: Option<RemoteExit>,
+    /// Frames delivered on this connection; cut when it reaches `cut_at`.
+    frames: usize,
+    cut_at: Option<usize>,
+    /// Cut every connection at `cut_at`, not only the first.
+    repeat: bool,
+    cut: bool,
+    window: u64,
+    chunk: usize,
+    connections: usize,
+}
+
+fn connect(now: Instant) -> (ClientSession, ServerSession) {
+    let secs = Duration::from_secs;
+    let server = ServerSession::new(
+        ServerSettings {
+            auth_deadline: now + secs(10),
+            max_requests: 4,
+            stdin_window: 1 << 20,
+            stdin_budget: 1 << 30,
+            idle_timeout: None,
+            keepalive: None,
+            auth_methods: vec![AuthMethod::Password],
+            max_auth_tries: 3,
+            rtt_hint: None,
+        },
+        now,
+    );
+    let settings = ClientSettings {
+        auth_deadline: now + secs(10),
+        keepalive: None,
+        output_budget: 0,
+        rtt_hint: None,
+    };
+    let client = ClientSession::new("alice".into(), proof(), settings, now);
+    (client, server)
+}
+
+impl World {
+    fn new(window: u64, chunk: usize, cut_at: Option<usize>, repeat: bool) -> Self {
+        let now = Instant::now();
+        let (client, server) = connect(now);
+        let mut w = Self {
+            now,
+            job: Job::default(),
+            client,
+            server,
+            up: Pipe::default(),
+            down: Pipe::default(),
+            follower: None,
+            request: None,
+            received: [Vec::new(), Vec::new()],
+            job_id: None,
+            exit: None,
+            frames: 0,
+            cut_at,
+            repeat,
+            cut: false,
+            window,
+            chunk,
+            connections: 1,
+        };
+        let params = ExecParams {
+            argv: vec!["gen".into()],
+            stdin: false,
+            timeout_ms: None,
+            output_window: window,
+        };
+        w.request = Some(w.client.job(params, false, now));
+        w
+    }
+
+    /// A new connection that attaches at the bytes received; false when
+    /// the cut came before `job_started` (nothing to resume: the client
+    /// gives up, the server stops the job after its grace).
+    fn reconnect(&mut self) -> bool {
+        let Some(job) = self.job_id.clone() else {
+            return false;
+        };
+        let (client, server) = connect(self.now);
+        self.client = client;
+        self.server = server;
+        self.up = Pipe::default();
+        self.down = Pipe::default();
+        self.follower = None;
+        self.frames = 0;
+        self.cut = false;
+        self.connections += 1;
+        let params = AttachParams {
+            job,
+            offsets: [self.received[0].len() as u64, self.received[1].len() as u64],
+            exact: true,
+            output_window: self.window,
+        };
+        self.request = Some(self.client.attach(params, self.now));
+        true
+    }
+
+    fn pump(&mut self) {
+        loop {
+            let mut any = false;
+            while let Some(a) = self.client.poll_action() {
+                any = true;
+                self.client_action(a);
+            }
+            while let Some(a) = self.server.poll_action() {
+                any = true;
+                self.server_action(a);
+            }
+            if !any {
+                return;
+            }
+        }
+    }
+
+    fn client_action(&mut self, a: ClientAction) {
+        match a {
+            ClientAction::Send(m, body) => {
+                assert!(
+                    !matches!(m, Message::Error { id: None, .. }),
+                    "client broke: {m:?}"
+                );
+                if !self.cut {
+                    self.up.write(&m, &body);
+                }
+            }
+            ClientAction::JobStarted { job, detached, .. } => {
+                assert!(!detached);
+                self.job_id = Some(job);
+            }
+            ClientAction::Output { id, stream, data } => {
+                let s = usize::from(stream == Stream::Stderr);
+                self.received[s].extend_from_slice(&data);
+                self.client.consumed(id, data.len() as u64, self.now);
+            }
+            ClientAction::Exited { exit, .. } => self.exit = Some(exit),
+            ClientAction::Skipped { .. } => panic!("an exact attach skipped bytes"),
+            ClientAction::Failed { code, message, .. } => panic!("failed: {code:?} {message}"),
+            ClientAction::Closed(_) => self.cut = true,
+            _ => {}
+        }
+    }
+
+    fn server_action(&mut self, a: Action) {
+        let now = self.now;
+        match a {
+            Action::Send(m, body) => {
+                assert!(
+                    !matches!(m, Message::Error { id: None, .. }),
+                    "server broke: {m:?}"
+                );
+                if !self.cut {
+                    self.down.write(&m, &body);
+                }
+            }
+            Action::Verify { .. } => {
+                let grant = AuthVerdict::Ok(Grant {
+                    stdin_budget: 1 << 30,
+                });
+                self.server.handle_auth_result("alice", grant, now);
+            }
+            Action::Job { id, detach, .. } => {
+                assert!(!detach);
+                let started = ExecEvent::JobStarted {
+                    job: JOB.into(),
+                    detached: false,
+                };
+                self.server.handle_exec_event(id, started, now);
+                self.start_follower(id, [0, 0]);
+            }
+            Action::Attach { id, spec } => {
+                assert_eq!(spec.job, JOB);
+                assert!(spec.exact);
+                let offsets = [spec.offsets[0] as usize, spec.offsets[1] as usize];
+                self.start_follower(id, offsets);
+            }
+            Action::OutputTaken { stream, .. } => {
+                if let Some(f) = &mut self.follower {
+                    f.inflight[usize::from(stream == Stream::Stderr)] = false;
+                }
+            }
+            Action::Finished { .. } => self.follower = None,
+            Action::Close(_) => self.cut = true,
+            _ => {}
+        }
+    }
+
+    fn start_follower(&mut self, id: u64, offsets: [usize; 2]) {
+        self.follower = Some(Follower {
+            id,
+            offsets,
+            inflight: [false; 2],
+            eof: [false; 2],
+            exited: false,
+        });
+        let started = ExecEvent::Started { timeout: None };
+        self.server.handle_exec_event(id, started, self.now);
+    }
+
+    /// Deliver one frame, up first; false when none was in flight.
+    fn one_frame(&mut self) -> bool {
+        if let Some(f) = self.up.next() {
+            self.server.handle_frame(f, self.now);
+        } else if let Some(f) = self.down.next() {
+            self.client.handle_frame(f, self.now);
+        } else {
+            return false;
+        }
+        self.frames += 1;
+        true
+    }
+
+    fn cut_now(&mut self) {
+        self.cut = true;
+        self.up = Pipe::default();
+        self.down = Pipe::default();
+        self.client.handle_read_error("cut".into());
+        self.server.handle_peer_closed();
+        self.pump();
+    }
+
+    /// Run to the job's exit (`Some`: the frames the first connection
+    /// carried), or `None` when a cut came before the job's id did.
+    fn run(&mut self) -> Option<usize> {
+        let mut first = None;
+        for _ in 0..500_000 {
+            self.pump();
+            if self.exit.is_some() {
+                return Some(first.unwrap_or(self.frames));
+            }
+            if self.cut {
+                first.get_or_insert(self.frames);
+                if !self.reconnect() {
+                    return None;
+                }
+                continue;
+            }
+            if self.cut_at == Some(self.frames) {
+                first.get_or_insert(self.frames);
+                // Repeated cuts come a frame later every tenth connection,
+                // so that the last few frames (`eof`s, `exit`) get through.
+                self.cut_at = self
+                    .repeat
+                    .then(|| self.cut_at.unwrap_or(0) + usize::from(self.connections % 10 == 0));
+                self.cut_now();
+                continue;
+            }
+            if self.one_frame() {
+                continue;
+            }
+            let ev = self.follower.as_mut().and_then(|f| {
+                let id = f.id;
+                f.next(&self.job, self.chunk).map(|e| (id, e))
+            });
+            if let Some((id, ev)) = ev {
+                self.server.handle_exec_event(id, ev, self.now);
+                continue;
+            }
+            self.job.run();
+        }
+        panic!(
+            "no exit after 500,000 moves: window {}, read {}, cut at {:?}, {} connections, \
+             received {:?}, job wrote {:?}, step {}, follower {:?}",
+            self.window,
+            self.chunk,
+            self.cut_at,
+            self.connections,
+            [self.received[0].len(), self.received[1].len()],
+            [self.job.out[0].len(), self.job.out[1].len()],
+            self.job.step,
+            self.follower
+                .as_ref()
+                .map(|f| (f.offsets, f.inflight, f.eof, f.exited)),
+        );
+    }
+
+    fn check(&self, what: &str) {
+        for s in 0..2 {
+            assert!(
+                self.received[s] == self.job.out[s],
+                "{what}: stream {s}: received {} bytes, the job wrote {}",
+                self.received[s].len(),
+                self.job.out[s].len()
+            );
+        }
+        assert_eq!(self.exit, Some(RemoteExit::Code(CODE)), "{what}");
+    }
+}
+
+/// Cut once after every frame boundary an uncut run has (past the 300th,
+/// about 300 more spread evenly), for each window and read size. The runs that resumed; a cut before `job_started`
+/// reached the client is not resumable, and only such cuts may fail to.
+pub fn resume_at_every_boundary() -> usize {
+    let mut runs = 0;
+    for (window, chunk) in [(1 << 20, 1 << 16), (64, 100), (1, 7), (4096, 1)] {
+        let mut uncut = World::new(window, chunk, None, false);
+        let frames = uncut.run().expect("uncut");
+        uncut.check("uncut");
+        // Every boundary of the first 300 frames, then evenly spread ones
+        // (the one-byte window's run has thousands of frames, all alike).
+        let stride = (frames / 300).max(1);
+        let points = (1..=frames).filter(|n| *n <= 300 || n % stride == 0 || *n == frames);
+        for cut_at in points {
+            let what = format!("window {window}, read {chunk}, cut after frame {cut_at}");
+            let mut w = World::new(window, chunk, Some(cut_at), false);
+            match w.run() {
+                Some(_) => {
+                    w.check(&what);
+                    // After the last frame (`exit`) there is nothing to resume.
+                    let want = if cut_at < frames { 2 } else { 1 };
+                    assert_eq!(w.connections, want, "{what}");
+                    runs += 1;
+                }
+                // auth, job, auth_ok, then job_started: from the 4th on.
+                None => assert!(cut_at < 4, "{what}: no job id"),
+            }
+        }
+    }
+    runs
+}
+
+/// Every connection cut after `every` frames (at least 6, so each one
+/// carries some output): the run still ends exactly.
+pub fn resume_after_every_few_frames(every: usize) -> usize {
+    let mut w = World::new(64, 50, Some(every.max(6)), true);
+    w.run().expect("resumed");
+    w.check(&format!("cut every {every} frames"));
+    w.connections
+}

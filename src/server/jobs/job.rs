@@ -1,0 +1,415 @@
+//! One job: a command whose output goes to its spool instead of to a
+//! connection ([`super::pump`] moves it there), its state from start to
+//! end, its followers and the resume grace. Readers ([`super::follow`])
+//! are told of new bytes and of the end through a watch.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::watch;
+
+use super::meta::Meta;
+use super::spool::Spool;
+use crate::exec::{Events, ExecHandle};
+use crate::proto::{JobInfo, Stream};
+use crate::server::budget::Held;
+use crate::session::ExitStatus;
+
+/// How the job was started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// `job` with `detach`: no client waits for it.
+    Detached,
+    /// `job` without `detach`: its client follows it and may come back
+    /// after a drop, within the resume grace.
+    Resumable,
+}
+
+impl Mode {
+    pub fn word(self) -> &'static str {
+        match self {
+            Mode::Detached => "detached",
+            Mode::Resumable => "resumable",
+        }
+    }
+}
+
+/// What a job does when a follower leaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Left {
+    /// Nothing changes.
+    Nothing,
+    /// It runs on, and is stopped if nobody follows within this long.
+    Grace(Duration),
+    /// It was stopped now.
+    Stopped,
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct End {
+    pub status: ExitStatus,
+    /// `exited`, `signalled`, `timed_out`, `cancelled`, `abandoned`, `lost`.
+    pub state: &'static str,
+    pub ended: SystemTime,
+}
+
+/// What changes while the job lives.
+#[derive(Default)]
+struct Inner {
+    end: Option<End>,
+    proc: Option<ExecHandle>,
+    /// Why the server stopped it, if it did.
+    stopped: Option<&'static str>,
+    followers: usize,
+    /// When the last follower left.
+    left_at: Option<Instant>,
+    stdin_open: bool,
+    /// Where `StdinWritten` goes: the starting request's events and token.
+    stdin_to: Option<(Events, u64)>,
+    /// The user's running-command unit, given back at the end.
+    held: Option<Held>,
+    pid: u32,
+}
+
+/// One job, shared by the table, its pump and its followers.
+pub(crate) struct Job {
+    pub id: String,
+    pub user: Arc<str>,
+    pub command: String,
+    pub argv: Vec<String>,
+    pub mode: Mode,
+    pub started: SystemTime,
+    pub pid: u32,
+    pub dir: PathBuf,
+    pub spool_bound: u64,
+    /// stdout, stderr.
+    pub spools: [Spool; 2],
+    inner: Mutex<Inner>,
+    changed: watch::Sender<()>,
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn unix(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// What a new job is made of.
+pub(crate) struct Parts {
+    pub id: String,
+    pub user: Arc<str>,
+    pub command: String,
+    pub argv: Vec<String>,
+    pub mode: Mode,
+    pub dir: PathBuf,
+    pub spool_bound: u64,
+    pub proc: ExecHandle,
+    pub held: Option<Held>,
+    /// The starting request's events and token, for `StdinWritten`
+    /// (a resumable job with stdin).
+    pub stdin_to: Option<(Events, u64)>,
+}
+
+impl Job {
+    /// A job whose command was just spawned.
+    pub fn new(p: Parts) -> Arc<Self> {
+        let spools = [
+            Spool::new(&p.dir, "stdout", p.spool_bound / 2),
+            Spool::new(&p.dir, "stderr", p.spool_bound / 2),
+        ];
+        let inner = Inner {
+            stdin_open: p.stdin_to.is_some(),
+            stdin_to: p.stdin_to,
+            held: p.held,
+            pid: p.proc.pid(),
+            proc: Some(p.proc),
+            ..Inner::default()
+        };
+        Arc::new(Self {
+            pid: inner.pid,
+            id: p.id,
+            user: p.user,
+            command: p.command,
+            argv: p.argv,
+            mode: p.mode,
+            started: SystemTime::now(),
+            dir: p.dir,
+            spool_bound: p.spool_bound,
+            spools,
+            inner: Mutex::new(inner),
+            changed: watch::Sender::new(()),
+        })
+    }
+
+    /// A job a previous run of the daemon left on disk: ended, or `lost`
+    /// if it was still running (the sentinel killed its group when that
+    /// daemon died).
+    pub fn recovered(dir: PathBuf, meta: &Meta) -> Arc<Self> {
+        let half = meta.spool_bound / 2;
+        let spools = [
+            Spool::recover(&dir, "stdout", half),
+            Spool::recover(&dir, "stderr", half),
+        ];
+        let at = |s: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
+        let end = match meta.state.as_str() {
+            "running" => End {
+                status: ExitStatus {
+                    code: None,
+                    signal: Some(9),
+                },
+                state: "lost",
+                ended: meta.ended.map_or_else(SystemTime::now, at),
+            },
+            other => End {
+                status: ExitStatus {
+                    code: meta.code,
+                    signal: meta.signal,
+                },
+                state: state_word(other),
+                ended: meta.ended.map_or_else(SystemTime::now, at),
+            },
+        };
+        let inner = Inner {
+            end: Some(end),
+            ..Inner::default()
+        };
+        Arc::new(Self {
+            id: meta.job.clone(),
+            user: meta.user.as_str().into(),
+            command: meta.command.clone(),
+            argv: meta.argv.clone(),
+            mode: if meta.mode == "detached" {
+                Mode::Detached
+            } else {
+                Mode::Resumable
+            },
+            started: at(meta.started),
+            pid: meta.pid,
+            dir,
+            spool_bound: meta.spool_bound,
+            spools,
+            inner: Mutex::new(inner),
+            changed: watch::Sender::new(()),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().expect("job lock")
+    }
+
+    /// The persisted view.
+    pub fn meta(&self) -> Meta {
+        let end = self.lock().end;
+        Meta {
+            job: self.id.clone(),
+            user: self.user.to_string(),
+            command: self.command.clone(),
+            argv: self.argv.clone(),
+            mode: self.mode.word().into(),
+            pid: self.pid,
+            started: unix(self.started),
+            ended: end.map(|e| unix(e.ended)),
+            state: end.map_or("running", |e| e.state).into(),
+            code: end.and_then(|e| e.status.code),
+            signal: end.and_then(|e| e.status.signal),
+            spool_bound: self.spool_bound,
+        }
+    }
+
+    /// How it ended, once it has.
+    pub fn end(&self) -> Option<End> {
+        self.lock().end
+    }
+
+    /// Told of every new byte and of the end.
+    pub fn subscribe(&self) -> watch::Receiver<()> {
+        self.changed.subscribe()
+    }
+
+    /// Bytes its spool holds on disk now.
+    pub fn spool_bytes(&self) -> u64 {
+        self.spools
+            .iter()
+            .map(|s| s.counts())
+            .map(|(t, d)| t - d)
+            .sum()
+    }
+
+    /// The `job_list` entry.
+    pub fn info(&self) -> JobInfo {
+        let end = self.end();
+        let [(out, d1), (err, d2)] = [self.spools[0].counts(), self.spools[1].counts()];
+        let (argv, argv_truncated) = shown_argv(&self.argv);
+        JobInfo {
+            job: self.id.clone(),
+            command: self.command.clone(),
+            argv,
+            argv_truncated,
+            state: end.map_or("running", |e| e.state).into(),
+            mode: self.mode.word().into(),
+            started: unix(self.started),
+            ended: end.map(|e| unix(e.ended)),
+            code: end.and_then(|e| e.status.code),
+            signal: end.and_then(|e| e.status.signal),
+            stdout_bytes: out,
+            stderr_bytes: err,
+            dropped_bytes: d1 + d2,
+        }
+    }
+
+    /// Stop its process group (TERM, grace, KILL) for `why`; false when
+    /// it had already ended (or was being stopped).
+    pub fn stop(&self, why: &'static str) -> bool {
+        let mut inner = self.lock();
+        if inner.end.is_some() || inner.stopped.is_some() {
+            return inner.end.is_none();
+        }
+        inner.stopped = Some(why);
+        if let Some(p) = inner.proc.as_mut() {
+            p.stop();
+        }
+        true
+    }
+
+    /// Client bytes for the command's stdin.
+    pub fn push_stdin(&self, data: &[u8]) {
+        if let Some(p) = &self.lock().proc {
+            p.push_stdin(data);
+        }
+    }
+
+    /// The client's end of stdin.
+    pub fn close_stdin(&self) {
+        let mut inner = self.lock();
+        inner.stdin_open = false;
+        if let Some(p) = &inner.proc {
+            p.close_stdin();
+        }
+    }
+
+    /// A request starts following it.
+    pub fn follow(&self) {
+        let mut inner = self.lock();
+        inner.followers += 1;
+        inner.left_at = None;
+    }
+
+    /// A request stopped following it; `dropped`: because its connection
+    /// went away (not by the client's choice). A resumable job left
+    /// running without followers waits `grace` for one, or is stopped at
+    /// once when its stdin was still open (the resume could not be exact).
+    pub fn unfollow(&self, dropped: bool, grace: Duration) -> Left {
+        let mut inner = self.lock();
+        inner.followers = inner.followers.saturating_sub(1);
+        if inner.followers > 0 || inner.end.is_some() || self.mode != Mode::Resumable {
+            return Left::Nothing;
+        }
+        inner.stdin_to = None;
+        if dropped && inner.stdin_open {
+            drop(inner);
+            return if self.stop("stdin_open") {
+                Left::Stopped
+            } else {
+                Left::Nothing
+            };
+        }
+        inner.left_at = Some(Instant::now());
+        Left::Grace(grace)
+    }
+
+    /// The grace after [`Job::unfollow`] is over: stop the job if still
+    /// nobody follows it. True when it was stopped.
+    pub fn grace_over(&self, grace: Duration) -> bool {
+        let due = {
+            let inner = self.lock();
+            inner.followers == 0
+                && inner.end.is_none()
+                && inner.left_at.is_some_and(|t| t.elapsed() >= grace)
+        };
+        due && self.stop("abandoned")
+    }
+
+    /// The pump stored a chunk of `stream`: read the next, tell readers.
+    pub fn stored(&self, stream: Stream) {
+        if let Some(p) = &self.lock().proc {
+            p.output_taken(stream);
+        }
+        self.changed.send_replace(());
+    }
+
+    /// Where `StdinWritten` goes, while the starting request follows.
+    pub fn stdin_target(&self) -> Option<(Events, u64)> {
+        self.lock().stdin_to.clone()
+    }
+
+    /// The server is already stopping it.
+    pub fn stopping(&self) -> bool {
+        self.lock().stopped.is_some()
+    }
+
+    /// The command was reaped: record the end, give back what it held,
+    /// tell readers. The state word.
+    pub fn ended(&self, status: ExitStatus) -> &'static str {
+        let state = {
+            let mut inner = self.lock();
+            let state = match (inner.stopped, status.code) {
+                (Some(why @ ("timed_out" | "cancelled" | "abandoned")), _) => why,
+                (Some("stdin_open"), _) => "abandoned",
+                (Some(_), _) => "cancelled",
+                (None, Some(_)) => "exited",
+                (None, None) => "signalled",
+            };
+            inner.end = Some(End {
+                status,
+                state,
+                ended: SystemTime::now(),
+            });
+            inner.proc = None;
+            inner.held = None;
+            inner.stdin_to = None;
+            state
+        };
+        if let Err(e) = self.meta().store(&self.dir) {
+            tracing::error!(job = %self.id, "cannot record the job's end: {e}");
+        }
+        self.changed.send_replace(());
+        state
+    }
+}
+
+fn state_word(s: &str) -> &'static str {
+    match s {
+        "exited" => "exited",
+        "signalled" => "signalled",
+        "timed_out" => "timed_out",
+        "cancelled" => "cancelled",
+        "abandoned" => "abandoned",
+        _ => "lost",
+    }
+}
+
+/// The argv cut to [`JobInfo::ARGV_SHOWN`] characters in all.
+fn shown_argv(argv: &[String]) -> (Vec<String>, bool) {
+    let mut left = JobInfo::ARGV_SHOWN;
+    let mut out = Vec::new();
+    for a in argv {
+        if a.chars().count() > left {
+            out.push(a.chars().take(left).collect());
+            return (out, true);
+        }
+        left -= a.chars().count();
+        out.push(a.clone());
+    }
+    (out, false)
+}
+
+/// The stream an index names.
+pub(crate) fn stream_of(i: usize) -> Stream {
+    if i == 0 {
+        Stream::Stdout
+    } else {
+        Stream::Stderr
+    }
+}
