@@ -345,3 +345,57 @@ fn a_user_at_max_per_user_running_jobs_is_busy() {
     assert!(job(&env, &d, "mallory", &a).is_none());
     secsh(&env, &d, "mallory", &["HOST", "--cancel", &b]);
 }
+
+#[test]
+fn a_fleet_detaches_records_each_job_and_attaches_to_all_of_them() {
+    let f = common::fleet::Fleet::start(3, 1);
+    let dir = f.env.path("run1");
+    let dir_s = dir.to_str().unwrap();
+    let hosts = "127.0.0.[1-3]";
+    let (code, _, err) =
+        run(&mut f.secsh(&["--detach", "--out-dir", dir_s, hosts, "--", "echo", "hi"]));
+    assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&err));
+    for i in 1..=3 {
+        let id = std::fs::read_to_string(dir.join(format!("127.0.0.{i}.job"))).unwrap();
+        assert_eq!(id.trim().len(), 12, "{id:?}");
+    }
+    let (code, out, err) = run(&mut f.secsh(&["--attach", dir_s, hosts]));
+    assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&err));
+    let out = String::from_utf8(out).unwrap();
+    for i in 1..=3 {
+        assert!(out.contains(&format!("127.0.0.{i}: hi")), "{out}");
+    }
+    // A failing job: the usual fleet status and exit class.
+    let dir2 = f.env.path("run2");
+    let dir2_s = dir2.to_str().unwrap();
+    let (code, _, _) = run(&mut f.secsh(&[
+        "--detach",
+        "--out-dir",
+        dir2_s,
+        hosts,
+        "--",
+        "/bin/sh",
+        "-c",
+        "exit 3",
+    ]));
+    assert_eq!(code, Some(0));
+    let (code, _, err) = run(&mut f.secsh(&["--json", "--attach", dir2_s, hosts]));
+    assert_eq!(code, Some(1), "{}", String::from_utf8_lossy(&err));
+    // A host with no recorded job is not started.
+    std::fs::remove_file(dir2.join("127.0.0.2.job")).unwrap();
+    let (code, out, _) = run(&mut f.secsh(&["--json", "--attach", dir2_s, hosts]));
+    assert_eq!(code, Some(3));
+    assert!(String::from_utf8_lossy(&out).contains("not_started"));
+}
+
+#[test]
+fn a_job_stopped_at_its_time_limit_attaches_as_timed_out() {
+    let (env, d) = setup("");
+    let args = ["--timeout", "1", "--detach", "HOST", "--", "sleep", "30"];
+    let (code, out, _) = secsh(&env, &d, "mallory", &args);
+    assert_eq!(code, Some(0));
+    let id = String::from_utf8(out).unwrap().trim().to_string();
+    wait_state(&env, &d, "mallory", &id, "timed_out");
+    let (code, _, _) = secsh(&env, &d, "mallory", &["HOST", "--attach", &id]);
+    assert_eq!(code, Some(252));
+}

@@ -331,3 +331,42 @@ async fn an_exact_attach_into_dropped_bytes_is_refused_and_a_plain_one_skips_the
     assert_eq!(got + skipped, 1_000_000);
     assert!(skipped > 1_000_000 - 32 * 1024);
 }
+
+#[test]
+fn a_resumable_run_waits_for_a_slow_reader_instead_of_dropping_output() {
+    let (env, d) = setup("spool_kib = 64\n");
+    let args = [
+        "--resume-on-drop",
+        "HOST",
+        "--",
+        "head",
+        "-c",
+        "3000000",
+        "/dev/zero",
+    ];
+    let mut child = client(&env, d.addr, &args, "")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Nobody reads for a second: far more than the 64 KiB spool is written
+    // meanwhile, and none of it may be dropped.
+    std::thread::sleep(Duration::from_secs(1));
+    let mut out = Vec::new();
+    child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let code = common::wait_timeout(&mut child, Duration::from_secs(30));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.len(), 3_000_000, "{err}");
+    assert!(!err.contains("dropped"), "{err}");
+    let ended = records(&env, "job_ended");
+    // The spool still kept only its bound: the bytes were dropped once read.
+    assert!(ended[0]["dropped_bytes"].as_u64().unwrap() > 0);
+}

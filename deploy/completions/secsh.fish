@@ -44,7 +44,7 @@ complete -c secsh -n "__fish_secsh_needs_command" -l batch-size -d 'Rolling batc
 complete -c secsh -n "__fish_secsh_needs_command" -l out-dir -d 'Write HOST.stdout, HOST.stderr, HOST.status, hosts.ok and hosts.failed into DIR instead of printing the output' -r -F
 complete -c secsh -n "__fish_secsh_needs_command" -l script -d 'Run one argv per line of FILE (shell-like quoting, no expansion) on one connection per host, stopping at the first failure' -r -F
 complete -c secsh -n "__fish_secsh_needs_command" -l timeout -d 'Ask the server to kill the command after SECS seconds (exit 252; with several hosts, status timed_out)' -r
-complete -c secsh -n "__fish_secsh_needs_command" -l attach -d 'Print job ID\'s output from its first byte, then live, and exit with its exit status (Ctrl-C stops following; the job runs on)' -r
+complete -c secsh -n "__fish_secsh_needs_command" -l attach -d 'Print job ID\'s output from its first byte, then live, and exit with its exit status (Ctrl-C stops following; the job runs on). With several hosts: the --out-dir DIR of a `--detach` run, each host\'s job followed, with the usual summary and exit status' -r
 complete -c secsh -n "__fish_secsh_needs_command" -l cancel -d 'Stop job ID (its whole process group: TERM, grace, KILL)' -r
 complete -c secsh -n "__fish_secsh_needs_command" -l batch -d 'Never prompt (for a key passphrase or a password)'
 complete -c secsh -n "__fish_secsh_needs_command" -s v -d 'Log connection details to stderr (repeat for more)'
@@ -54,7 +54,7 @@ complete -c secsh -n "__fish_secsh_needs_command" -l json -d 'JSON Lines on stdo
 complete -c secsh -n "__fish_secsh_needs_command" -l keep-going -d 'With --script: run the rest after a command fails'
 complete -c secsh -n "__fish_secsh_needs_command" -s n -d 'Send no stdin; the command reads /dev/null (always so with several hosts)'
 complete -c secsh -n "__fish_secsh_needs_command" -l list -d 'List the commands you may run on HOST (templates and what each slot accepts) instead of running one'
-complete -c secsh -n "__fish_secsh_needs_command" -l detach -d 'Start the command as a job on the server and print its id at once; it runs on without this connection (the server\'s allowlist must allow detaching it)'
+complete -c secsh -n "__fish_secsh_needs_command" -l detach -d 'Start the command as a job on the server and print its id at once; it runs on without this connection (the server\'s allowlist must allow detaching it). With several hosts and --out-dir DIR, each host\'s id goes to DIR/HOST.job'
 complete -c secsh -n "__fish_secsh_needs_command" -l jobs -d 'List your jobs on HOST: id, state, exit, start, end, output, argv (with --json: a JSON array)'
 complete -c secsh -n "__fish_secsh_needs_command" -l resume-on-drop -d 'Keep the command running on the server if the connection drops; reconnect and continue the output exactly where it stopped (default from the client configuration\'s `resume_on_drop`). A terminal\'s stdin is not forwarded then'
 complete -c secsh -n "__fish_secsh_needs_command" -l no-resume-on-drop -d 'Do not resume after a drop, whatever the client configuration says'

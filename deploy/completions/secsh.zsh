@@ -37,7 +37,7 @@ _secsh() {
 '--out-dir=[Write HOST.stdout, HOST.stderr, HOST.status, hosts.ok and hosts.failed into DIR instead of printing the output]:DIR:_files' \
 '()--script=[Run one argv per line of FILE (shell-like quoting, no expansion) on one connection per host, stopping at the first failure]:FILE:_files' \
 '--timeout=[Ask the server to kill the command after SECS seconds (exit 252; with several hosts, status timed_out)]:SECS:_default' \
-'(--list --cancel)--attach=[Print job ID'\''s output from its first byte, then live, and exit with its exit status (Ctrl-C stops following; the job runs on)]:ID:_default' \
+'(--list --cancel)--attach=[Print job ID'\''s output from its first byte, then live, and exit with its exit status (Ctrl-C stops following; the job runs on). With several hosts\: the --out-dir DIR of a \`--detach\` run, each host'\''s job followed, with the usual summary and exit status]:ID|DIR:_default' \
 '(--list)--cancel=[Stop job ID (its whole process group\: TERM, grace, KILL)]:ID:_default' \
 '--batch[Never prompt (for a key passphrase or a password)]' \
 '*-v[Log connection details to stderr (repeat for more)]' \
@@ -47,7 +47,7 @@ _secsh() {
 '--keep-going[With --script\: run the rest after a command fails]' \
 '-n[Send no stdin; the command reads /dev/null (always so with several hosts)]' \
 '()--list[List the commands you may run on HOST (templates and what each slot accepts) instead of running one]' \
-'(--list --jobs --attach --cancel)--detach[Start the command as a job on the server and print its id at once; it runs on without this connection (the server'\''s allowlist must allow detaching it)]' \
+'(--list --jobs --attach --cancel)--detach[Start the command as a job on the server and print its id at once; it runs on without this connection (the server'\''s allowlist must allow detaching it). With several hosts and --out-dir DIR, each host'\''s id goes to DIR/HOST.job]' \
 '(--list --attach --cancel)--jobs[List your jobs on HOST\: id, state, exit, start, end, output, argv (with --json\: a JSON array)]' \
 '(--no-resume-on-drop)--resume-on-drop[Keep the command running on the server if the connection drops; reconnect and continue the output exactly where it stopped (default from the client configuration'\''s \`resume_on_drop\`). A terminal'\''s stdin is not forwarded then]' \
 '--no-resume-on-drop[Do not resume after a drop, whatever the client configuration says]' \

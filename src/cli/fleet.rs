@@ -230,6 +230,7 @@ fn plans(
             },
             user,
             tls: config,
+            job: None,
         });
     }
     Ok(out)
@@ -276,7 +277,24 @@ async fn setup(
         max_errors: args.fleet.max_errors,
         batch_size: args.fleet.batch_size.filter(|b| *b > 0),
         keep_going: args.fleet.keep_going,
+        detach: args.jobs.detach,
     };
+    let mut plans = plans;
+    if let Some(dir) = &args.jobs.attach {
+        let dir = std::path::Path::new(dir);
+        if !dir.is_dir() {
+            let why = format!(
+                "--attach with several hosts takes the --out-dir of a --detach run; {} is not a directory",
+                dir.display()
+            );
+            return Err(ClientError::Usage(why));
+        }
+        for p in &mut plans {
+            let file = dir.join(format!("{}.job", super::fleet_out::file_name(&p.label)));
+            let id = std::fs::read_to_string(file).unwrap_or_default();
+            p.job = Some(id.trim().to_string());
+        }
+    }
     Ok((plans, commands, FleetCreds { key, password }, opts))
 }
 

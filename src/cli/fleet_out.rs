@@ -53,7 +53,7 @@ fn idx(stream: Stream) -> usize {
 }
 
 /// A file-name-safe form of a host label.
-fn file_name(label: &str) -> String {
+pub(crate) fn file_name(label: &str) -> String {
     label
         .chars()
         .map(|c| {
@@ -148,6 +148,10 @@ impl Sink for Output {
                         write_out(s, &self.prefixed(r.index, rest));
                     }
                 }
+                if let (Some(job), 0) = (&r.job, r.stdout_bytes + r.stderr_bytes) {
+                    let line = format!("job {}\n", crate::logtext::visible(job));
+                    write_out(0, &self.prefixed(r.index, line.as_bytes()));
+                }
             }
             Mode::Json => {
                 let mut line = serde_json::to_vec(&json_record(r, &h)).unwrap_or_default();
@@ -164,6 +168,9 @@ impl Sink for Output {
                 }
                 let status = format!("{}\n", json_record(r, &Host::default()));
                 let _ = std::fs::write(dir.join(format!("{base}.status")), status);
+                if let Some(job) = &r.job {
+                    let _ = std::fs::write(dir.join(format!("{base}.job")), format!("{job}\n"));
+                }
             }
         }
     }
@@ -204,6 +211,7 @@ fn json_record(r: &HostResult, h: &Host) -> serde_json::Value {
         "commands": r.commands,
         "duration_ms": r.duration.as_millis() as u64,
         "error": r.error,
+        "job": r.job,
     })
 }
 

@@ -11,6 +11,46 @@ use crate::client::{self, ClientError, ExecRequest, LocalIo, Outcome};
 use crate::logtext::visible;
 use crate::proto::JobInfo;
 
+/// Jobs: commands that outlive the connection (docs/CLIENT.md, "Jobs").
+#[derive(Debug, clap::Args)]
+pub struct JobArgs {
+    /// Start the command as a job on the server and print its id at once;
+    /// it runs on without this connection (the server's allowlist must
+    /// allow detaching it). With several hosts and --out-dir DIR, each
+    /// host's id goes to DIR/HOST.job.
+    #[arg(long, conflicts_with_all = ["list", "list_jobs", "attach", "cancel"])]
+    pub detach: bool,
+    /// List your jobs on HOST: id, state, exit, start, end, output, argv
+    /// (with --json: a JSON array).
+    #[arg(long = "jobs", conflicts_with_all = ["command", "list", "attach", "cancel"])]
+    pub list_jobs: bool,
+    /// Print job ID's output from its first byte, then live, and exit with
+    /// its exit status (Ctrl-C stops following; the job runs on). With
+    /// several hosts: the --out-dir DIR of a `--detach` run, each host's
+    /// job followed, with the usual summary and exit status.
+    #[arg(long, value_name = "ID|DIR", conflicts_with_all = ["command", "list", "cancel"])]
+    pub attach: Option<String>,
+    /// Stop job ID (its whole process group: TERM, grace, KILL).
+    #[arg(long, value_name = "ID", conflicts_with_all = ["command", "list"])]
+    pub cancel: Option<String>,
+    /// Keep the command running on the server if the connection drops;
+    /// reconnect and continue the output exactly where it stopped (default
+    /// from the client configuration's `resume_on_drop`). A terminal's
+    /// stdin is not forwarded then.
+    #[arg(long, conflicts_with = "no_resume_on_drop")]
+    pub resume_on_drop: bool,
+    /// Do not resume after a drop, whatever the client configuration says.
+    #[arg(long)]
+    pub no_resume_on_drop: bool,
+}
+
+impl JobArgs {
+    /// A job option that needs no command.
+    pub(super) fn without_command(&self) -> bool {
+        self.list_jobs || self.attach.is_some() || self.cancel.is_some()
+    }
+}
+
 /// How long a resumable run keeps trying to reconnect, unless the client
 /// configuration's `resume_for_secs` says otherwise.
 pub const RESUME_FOR: Duration = Duration::from_secs(300);

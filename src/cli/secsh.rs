@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 
 use super::conn::{connect, load_config, seconds, ConnArgs, Reached};
 use super::fleet::FleetArgs;
+use super::jobs::JobArgs;
 use crate::client::{self, ClientError, ExecRequest, LocalIo, Target};
 
 /// Run an allowlisted command on secshd hosts over TLS 1.3.
@@ -59,43 +60,6 @@ pub struct Args {
         allow_hyphen_values = true
     )]
     pub command: Vec<String>,
-}
-
-/// Jobs: commands that outlive the connection (docs/CLIENT.md, "Jobs").
-#[derive(Debug, clap::Args)]
-pub struct JobArgs {
-    /// Start the command as a job on the server and print its id at once;
-    /// it runs on without this connection (the server's allowlist must
-    /// allow detaching it).
-    #[arg(long, conflicts_with_all = ["list", "list_jobs", "attach", "cancel"])]
-    pub detach: bool,
-    /// List your jobs on HOST: id, state, exit, start, end, output, argv
-    /// (with --json: a JSON array).
-    #[arg(long = "jobs", conflicts_with_all = ["command", "list", "attach", "cancel"])]
-    pub list_jobs: bool,
-    /// Print job ID's output from its first byte, then live, and exit with
-    /// its exit status (Ctrl-C stops following; the job runs on).
-    #[arg(long, value_name = "ID", conflicts_with_all = ["command", "list", "cancel"])]
-    pub attach: Option<String>,
-    /// Stop job ID (its whole process group: TERM, grace, KILL).
-    #[arg(long, value_name = "ID", conflicts_with_all = ["command", "list"])]
-    pub cancel: Option<String>,
-    /// Keep the command running on the server if the connection drops;
-    /// reconnect and continue the output exactly where it stopped (default
-    /// from the client configuration's `resume_on_drop`). A terminal's
-    /// stdin is not forwarded then.
-    #[arg(long, conflicts_with = "no_resume_on_drop")]
-    pub resume_on_drop: bool,
-    /// Do not resume after a drop, whatever the client configuration says.
-    #[arg(long)]
-    pub no_resume_on_drop: bool,
-}
-
-impl JobArgs {
-    /// A job option that needs no command.
-    fn without_command(&self) -> bool {
-        self.list_jobs || self.attach.is_some() || self.cancel.is_some()
-    }
 }
 
 /// `secsh [OPTIONS] put|get ...` as `secsh put|get [OPTIONS] ...`:
@@ -221,10 +185,9 @@ pub fn main() -> i32 {
         return client::EXIT_CONNECTION;
     };
     if super::fleet::is_fleet_call(&args, hosts.len()) {
-        if args.list || args.jobs.without_command() || args.jobs.resume_on_drop {
-            crate::cli::say!(
-                "secsh: --list, --jobs, --attach, --cancel and --resume-on-drop take one host"
-            );
+        let one_host_only = args.jobs.list_jobs || args.jobs.cancel.is_some();
+        if args.list || one_host_only || args.jobs.resume_on_drop {
+            crate::cli::say!("secsh: --list, --jobs, --cancel and --resume-on-drop take one host");
             return client::EXIT_USAGE;
         }
         let code = rt.block_on(super::fleet::run(args, cfg, hosts));

@@ -13,9 +13,9 @@ use super::ConfigError;
 /// tail of at least 16 KiB.
 pub const MIN_SPOOL_KIB: u64 = 64;
 /// The per-job spool bound unless `[jobs] spool_kib` says otherwise, KiB.
-pub const DEFAULT_SPOOL_KIB: u64 = 64 * 1024;
+pub const DEFAULT_SPOOL_KIB: u64 = 128 * 1024;
 /// A user's spools together unless `user_spool_mib` says otherwise, MiB.
-pub const DEFAULT_USER_SPOOL_MIB: u64 = 1024;
+pub const DEFAULT_USER_SPOOL_MIB: u64 = 2048;
 /// Jobs (running or kept) per user unless `max_per_user` says otherwise.
 pub const DEFAULT_MAX_PER_USER: u64 = 20;
 /// The most jobs one user may have (a `job_list` answer stays small).

@@ -120,6 +120,9 @@ pub enum ExecEvent {
     StdinWritten(u64),
     /// The command was reaped; reported after both `Eof`s.
     Exited(ExitStatus),
+    /// The job an attach follows was stopped at its time limit (reported
+    /// before its `Exited`, so that `exit` says `timed_out`).
+    TimedOut,
     /// A `job` runs as job `job`: for a detached one this ends the
     /// request; otherwise `Started` follows.
     JobStarted {

@@ -284,6 +284,11 @@ impl ServerSession {
                     out.eof = OutEof::Seen;
                 }
             }
+            ExecEvent::TimedOut => {
+                if let Some(run) = self.requests.get_mut(&id).and_then(Request::running_mut) {
+                    run.stop.get_or_insert(StopReason::TimedOut);
+                }
+            }
             ExecEvent::Exited(status) => {
                 if let Some(run) = self.requests.get_mut(&id).and_then(Request::running_mut) {
                     run.exit = Some(status);

@@ -53,9 +53,12 @@ max_unauthenticated_per_source = 1024
 max_unauthenticated = 4096
 [penalties]
 exempt = ["127.0.0.0/8"]
+[jobs]
+dir = "{jobs}"
 [users.alice]
 keys = ["{alice}"]
 commands = ["true", "echo", "sleep", "exit3", "selfterm", "partial"]
+detach = true
 [commands.true]
 argv = ["/bin/true"]
 [commands.echo]
@@ -73,6 +76,7 @@ argv = ["/bin/sh", "-c", "printf 'a'; sleep 0.2; printf 'b\\nc'"]
 "#,
             listen = listen.join(", "),
             alice = env.public_key(1),
+            jobs = env.path("jobs").display(),
         );
         let config = env.path("fleet.toml");
         super::write_config(&config, &text);

@@ -29,6 +29,9 @@ pub struct HostPlan {
     pub user: String,
     /// TLS settings (the CA bundle for this host).
     pub tls: Arc<rustls::ClientConfig>,
+    /// Follow this job instead of running the commands (`--attach DIR`);
+    /// empty: none was recorded for the host.
+    pub job: Option<String>,
 }
 
 /// How one host ended: exactly one of these.
@@ -159,6 +162,8 @@ pub struct HostResult {
     pub stderr_bytes: u64,
     /// Why, when it did not end well (for the summary).
     pub error: Option<String>,
+    /// The job started (`--detach`) or followed (`--attach`).
+    pub job: Option<String>,
 }
 
 impl HostResult {
@@ -175,6 +180,7 @@ impl HostResult {
             stdout_bytes: 0,
             stderr_bytes: 0,
             error: None,
+            job: None,
         }
     }
 

@@ -15,7 +15,7 @@ use super::{HostPlan, HostResult, Status};
 use crate::client::session::{RequestEvent, Session, SessionOptions};
 use crate::client::{connect_with, ClientError, Credentials, Identity};
 use crate::proto::{Secret, Stream};
-use crate::session::{ExecParams, RemoteExit};
+use crate::session::{AttachParams, ExecParams, RemoteExit};
 
 /// Where output and results go, as they happen.
 pub trait Sink: Send + Sync {
@@ -53,6 +53,8 @@ pub struct FleetOptions {
     pub batch_size: Option<usize>,
     /// With several commands: run the rest after one fails.
     pub keep_going: bool,
+    /// Start the command as a detached job on every host (`--detach`).
+    pub detach: bool,
 }
 
 /// What each host signs in with.
@@ -236,6 +238,23 @@ impl Job {
             keepalive: self.opts.keepalive,
         };
         let session = Session::start(conn, creds, &self.host.user, &options).map_err(fail)?;
+        if let Some(job) = &self.host.job {
+            if job.is_empty() {
+                let why = "no job recorded for this host in the --attach directory";
+                return Err((Status::NotStarted, why.into()));
+            }
+            r.job = Some(job.clone());
+            let params = AttachParams {
+                job: job.clone(),
+                offsets: [0, 0],
+                exact: false,
+                output_window: session.default_window(),
+            };
+            let req = session.attach(params).await.map_err(fail)?;
+            r.status = self.follow(req, sink, r).await?;
+            r.commands = 1;
+            return Ok(());
+        }
         for argv in self.commands.iter() {
             if *self.stop.borrow() {
                 return Err(cancelled());
@@ -271,7 +290,34 @@ impl Job {
             timeout_ms: self.opts.timeout.map(|t| t.as_millis() as u64),
             output_window: session.default_window(),
         };
-        let mut req = session.exec(params).await.map_err(fail)?;
+        if self.opts.detach {
+            let mut req = session.job(params, true).await.map_err(fail)?;
+            return match req.next().await {
+                Some(RequestEvent::Detached(job)) => {
+                    r.job = Some(job);
+                    Ok(Status::Ok)
+                }
+                Some(RequestEvent::Denied(m)) => {
+                    r.error = Some(m);
+                    r.note(&Status::Denied);
+                    Ok(Status::Denied)
+                }
+                Some(RequestEvent::Failed(e)) => Err(fail(e)),
+                _ => Err((Status::ProtocolError, "the connection ended".into())),
+            };
+        }
+        let req = session.exec(params).await.map_err(fail)?;
+        self.follow(req, sink, r).await
+    }
+
+    /// Carry one request's output to the sink until its end.
+    async fn follow(
+        &self,
+        mut req: crate::client::session::Request,
+        sink: &dyn Sink,
+        r: &mut HostResult,
+    ) -> Result<Status, (Status, String)> {
+        let fail = |e: ClientError| (e.status(), e.to_string());
         let mut cancelled_at: Option<Instant> = None;
         loop {
             let grace = async {
@@ -306,6 +352,10 @@ impl Job {
                         r.note(&Status::Denied);
                         return Ok(Status::Denied);
                     }
+                    Some(RequestEvent::Failed(ClientError::Server {
+                        code: crate::proto::ErrorCode::Cancelled,
+                        ..
+                    })) if cancelled_at.is_some() => return Ok(Status::Cancelled),
                     Some(RequestEvent::Failed(e)) => return Err(fail(e)),
                     Some(_) => {}
                     None => return Err((Status::ProtocolError, "the connection ended".into())),

@@ -70,6 +70,7 @@ async fn run(r: Reading, acks: [Arc<Semaphore>; 2]) {
         async move { events.send((token, ev)).await.is_ok() }
     };
     let mut changes = job.subscribe();
+    let reader = Reader::new(&job, offsets);
     let mut inflight = [false; 2];
     let mut eof = [false; 2];
     loop {
@@ -94,6 +95,7 @@ async fn run(r: Reading, acks: [Arc<Semaphore>; 2]) {
             let ok = match found {
                 Found::Bytes(b) => {
                     offsets[i] += b.len() as u64;
+                    reader.at(offsets);
                     inflight[i] = true;
                     emit(ExecEvent::Output {
                         stream,
@@ -115,6 +117,7 @@ async fn run(r: Reading, acks: [Arc<Semaphore>; 2]) {
                 Found::Gap(to) => {
                     let bytes = to - offsets[i];
                     offsets[i] = to;
+                    reader.at(offsets);
                     emit(ExecEvent::Skipped { stream, bytes }).await
                 }
                 Found::End => {
@@ -135,6 +138,9 @@ async fn run(r: Reading, acks: [Arc<Semaphore>; 2]) {
         }
         if eof == [true; 2] {
             if let Some(end) = job.end() {
+                if end.state == "timed_out" {
+                    emit(ExecEvent::TimedOut).await;
+                }
                 emit(ExecEvent::Exited(end.status)).await;
             }
             return;
@@ -153,5 +159,32 @@ async fn run(r: Reading, acks: [Arc<Semaphore>; 2]) {
                 inflight[1] = false;
             }
         }
+    }
+}
+
+/// This follower's place in the job's list of readers, for as long as it
+/// runs (an aborted follower leaves it too).
+struct Reader {
+    job: Arc<Job>,
+    key: u64,
+}
+
+impl Reader {
+    fn new(job: &Arc<Job>, offsets: [u64; 2]) -> Self {
+        let key = job.reader_start(offsets);
+        Self {
+            job: job.clone(),
+            key,
+        }
+    }
+
+    fn at(&self, offsets: [u64; 2]) {
+        self.job.reader_at(self.key, offsets);
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        self.job.reader_end(self.key);
     }
 }

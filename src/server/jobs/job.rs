@@ -88,6 +88,12 @@ pub(crate) struct Job {
     pub spools: [Spool; 2],
     inner: Mutex<Inner>,
     changed: watch::Sender<()>,
+    /// Where each follower is, by key: a resumable job's pump waits
+    /// rather than drop bytes a follower has not read.
+    readers: Mutex<std::collections::HashMap<u64, [u64; 2]>>,
+    next_reader: std::sync::atomic::AtomicU64,
+    /// A follower moved or left, or the job is being stopped.
+    moved: tokio::sync::Notify,
 }
 
 /// Seconds since the Unix epoch.
@@ -140,6 +146,9 @@ impl Job {
             spools,
             inner: Mutex::new(inner),
             changed: watch::Sender::new(()),
+            readers: Mutex::default(),
+            next_reader: Default::default(),
+            moved: tokio::sync::Notify::new(),
         })
     }
 
@@ -192,6 +201,9 @@ impl Job {
             spools,
             inner: Mutex::new(inner),
             changed: watch::Sender::new(()),
+            readers: Mutex::default(),
+            next_reader: Default::default(),
+            moved: tokio::sync::Notify::new(),
         })
     }
 
@@ -270,7 +282,55 @@ impl Job {
         if let Some(p) = inner.proc.as_mut() {
             p.stop();
         }
+        drop(inner);
+        self.moved.notify_waiters();
         true
+    }
+
+    /// A follower starts reading at `offsets`; its key.
+    pub fn reader_start(&self, offsets: [u64; 2]) -> u64 {
+        use std::sync::atomic::Ordering;
+        let key = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        self.readers
+            .lock()
+            .expect("readers lock")
+            .insert(key, offsets);
+        key
+    }
+
+    /// Follower `key` has read up to `offsets`.
+    pub fn reader_at(&self, key: u64, offsets: [u64; 2]) {
+        if let Some(o) = self.readers.lock().expect("readers lock").get_mut(&key) {
+            *o = offsets;
+        }
+        self.moved.notify_waiters();
+    }
+
+    /// Follower `key` is gone.
+    pub fn reader_end(&self, key: u64) {
+        self.readers.lock().expect("readers lock").remove(&key);
+        self.moved.notify_waiters();
+    }
+
+    /// Whether the pump may write what drops stream `i`'s bytes below
+    /// `edge`: always for a detached job (its bound is its policy); for a
+    /// resumable one only when every follower has read at least `margin`
+    /// past it (what a client may still have in flight, so a resume stays
+    /// exact), and never while none follows (its client may come back).
+    pub fn may_drop(&self, i: usize, edge: u64, margin: u64) -> bool {
+        if self.mode == Mode::Detached || self.stopping() {
+            return true;
+        }
+        let readers = self.readers.lock().expect("readers lock");
+        !readers.is_empty()
+            && readers
+                .values()
+                .all(|o| edge.saturating_add(margin) <= o[i])
+    }
+
+    /// Completes when a follower moves or leaves, or the job is stopped.
+    pub fn moved(&self) -> tokio::sync::futures::Notified<'_> {
+        self.moved.notified()
     }
 
     /// Client bytes for the command's stdin.
@@ -329,6 +389,11 @@ impl Job {
                 && inner.left_at.is_some_and(|t| t.elapsed() >= grace)
         };
         due && self.stop("abandoned")
+    }
+
+    /// Tell readers of new bytes.
+    pub fn notify(&self) {
+        self.changed.send_replace(());
     }
 
     /// The pump stored a chunk of `stream`: read the next, tell readers.

@@ -38,8 +38,15 @@ pub(crate) async fn pump(job: Arc<Job>, mut rx: mpsc::Receiver<(u64, ExecEvent)>
         match ev {
             Some((_, ExecEvent::Output { stream, data })) => {
                 let i = out_index(stream);
-                if let Err(e) = job.spools[i].write(&data) {
-                    tracing::error!(job = %job.id, "spool write failed, later output is dropped: {e}");
+                // In pieces of at most a tail segment, so that one piece
+                // never drops bytes written with it.
+                let piece = (job.spools[i].tail_cap() / 4).max(1) as usize;
+                for part in data.chunks(piece) {
+                    wait_for_readers(&job, i, part.len() as u64, deadline).await;
+                    if let Err(e) = job.spools[i].write(part) {
+                        tracing::error!(job = %job.id, "spool write failed, later output is dropped: {e}");
+                    }
+                    job.notify();
                 }
                 if ctx.hash {
                     hashers[i].update(&data);
@@ -81,4 +88,29 @@ pub(crate) async fn pump(job: Arc<Job>, mut rx: mpsc::Receiver<(u64, ExecEvent)>
         stderr_blake3: hex(&hashers[1]),
         dropped_bytes: d1 + d2,
     }));
+}
+
+/// A resumable job's command waits for a slow follower (or for its client
+/// to come back) rather than lose output: before `n` bytes of stream `i`
+/// that would drop spooled bytes go in, every follower must have read at
+/// least half a tail past what would be dropped (so a client that loses
+/// its connection with that much in flight still resumes exactly). The
+/// time limit still applies while it waits.
+async fn wait_for_readers(job: &Job, i: usize, n: u64, deadline: Option<tokio::time::Instant>) {
+    let margin = job.spools[i].tail_cap() / 2;
+    while let Some(edge) = job.spools[i].drop_edge(n) {
+        let moved = job.moved();
+        tokio::pin!(moved);
+        moved.as_mut().enable();
+        if job.may_drop(i, edge, margin) {
+            return;
+        }
+        tokio::select! {
+            _ = moved => {}
+            _ = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)),
+                if deadline.is_some() && !job.stopping() => {
+                job.stop("timed_out");
+            }
+        }
+    }
 }

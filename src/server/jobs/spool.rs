@@ -98,6 +98,42 @@ impl Spool {
         self.base.with_extension(format!("{start:020}"))
     }
 
+    /// Bytes the tail keeps (the head keeps as many).
+    pub fn tail_cap(&self) -> u64 {
+        self.segment * SEGMENTS
+    }
+
+    /// Where the kept tail would start if `n` more bytes were written now:
+    /// the bytes between the head and it would be dropped. `None`: nothing
+    /// would be dropped.
+    pub fn drop_edge(&self, n: u64) -> Option<u64> {
+        let l = self.layout.lock().expect("spool lock");
+        if l.failed {
+            return None;
+        }
+        let to_head = self.head_cap.saturating_sub(l.head).min(n);
+        let mut rest = n - to_head;
+        if rest == 0 {
+            return None;
+        }
+        let mut total = l.total + to_head;
+        let mut tail: Vec<(u64, u64)> = l.tail.iter().copied().collect();
+        if let Some(last) = tail.last_mut() {
+            let k = (self.segment - last.1).min(rest);
+            last.1 += k;
+            rest -= k;
+            total += k;
+        }
+        while rest > 0 {
+            let k = self.segment.min(rest);
+            tail.push((total, k));
+            total += k;
+            rest -= k;
+        }
+        let gone = tail.len().saturating_sub(SEGMENTS as usize);
+        (gone > 0).then(|| tail[gone].0)
+    }
+
     /// Bytes written so far and bytes dropped of them.
     pub fn counts(&self) -> (u64, u64) {
         let l = self.layout.lock().expect("spool lock");
@@ -287,6 +323,27 @@ mod tests {
         let again = Spool::recover(d.path(), "out", 64);
         assert_eq!(read_all(&again), (kept, skipped));
         assert_eq!(again.counts(), (1000, skipped));
+    }
+
+    #[test]
+    fn the_drop_edge_is_where_the_tail_starts_after_the_write() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Spool::new(d.path(), "out", 64);
+        for n in [1u64, 5, 13, 32, 50, 200] {
+            for _ in 0..7 {
+                let edge = s.drop_edge(n);
+                let before = s.counts();
+                s.write(&vec![1; n as usize]).unwrap();
+                let after = s.counts();
+                match edge {
+                    None => assert_eq!(after.1, before.1, "dropped with no edge"),
+                    Some(e) => {
+                        assert!(after.1 > before.1);
+                        assert_eq!(s.read(e - 1, 1).unwrap(), Found::Gap(e));
+                    }
+                }
+            }
+        }
     }
 
     #[test]
