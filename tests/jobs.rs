@@ -399,3 +399,25 @@ fn a_job_stopped_at_its_time_limit_attaches_as_timed_out() {
     let (code, _, _) = secsh(&env, &d, "mallory", &["HOST", "--attach", &id]);
     assert_eq!(code, Some(252));
 }
+
+#[test]
+fn a_reload_that_removes_the_user_stops_their_running_jobs() {
+    let (env, d) = setup("");
+    let id = detach(&env, &d, "mallory", &["sleep", "303"]);
+    let config = env.path("secshd.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let without = text.replace("[users.mallory]", "[users.nobody-now]");
+    common::write_config(&config, &without);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(d.pid() as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
+    assert!(wait_until(Duration::from_secs(10), || {
+        records(&env.audit_log(), "job_ended", &id)
+            .first()
+            .is_some_and(|r| r["ended"] == "cancelled")
+    }));
+    let cancelled = records(&env.audit_log(), "job_cancelled", &id);
+    assert_eq!(cancelled[0]["by"], "revoked");
+}

@@ -21,7 +21,8 @@ pub enum JobEvent {
         peer: String,
         /// The account.
         user: String,
-        /// How it signed in.
+        /// How it signed in (`method`, `key`, `cert`, as in `exec_started`).
+        #[serde(flatten)]
         auth: Auth,
         /// The job id.
         job: String,
@@ -104,7 +105,8 @@ pub enum JobEvent {
         job: String,
         /// `client` (`cancel_job` or a resumable run's `cancel`),
         /// `grace_expired` (its client did not come back), `stdin_open`
-        /// (dropped while stdin was still open), `revoked` or `shutdown`.
+        /// (dropped while stdin was still open), `revoked` (a reload removed
+        /// the user) or `shutdown`.
         by: &'static str,
         /// The connection that asked, for `client`.
         #[serde(skip_serializing_if = "Option::is_none")]

@@ -130,6 +130,10 @@ pub struct Metrics {
     pub transfers: Family<TransferLabels, Counter>,
     /// When the server's TLS certificate expires (seconds since 1970).
     pub tls_expiry: Gauge,
+    /// Jobs whose command runs now.
+    pub jobs_running: Gauge,
+    /// Jobs started.
+    pub jobs_started: Counter,
 }
 
 impl Metrics {
@@ -148,6 +152,8 @@ impl Metrics {
             reloads: Family::default(),
             transfers: Family::default(),
             tls_expiry: Gauge::default(),
+            jobs_running: Gauge::default(),
+            jobs_started: Counter::default(),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -198,6 +204,12 @@ impl Metrics {
             "When the server's TLS certificate expires (seconds since 1970; 0: unknown)",
             m.tls_expiry.clone(),
         );
+        r.register(
+            "jobs_running",
+            "Jobs (detached or resumable) whose command runs now",
+            m.jobs_running.clone(),
+        );
+        r.register("jobs_started", "Jobs started", m.jobs_started.clone());
         Arc::new(Metrics { registry, ..m })
     }
 

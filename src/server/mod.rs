@@ -159,6 +159,12 @@ impl Reloader {
             .set(expiry.min(i64::MAX as u64) as i64);
         self.shared.door.reconfigure(&live.config);
         self.shared.audit.reopen(&live.config.audit);
+        // A user the new configuration no longer has keeps no running job.
+        let users = &live.config.users;
+        let audit = &self.shared.audit;
+        self.shared
+            .jobs
+            .stop_where(|u| !users.contains_key(u), "revoked", audit);
         *self.shared.live.write().expect("live lock") = live;
         self.shared.reloads.send_modify(|n| *n += 1);
         Ok(())
@@ -306,31 +312,8 @@ impl Server {
         // Jobs end with the daemon (the sentinel would kill them anyway):
         // stopped now, so their ends are recorded where there is time;
         // the next start marks any still unrecorded as lost.
-        let stopping = self.shared.jobs.stop_where(|_| true, "shutdown");
-        for job in &stopping {
-            self.shared.audit.record(crate::audit::Event::Job(
-                crate::audit::JobEvent::JobCancelled {
-                    user: job.user.to_string(),
-                    job: job.id.clone(),
-                    by: "shutdown",
-                    conn: None,
-                    peer: None,
-                },
-            ));
-        }
         let grace = self.shared.live().config.exec.kill_grace + Duration::from_secs(1);
-        let deadline = tokio::time::Instant::now() + grace;
-        for job in stopping {
-            let mut changes = job.subscribe();
-            while job.end().is_none() {
-                if tokio::time::timeout_at(deadline, changes.changed())
-                    .await
-                    .is_err()
-                {
-                    break;
-                }
-            }
-        }
+        self.shared.jobs.stop_all(&self.shared.audit, grace).await;
         // Every record of the connections that ended is written before the
         // daemon exits.
         let audit = self.shared.audit.clone();

@@ -21,6 +21,7 @@
 mod app;
 mod procs;
 mod resume;
+mod resume_model;
 
 pub use resume::{resume_after_every_few_frames, resume_at_every_boundary};
 

@@ -136,7 +136,10 @@ impl Conn {
             audit: self.shared.audit.clone(),
             hash: config.audit.output_hashes,
             timeout,
+            metrics: self.shared.metrics.clone(),
         };
+        self.shared.metrics.jobs_started.inc();
+        self.shared.metrics.jobs_running.inc();
         tokio::spawn(jobs::pump(job.clone(), rx, ctx));
         let shown = crate::logtext::argv(&spec.argv);
         tracing::info!(peer = %self.peer, id, %rule, job = %job_id, mode = mode.word(),

@@ -171,7 +171,7 @@ struct Reader {
 
 impl Reader {
     fn new(job: &Arc<Job>, offsets: [u64; 2]) -> Self {
-        let key = job.reader_start(offsets);
+        let key = job.readers.start(offsets);
         Self {
             job: job.clone(),
             key,
@@ -179,12 +179,12 @@ impl Reader {
     }
 
     fn at(&self, offsets: [u64; 2]) {
-        self.job.reader_at(self.key, offsets);
+        self.job.readers.at(self.key, offsets);
     }
 }
 
 impl Drop for Reader {
     fn drop(&mut self) {
-        self.job.reader_end(self.key);
+        self.job.readers.end(self.key);
     }
 }

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
 
-use super::meta::Meta;
+use super::readers::Readers;
 use super::spool::Spool;
 use crate::exec::{Events, ExecHandle};
-use crate::proto::{JobInfo, Stream};
+use crate::proto::Stream;
 use crate::server::budget::Held;
 use crate::session::ExitStatus;
 
@@ -57,20 +57,20 @@ pub(crate) struct End {
 
 /// What changes while the job lives.
 #[derive(Default)]
-struct Inner {
-    end: Option<End>,
-    proc: Option<ExecHandle>,
+pub(super) struct Inner {
+    pub(super) end: Option<End>,
+    pub(super) proc: Option<ExecHandle>,
     /// Why the server stopped it, if it did.
-    stopped: Option<&'static str>,
-    followers: usize,
+    pub(super) stopped: Option<&'static str>,
+    pub(super) followers: usize,
     /// When the last follower left.
-    left_at: Option<Instant>,
-    stdin_open: bool,
+    pub(super) left_at: Option<Instant>,
+    pub(super) stdin_open: bool,
     /// Where `StdinWritten` goes: the starting request's events and token.
-    stdin_to: Option<(Events, u64)>,
+    pub(super) stdin_to: Option<(Events, u64)>,
     /// The user's running-command unit, given back at the end.
-    held: Option<Held>,
-    pid: u32,
+    pub(super) held: Option<Held>,
+    pub(super) pid: u32,
 }
 
 /// One job, shared by the table, its pump and its followers.
@@ -86,14 +86,11 @@ pub(crate) struct Job {
     pub spool_bound: u64,
     /// stdout, stderr.
     pub spools: [Spool; 2],
-    inner: Mutex<Inner>,
-    changed: watch::Sender<()>,
-    /// Where each follower is, by key: a resumable job's pump waits
-    /// rather than drop bytes a follower has not read.
-    readers: Mutex<std::collections::HashMap<u64, [u64; 2]>>,
-    next_reader: std::sync::atomic::AtomicU64,
-    /// A follower moved or left, or the job is being stopped.
-    moved: tokio::sync::Notify,
+    pub(super) inner: Mutex<Inner>,
+    pub(super) changed: watch::Sender<()>,
+    /// Where each follower is: a resumable job's pump waits rather than
+    /// drop bytes a follower has not read.
+    pub readers: Readers,
 }
 
 /// Seconds since the Unix epoch.
@@ -146,88 +143,12 @@ impl Job {
             spools,
             inner: Mutex::new(inner),
             changed: watch::Sender::new(()),
-            readers: Mutex::default(),
-            next_reader: Default::default(),
-            moved: tokio::sync::Notify::new(),
+            readers: Readers::default(),
         })
     }
 
-    /// A job a previous run of the daemon left on disk: ended, or `lost`
-    /// if it was still running (the sentinel killed its group when that
-    /// daemon died).
-    pub fn recovered(dir: PathBuf, meta: &Meta) -> Arc<Self> {
-        let half = meta.spool_bound / 2;
-        let spools = [
-            Spool::recover(&dir, "stdout", half),
-            Spool::recover(&dir, "stderr", half),
-        ];
-        let at = |s: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
-        let end = match meta.state.as_str() {
-            "running" => End {
-                status: ExitStatus {
-                    code: None,
-                    signal: Some(9),
-                },
-                state: "lost",
-                ended: meta.ended.map_or_else(SystemTime::now, at),
-            },
-            other => End {
-                status: ExitStatus {
-                    code: meta.code,
-                    signal: meta.signal,
-                },
-                state: state_word(other),
-                ended: meta.ended.map_or_else(SystemTime::now, at),
-            },
-        };
-        let inner = Inner {
-            end: Some(end),
-            ..Inner::default()
-        };
-        Arc::new(Self {
-            id: meta.job.clone(),
-            user: meta.user.as_str().into(),
-            command: meta.command.clone(),
-            argv: meta.argv.clone(),
-            mode: if meta.mode == "detached" {
-                Mode::Detached
-            } else {
-                Mode::Resumable
-            },
-            started: at(meta.started),
-            pid: meta.pid,
-            dir,
-            spool_bound: meta.spool_bound,
-            spools,
-            inner: Mutex::new(inner),
-            changed: watch::Sender::new(()),
-            readers: Mutex::default(),
-            next_reader: Default::default(),
-            moved: tokio::sync::Notify::new(),
-        })
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().expect("job lock")
-    }
-
-    /// The persisted view.
-    pub fn meta(&self) -> Meta {
-        let end = self.lock().end;
-        Meta {
-            job: self.id.clone(),
-            user: self.user.to_string(),
-            command: self.command.clone(),
-            argv: self.argv.clone(),
-            mode: self.mode.word().into(),
-            pid: self.pid,
-            started: unix(self.started),
-            ended: end.map(|e| unix(e.ended)),
-            state: end.map_or("running", |e| e.state).into(),
-            code: end.and_then(|e| e.status.code),
-            signal: end.and_then(|e| e.status.signal),
-            spool_bound: self.spool_bound,
-        }
     }
 
     /// How it ended, once it has.
@@ -249,28 +170,6 @@ impl Job {
             .sum()
     }
 
-    /// The `job_list` entry.
-    pub fn info(&self) -> JobInfo {
-        let end = self.end();
-        let [(out, d1), (err, d2)] = [self.spools[0].counts(), self.spools[1].counts()];
-        let (argv, argv_truncated) = shown_argv(&self.argv);
-        JobInfo {
-            job: self.id.clone(),
-            command: self.command.clone(),
-            argv,
-            argv_truncated,
-            state: end.map_or("running", |e| e.state).into(),
-            mode: self.mode.word().into(),
-            started: unix(self.started),
-            ended: end.map(|e| unix(e.ended)),
-            code: end.and_then(|e| e.status.code),
-            signal: end.and_then(|e| e.status.signal),
-            stdout_bytes: out,
-            stderr_bytes: err,
-            dropped_bytes: d1 + d2,
-        }
-    }
-
     /// Stop its process group (TERM, grace, KILL) for `why`; false when
     /// it had already ended (or was being stopped).
     pub fn stop(&self, why: &'static str) -> bool {
@@ -283,33 +182,8 @@ impl Job {
             p.stop();
         }
         drop(inner);
-        self.moved.notify_waiters();
+        self.readers.wake();
         true
-    }
-
-    /// A follower starts reading at `offsets`; its key.
-    pub fn reader_start(&self, offsets: [u64; 2]) -> u64 {
-        use std::sync::atomic::Ordering;
-        let key = self.next_reader.fetch_add(1, Ordering::Relaxed);
-        self.readers
-            .lock()
-            .expect("readers lock")
-            .insert(key, offsets);
-        key
-    }
-
-    /// Follower `key` has read up to `offsets`.
-    pub fn reader_at(&self, key: u64, offsets: [u64; 2]) {
-        if let Some(o) = self.readers.lock().expect("readers lock").get_mut(&key) {
-            *o = offsets;
-        }
-        self.moved.notify_waiters();
-    }
-
-    /// Follower `key` is gone.
-    pub fn reader_end(&self, key: u64) {
-        self.readers.lock().expect("readers lock").remove(&key);
-        self.moved.notify_waiters();
     }
 
     /// Whether the pump may write what drops stream `i`'s bytes below
@@ -318,19 +192,7 @@ impl Job {
     /// past it (what a client may still have in flight, so a resume stays
     /// exact), and never while none follows (its client may come back).
     pub fn may_drop(&self, i: usize, edge: u64, margin: u64) -> bool {
-        if self.mode == Mode::Detached || self.stopping() {
-            return true;
-        }
-        let readers = self.readers.lock().expect("readers lock");
-        !readers.is_empty()
-            && readers
-                .values()
-                .all(|o| edge.saturating_add(margin) <= o[i])
-    }
-
-    /// Completes when a follower moves or leaves, or the job is stopped.
-    pub fn moved(&self) -> tokio::sync::futures::Notified<'_> {
-        self.moved.notified()
+        self.mode == Mode::Detached || self.stopping() || self.readers.all_past(i, edge, margin)
     }
 
     /// Client bytes for the command's stdin.
@@ -421,6 +283,7 @@ impl Job {
             let mut inner = self.lock();
             let state = match (inner.stopped, status.code) {
                 (Some(why @ ("timed_out" | "cancelled" | "abandoned")), _) => why,
+                (Some("revoked" | "shutdown"), _) => "cancelled",
                 (Some("stdin_open"), _) => "abandoned",
                 (Some(_), _) => "cancelled",
                 (None, Some(_)) => "exited",
@@ -442,32 +305,6 @@ impl Job {
         self.changed.send_replace(());
         state
     }
-}
-
-fn state_word(s: &str) -> &'static str {
-    match s {
-        "exited" => "exited",
-        "signalled" => "signalled",
-        "timed_out" => "timed_out",
-        "cancelled" => "cancelled",
-        "abandoned" => "abandoned",
-        _ => "lost",
-    }
-}
-
-/// The argv cut to [`JobInfo::ARGV_SHOWN`] characters in all.
-fn shown_argv(argv: &[String]) -> (Vec<String>, bool) {
-    let mut left = JobInfo::ARGV_SHOWN;
-    let mut out = Vec::new();
-    for a in argv {
-        if a.chars().count() > left {
-            out.push(a.chars().take(left).collect());
-            return (out, true);
-        }
-        left -= a.chars().count();
-        out.push(a.clone());
-    }
-    (out, false)
 }
 
 /// The stream an index names.

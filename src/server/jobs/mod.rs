@@ -10,7 +10,9 @@ mod follow;
 mod job;
 mod meta;
 mod pump;
+mod readers;
 mod spool;
+mod view;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::DirBuilderExt;
@@ -22,6 +24,7 @@ pub(crate) use follow::{start as follow, Follower, Reading};
 pub(crate) use job::{Job, Left, Mode, Parts};
 pub(crate) use pump::{pump, PumpCtx};
 
+use crate::audit::{Auditor, Event, JobEvent};
 use crate::config::JobSettings;
 use crate::proto::JobInfo;
 
@@ -178,17 +181,53 @@ impl Jobs {
         }
     }
 
-    /// Stop every running job of a user `keep` no longer admits (a
-    /// reload removed them), or of everyone (`keep` always false: the
-    /// daemon stops). The jobs stopped, with their users.
-    pub fn stop_where(&self, drop_user: impl Fn(&str) -> bool, why: &'static str) -> Vec<Arc<Job>> {
-        let table = self.table.lock().expect("jobs lock");
-        table
-            .values()
-            .filter(|j| j.end().is_none() && drop_user(&j.user))
-            .filter(|j| j.stop(why))
-            .cloned()
-            .collect()
+    /// Stop every running job whose user `stop_user` names (`why`:
+    /// `revoked`, a reload removed the user; `shutdown`), each with its
+    /// `job_cancelled` record. The jobs stopped.
+    pub fn stop_where(
+        &self,
+        stop_user: impl Fn(&str) -> bool,
+        why: &'static str,
+        audit: &Auditor,
+    ) -> Vec<Arc<Job>> {
+        let stopped: Vec<Arc<Job>> = {
+            let table = self.table.lock().expect("jobs lock");
+            table
+                .values()
+                .filter(|j| j.end().is_none() && stop_user(&j.user))
+                .filter(|j| j.stop(why))
+                .cloned()
+                .collect()
+        };
+        for job in &stopped {
+            tracing::info!(job = %job.id, user = %job.user, why, "job stopped");
+            audit.record(Event::Job(JobEvent::JobCancelled {
+                user: job.user.to_string(),
+                job: job.id.clone(),
+                by: why,
+                conn: None,
+                peer: None,
+            }));
+        }
+        stopped
+    }
+
+    /// The daemon stops: stop every running job and give them `grace` to
+    /// end (their ends are then recorded; the next start lists any that
+    /// did not as `lost`).
+    pub async fn stop_all(&self, audit: &Auditor, grace: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + grace;
+        for job in self.stop_where(|_| true, "shutdown", audit) {
+            let mut changes = job.subscribe();
+            while job.end().is_none() {
+                if tokio::time::timeout_at(deadline, changes.changed())
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        }
     }
 }
 

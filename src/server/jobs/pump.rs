@@ -18,6 +18,7 @@ pub(crate) struct PumpCtx {
     pub audit: Arc<Auditor>,
     pub hash: bool,
     pub timeout: Option<Duration>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Move the command's output into the spool until it exits; then record
@@ -69,6 +70,7 @@ pub(crate) async fn pump(job: Arc<Job>, mut rx: mpsc::Receiver<(u64, ExecEvent)>
         }
     };
     let state = job.ended(status);
+    ctx.metrics.jobs_running.dec();
     let [(out, d1), (err, d2)] = [job.spools[0].counts(), job.spools[1].counts()];
     let hex = |h: &blake3::Hasher| ctx.hash.then(|| h.finalize().to_hex().to_string());
     tracing::info!(job = %job.id, user = %job.user, state, code = ?status.code,
@@ -99,7 +101,7 @@ pub(crate) async fn pump(job: Arc<Job>, mut rx: mpsc::Receiver<(u64, ExecEvent)>
 async fn wait_for_readers(job: &Job, i: usize, n: u64, deadline: Option<tokio::time::Instant>) {
     let margin = job.spools[i].tail_cap() / 2;
     while let Some(edge) = job.spools[i].drop_edge(n) {
-        let moved = job.moved();
+        let moved = job.readers.moved();
         tokio::pin!(moved);
         moved.as_mut().enable();
         if job.may_drop(i, edge, margin) {
