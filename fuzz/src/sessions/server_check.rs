@@ -68,6 +68,8 @@ impl Check {
                 id, output_window, ..
             } => self.open(*id, *output_window),
             Message::Put { id, .. } => self.open(*id, None),
+            // Answered by `job_cancelled` or an `error` with its id.
+            Message::CancelJob { id, .. } => self.open(*id, None),
             Message::Window { id, bytes } => {
                 if let Some(c) = self.credit.get_mut(id) {
                     *c = c.saturating_add(*bytes);
@@ -138,7 +140,8 @@ impl Check {
                 self.phase = Phase::Answered;
                 return;
             }
-            Message::Commands { .. } => return,
+            Message::Commands { .. } | Message::JobList { .. } => return,
+            Message::JobCancelled { id, .. } => return self.close(*id),
             _ => {}
         }
         let Some(id) = request_id(m) else {
@@ -163,14 +166,22 @@ impl Check {
                 | Message::PutOk { .. }
                 | Message::End { .. }
                 | Message::Error { id: Some(_), .. }
+                | Message::JobStarted { detached: true, .. }
         );
         if last {
-            if n == 1 {
-                self.opened.remove(&id);
-                self.credit.remove(&id);
-            } else {
-                self.opened.insert(id, n - 1);
-            }
+            self.close(id);
+        }
+    }
+
+    /// The last message for one open of `id` was sent.
+    fn close(&mut self, id: u64) {
+        let n = self.opened.get(&id).copied().unwrap_or(0);
+        assert!(n > 0, "server answered id {id}, which is not open");
+        if n == 1 {
+            self.opened.remove(&id);
+            self.credit.remove(&id);
+        } else {
+            self.opened.insert(id, n - 1);
         }
     }
 }

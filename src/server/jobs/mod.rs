@@ -28,6 +28,9 @@ use crate::audit::{Auditor, Event, JobEvent};
 use crate::config::JobSettings;
 use crate::proto::JobInfo;
 
+/// The most JSON a `job_list` carries, well inside the 64 KiB header limit.
+pub(crate) const LIST_BYTES: usize = 48 * 1024;
+
 /// Every job the daemon keeps, by id.
 pub(crate) struct Jobs {
     /// Where spools live (fixed at start-up; created with the first job).
@@ -152,12 +155,23 @@ impl Jobs {
         table.get(id).filter(|j| &*j.user == user).cloned()
     }
 
-    /// `user`'s jobs, newest first.
+    /// `user`'s jobs, newest first, as many as fit in [`LIST_BYTES`] of
+    /// JSON (an argv of control characters takes six bytes a character).
     pub fn list(&self, user: &str) -> Vec<JobInfo> {
         let table = self.table.lock().expect("jobs lock");
         let mut mine: Vec<&Arc<Job>> = table.values().filter(|j| &*j.user == user).collect();
         mine.sort_by_key(|j| std::cmp::Reverse((j.started, j.id.clone())));
-        mine.into_iter().map(|j| j.info()).collect()
+        let mut left = LIST_BYTES;
+        let mut out = Vec::new();
+        for info in mine.into_iter().map(|j| j.info()) {
+            let size = serde_json::to_vec(&info).map_or(usize::MAX, |v| v.len() + 1);
+            if size > left {
+                break;
+            }
+            left -= size;
+            out.push(info);
+        }
+        out
     }
 
     /// Remove finished jobs older than `keep_finished`.

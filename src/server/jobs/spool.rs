@@ -254,7 +254,9 @@ impl Spool {
                 Err(e) => return Err(e),
             }
         }
-        Ok(Found::End)
+        // Still missing: the whole job was removed (kept too long, or
+        // making room) while being read. Its bytes are gone.
+        Ok(Found::Gap(self.counts().0))
     }
 }
 
