@@ -421,3 +421,35 @@ fn a_reload_that_removes_the_user_stops_their_running_jobs() {
     let cancelled = records(&env.audit_log(), "job_cancelled", &id);
     assert_eq!(cancelled[0]["by"], "revoked");
 }
+
+#[test]
+fn check_says_who_may_detach_what() {
+    let env = Env::new();
+    let text = format!(
+        "[users.mallory]\nkeys = [\"{}\"]\ncommands = [\"sleep\"]\ndetach = true\n\n\
+         [commands.later]\nargv = [\"/bin/true\"]\ndetach = true\n\n\
+         [users.carol]\nkeys = [\"{}\"]\ncommands = [\"true\", \"later\"]\n",
+        env.public_key(3),
+        env.public_key(4)
+    );
+    let config = env.config(&text);
+    let check = |user: &str| {
+        let out = Command::new(common::SECSHD)
+            .args(["check", "--config"])
+            .arg(&config)
+            .args(["--user", user, "--list"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert!(check("mallory").contains("mallory may start any of them as a detached job"));
+    assert!(
+        check("carol").contains("carol may start as detached jobs: later (their detach = true)")
+    );
+    assert!(!check("alice").contains("detach"));
+}

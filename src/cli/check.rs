@@ -111,6 +111,17 @@ pub fn run(args: &CheckArgs) -> i32 {
             if listed.is_empty() {
                 println!("  nothing");
             }
+            let detachable: Vec<&str> = listed
+                .iter()
+                .map(|l| l.command.as_str())
+                .filter(|c| account.detach || config.policy.may_detach(c))
+                .collect();
+            if account.detach && !detachable.is_empty() {
+                println!("{user} may start any of them as a detached job (detach = true)");
+            } else if !detachable.is_empty() {
+                let rules = detachable.join(", ");
+                println!("{user} may start as detached jobs: {rules} (their detach = true)");
+            }
             let roots = |r: &[PathBuf]| {
                 r.iter()
                     .map(|p| p.display().to_string())
