@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use common::{run, wait_until, Env};
+use common::{run, wait_until, Daemon, Env};
 
 fn scrape(addr: SocketAddr, path: &str) -> (String, String) {
     try_scrape(addr, path).expect("a scrape")
@@ -28,6 +28,20 @@ fn try_scrape(addr: SocketAddr, path: &str) -> Option<(String, String)> {
     s.read_to_string(&mut text).ok()?;
     let (head, body) = text.split_once("\r\n\r\n")?;
     Some((head.to_string(), body.to_string()))
+}
+
+/// The address the daemon logged for its metrics endpoint.
+fn metrics_addr(d: &Daemon) -> SocketAddr {
+    let mut addr = None;
+    assert!(wait_until(Duration::from_secs(5), || {
+        addr = d
+            .log()
+            .lines()
+            .find_map(|l| l.split("metrics on http://").nth(1))
+            .and_then(|a| a.trim().trim_end_matches("/metrics").parse().ok());
+        addr.is_some()
+    }));
+    addr.unwrap()
 }
 
 /// `name{labels} value` lines into a map; panics on anything else.
@@ -55,16 +69,7 @@ fn samples(body: &str) -> std::collections::HashMap<String, f64> {
 fn counters_move_with_a_session() {
     let env = Env::new();
     let d = env.start(&env.config("\n[metrics]\nlisten = \"127.0.0.1:0\"\n"));
-    let mut addr = None;
-    assert!(wait_until(Duration::from_secs(5), || {
-        addr = d
-            .log()
-            .lines()
-            .find_map(|l| l.split("metrics on http://").nth(1))
-            .and_then(|a| a.trim().trim_end_matches("/metrics").parse().ok());
-        addr.is_some()
-    }));
-    let addr: SocketAddr = addr.unwrap();
+    let addr = metrics_addr(&d);
     let (head, body) = scrape(addr, "/metrics");
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert!(
@@ -129,6 +134,49 @@ fn counters_move_with_a_session() {
     assert!(head.starts_with("HTTP/1.1 404"), "{head}");
 }
 
+/// The jobs metrics follow detached jobs: each start is counted, and the
+/// running gauge falls back when a job ends and when one is cancelled.
+#[test]
+fn jobs_metrics_follow_detached_jobs() {
+    let env = Env::new();
+    let text = format!(
+        "\n[metrics]\nlisten = \"127.0.0.1:0\"\n\n[users.mallory]\nkeys = [\"{key}\"]\n\
+         commands = [\"sleep\"]\ndetach = true\n\n[jobs]\ndir = \"{dir}\"\n",
+        key = env.public_key(3),
+        dir = env.path("state").display(),
+    );
+    let d = env.start(&env.config(&text));
+    let addr = metrics_addr(&d);
+    let gauge = || {
+        let m = samples(&scrape(addr, "/metrics").1);
+        let get = |k: &str| m.get(k).copied().unwrap_or(-1.0);
+        (get("secsh_jobs_running"), get("secsh_jobs_started_total"))
+    };
+    assert_eq!(gauge(), (0.0, 0.0));
+    let detach = |secs: &str| {
+        let (code, out, err) = run(env
+            .secsh(&d, "mallory")
+            .args(["--detach", "--", "sleep", secs]));
+        assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&err));
+        String::from_utf8(out).unwrap().trim().to_string()
+    };
+    let long = detach("300");
+    detach("1");
+    assert_eq!(gauge(), (2.0, 2.0));
+    assert!(
+        wait_until(Duration::from_secs(10), || gauge() == (1.0, 2.0)),
+        "{:?}",
+        gauge()
+    );
+    let (code, _, err) = run(env.secsh(&d, "mallory").args(["--cancel", &long]));
+    assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&err));
+    assert!(
+        wait_until(Duration::from_secs(10), || gauge() == (0.0, 2.0)),
+        "{:?}",
+        gauge()
+    );
+}
+
 /// Idle connections to the metrics port cannot take the daemon's
 /// descriptors: past a small cap they are closed as they come, and a
 /// sign-in on the exec port works throughout.
@@ -136,16 +184,7 @@ fn counters_move_with_a_session() {
 fn a_flood_of_idle_metrics_connections_holds_few_descriptors() {
     let env = Env::new();
     let d = env.start(&env.config("\n[metrics]\nlisten = \"127.0.0.1:0\"\n"));
-    let mut addr = None;
-    assert!(wait_until(Duration::from_secs(5), || {
-        addr = d
-            .log()
-            .lines()
-            .find_map(|l| l.split("metrics on http://").nth(1))
-            .and_then(|a| a.trim().trim_end_matches("/metrics").parse().ok());
-        addr.is_some()
-    }));
-    let addr: SocketAddr = addr.unwrap();
+    let addr = metrics_addr(&d);
     let before = common::fds(d.pid());
     let mut idle = Vec::new();
     for _ in 0..300 {

@@ -3,7 +3,10 @@
 //! /dev/null` there), wall time and CPU seconds of client and server
 //! together, alternating secsh and ssh each round. The download is also
 //! measured against a daemon with `[audit] output_hashes = false`, to show
-//! what the audit record's BLAKE3 of the output costs.
+//! what the audit record's BLAKE3 of the output costs, and with
+//! `--resume-on-drop`, to show what the spool on disk a resumable run
+//! goes through costs (ssh has nothing that survives a drop; its row is
+//! the plain download).
 
 use super::cpu::Meter;
 use super::scenarios::{download, median, upload};
@@ -16,12 +19,27 @@ use super::{pairs, Plan, Row, MIB};
 pub fn rows(server: &Secshd, unhashed: &Secshd, ssh: &Sshd, p: &Plan) -> Vec<Row> {
     let mb = |secs: f64| p.bulk_bytes as f64 / secs / 1e6;
     let mut rows = Vec::new();
-    let cases = [
-        ("download", true, server, "", ">= 2"),
-        ("upload", false, server, "", ">= 2"),
-        ("download", true, unhashed, ", output_hashes = false", ""),
+    let cases: [(_, _, _, _, &[&str], _); 4] = [
+        ("download", true, server, "", &[], ">= 2"),
+        ("upload", false, server, "", &[], ">= 2"),
+        (
+            "download",
+            true,
+            unhashed,
+            ", output_hashes = false",
+            &[],
+            "",
+        ),
+        (
+            "download",
+            true,
+            server,
+            ", --resume-on-drop",
+            &["--resume-on-drop"],
+            "",
+        ),
     ];
-    for (label, down, server, note, target) in cases {
+    for (label, down, server, note, opts, target) in cases {
         super::progress(&format!(
             "{label} {} MiB{note} x {}",
             p.bulk_bytes / MIB,
@@ -31,10 +49,10 @@ pub fn rows(server: &Secshd, unhashed: &Secshd, ssh: &Sshd, p: &Plan) -> Vec<Row
         for _ in 0..p.bulk_rounds {
             let m = Meter::start(server.pid());
             let s = if down {
-                download(server.command(), p.bulk_bytes)
+                download(server.command_with(opts), p.bulk_bytes)
             } else {
                 let sink = ["/bin/sh", "-c", "cat > /dev/null"];
-                upload(server.command(), p.bulk_bytes, &sink)
+                upload(server.command_with(opts), p.bulk_bytes, &sink)
             };
             let sc = m.stop();
             let m = Meter::start(ssh.pid());

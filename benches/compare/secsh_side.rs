@@ -88,10 +88,13 @@ argv = ["head", "-c", "{{n}}", "/dev/zero"]
 slots.n = {{ int = [1, 1000000000000] }}
 [commands.sink]
 argv = ["/bin/sh", "-c", "cat > /dev/null"]
+[jobs]
+dir = "{jobs}"
 "#,
             public = key.public_key().to_openssh().unwrap(),
             phc = secsh::auth::hash_password(PASSWORD.as_bytes()).unwrap(),
             files = dir.join("files").display(),
+            jobs = dir.join("jobs").display(),
             listen = listen
                 .iter()
                 .map(|l| format!("\"{l}\""))
@@ -150,11 +153,21 @@ argv = ["/bin/sh", "-c", "cat > /dev/null"]
 
     /// [`Secshd::command`] through `addr` (a proxy in front of it).
     pub fn command_via(&self, addr: SocketAddr) -> Command {
+        self.command_opts(addr, &[])
+    }
+
+    /// [`Secshd::command`] with client options `opts` before the `--`.
+    pub fn command_with(&self, opts: &[&str]) -> Command {
+        self.command_opts(self.addr, opts)
+    }
+
+    fn command_opts(&self, addr: SocketAddr, opts: &[&str]) -> Command {
         let mut c = Command::new(SECSH);
         c.arg("--cert")
             .arg(self.ca())
             .arg("-i")
             .arg(self.dir.join("id"))
+            .args(opts)
             .arg(format!("{USER}@{addr}"))
             .arg("--")
             .env_remove("SSH_AUTH_SOCK");
