@@ -44,7 +44,7 @@ async fn an_unread_request_stalls_only_itself() {
             match quiet.next().await {
                 Some(RequestEvent::Output { data, .. }) => out.extend_from_slice(&data),
                 Some(RequestEvent::Exit(e)) => return e,
-                Some(RequestEvent::Started | RequestEvent::Eof(_)) => {}
+                Some(RequestEvent::Started { .. } | RequestEvent::Eof(_)) => {}
                 other => panic!("{other:?}"),
             }
         }

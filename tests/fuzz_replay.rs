@@ -122,9 +122,11 @@ fn pair_schedules() {
 
 /// Resume at every frame boundary (fuzz/src/pair/resume.rs): one
 /// resumable job through both engines, its connection cut after each frame
-/// in turn and continued with an exact `attach` at the bytes received;
-/// then every connection cut every few frames. Every run ends with every
-/// byte once, in order, and the job's exit code.
+/// in turn and continued with an exact `attach` at the bytes received
+/// (with and without stdin, which the attach carries on from the server's
+/// count); then every connection cut every few frames. Every run ends with
+/// every output byte once, in order, the stdin taken exactly once, and the
+/// job's exit code.
 #[test]
 fn resume_at_every_frame_boundary() {
     let runs = fuzz::resume_at_every_boundary();

@@ -156,7 +156,8 @@ async fn stdin_on_a_request_without_stdin_is_refused() {
         c.next().await.map(|f| f.message),
         Some(Message::Started {
             id: 4,
-            stdin_window: 0
+            stdin_window: 0,
+            stdin_offset: None,
         })
     ));
     c.writer.send_data(4, Stream::Stdin, b"x").await.unwrap();

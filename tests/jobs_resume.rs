@@ -2,8 +2,8 @@
 //! that cuts the TCP connection mid-output prints every byte once and
 //! exits with the remote code; without it the cut is exit 255 and the
 //! command is stopped; a client that never comes back leaves the job
-//! `abandoned` after the grace; a cut while stdin is open stops the job at
-//! once; an exact attach into dropped bytes is refused.
+//! `abandoned` after the grace; cuts while stdin streams resume it
+//! exactly; an exact attach into dropped bytes is refused.
 
 mod common;
 
@@ -223,48 +223,93 @@ fn a_client_that_never_comes_back_leaves_the_job_abandoned_after_the_grace() {
     .any(|r| r["ended"] == "abandoned")));
 }
 
+/// 16 MiB of numbered lines: a lost or repeated stdin byte shows.
+fn numbered(bytes: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(bytes + 32);
+    let mut k = 0u64;
+    while v.len() < bytes {
+        v.extend_from_slice(format!("stdin {k:012}\n").as_bytes());
+        k += 1;
+    }
+    v.truncate(bytes);
+    v
+}
+
 #[test]
-fn a_cut_while_stdin_is_open_stops_the_job_and_is_not_resumed() {
+fn a_cut_while_stdin_streams_resumes_stdin_exactly_twice_over() {
     let (env, d) = setup("");
     let proxy = CutProxy::start(d.addr);
-    let mut cmd = client(
+    let input = numbered(16 << 20);
+    let mut child = client(
         &env,
         proxy.addr,
         &["--resume-on-drop", "HOST", "--", "cat"],
         "",
-    );
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    std::io::Write::write_all(&mut stdin, b"hello\n").unwrap();
-    assert!(wait_until(Duration::from_secs(10), || proxy
-        .down_bytes
-        .load(Ordering::SeqCst)
-        > 0
-        && !records(&env, "job_started").is_empty()));
-    std::thread::sleep(Duration::from_millis(300));
-    proxy.cut();
-    let code = common::wait_timeout(&mut child, Duration::from_secs(30));
-    drop(stdin);
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    assert_eq!(code, Some(255), "{err}");
-    assert!(err.contains("stdin was still open"), "{err}");
-    assert!(wait_until(Duration::from_secs(5), || records(
-        &env,
-        "job_cancelled"
     )
-    .iter()
-    .any(|r| r["by"] == "stdin_open")));
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let data = input.clone();
+    let writer = std::thread::spawn(move || {
+        // Paced, so that both cuts land while stdin is still open.
+        for piece in data.chunks(64 << 10) {
+            if std::io::Write::write_all(&mut stdin, piece).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(8));
+        }
+    });
+    let mut o = child.stdout.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = o.read_to_end(&mut v);
+        v
+    });
+    let mut e = child.stderr.take().unwrap();
+    let err = std::thread::spawn(move || {
+        let mut v = String::new();
+        let _ = e.read_to_string(&mut v);
+        v
+    });
+    for (cut, after) in [(1, 3u64 << 20), (2, 9 << 20)] {
+        assert!(
+            wait_until(Duration::from_secs(30), || proxy
+                .down_bytes
+                .load(Ordering::SeqCst)
+                >= after),
+            "cut {cut}: no output through the proxy\n{}",
+            d.log()
+        );
+        assert!(
+            !writer.is_finished(),
+            "cut {cut} came after the end of stdin"
+        );
+        proxy.cut();
+    }
+    let code = common::wait_timeout(&mut child, Duration::from_secs(60));
+    writer.join().unwrap();
+    let (out, err) = (out.join().unwrap(), err.join().unwrap());
+    assert_eq!(code, Some(0), "{err}");
+    assert!(proxy.accepted.load(Ordering::SeqCst) >= 3, "{err}");
+    assert!(
+        out == input,
+        "stdout: {} bytes, want {}; first difference at {:?}\n{err}",
+        out.len(),
+        input.len(),
+        out.iter().zip(&input).position(|(a, b)| a != b)
+    );
+    let attached = records(&env, "job_attached");
+    let offsets: Vec<_> = attached
+        .iter()
+        .filter_map(|r| r["stdin_offset"].as_u64())
+        .collect();
+    assert_eq!(offsets.len(), 2, "{attached:?}");
+    assert!(offsets[0] > 0 && offsets[1] > offsets[0], "{offsets:?}");
+    let ended = records(&env, "job_ended");
+    assert_eq!(ended[0]["stdout_blake3"], common::files::b3(&input));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -297,6 +342,7 @@ async fn an_exact_attach_into_dropped_bytes_is_refused_and_a_plain_one_skips_the
         job: job.clone(),
         offsets: [offset, 0],
         exact,
+        stdin: false,
         output_window: 1 << 20,
     };
     // Inside the head: exact is fine.

@@ -210,7 +210,7 @@ proptest! {
         s.handle_auth_result("u", AuthVerdict::Ok(Grant { stdin_budget: 1 << 30 }), t0);
         let exec = Message::Exec { id: 1, argv: vec!["x".into()], stdin: false, timeout_ms: None, output_window: Some(window) };
         s.handle_frame(Frame::new(exec, Bytes::new()), t0);
-        s.handle_exec_event(1, ExecEvent::Started { timeout: None }, t0);
+        s.handle_exec_event(1, ExecEvent::Started { timeout: None, stdin_offset: None }, t0);
         let (mut granted, mut sent, mut exited, mut pending) = (window, 0u64, false, [false; 2]);
         let mut eofs = 0;
         for (kind, n) in steps {

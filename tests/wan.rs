@@ -45,7 +45,7 @@ async fn a_reader_that_keeps_up_grows_a_small_window() {
                 // The credit goes back as each chunk is dropped here.
                 Some(RequestEvent::Output { data, .. }) => got += data.len() as u64,
                 Some(RequestEvent::Exit(e)) => return e,
-                Some(RequestEvent::Started | RequestEvent::Eof(_)) => {}
+                Some(RequestEvent::Started { .. } | RequestEvent::Eof(_)) => {}
                 other => panic!("{other:?}"),
             }
         }

@@ -56,7 +56,7 @@ complete -c secsh -n "__fish_secsh_needs_command" -s n -d 'Send no stdin; the co
 complete -c secsh -n "__fish_secsh_needs_command" -l list -d 'List the commands you may run on HOST (templates and what each slot accepts) instead of running one'
 complete -c secsh -n "__fish_secsh_needs_command" -l detach -d 'Start the command as a job on the server and print its id at once; it runs on without this connection (the server\'s allowlist must allow detaching it). With several hosts and --out-dir DIR, each host\'s id goes to DIR/HOST.job'
 complete -c secsh -n "__fish_secsh_needs_command" -l jobs -d 'List your jobs on HOST: id, state, exit, start, end, output, argv (with --json: a JSON array)'
-complete -c secsh -n "__fish_secsh_needs_command" -l resume-on-drop -d 'Keep the command running on the server if the connection drops; reconnect and continue the output exactly where it stopped (default from the client configuration\'s `resume_on_drop`). A terminal\'s stdin is not forwarded then'
+complete -c secsh -n "__fish_secsh_needs_command" -l resume-on-drop -d 'Keep the command running on the server if the connection drops; reconnect and continue its output and stdin exactly where they stopped (default from the client configuration\'s `resume_on_drop`)'
 complete -c secsh -n "__fish_secsh_needs_command" -l no-resume-on-drop -d 'Do not resume after a drop, whatever the client configuration says'
 complete -c secsh -n "__fish_secsh_needs_command" -s h -l help -d 'Print help'
 complete -c secsh -n "__fish_secsh_needs_command" -s V -l version -d 'Print version'

@@ -49,7 +49,7 @@ _secsh() {
 '()--list[List the commands you may run on HOST (templates and what each slot accepts) instead of running one]' \
 '(--list --jobs --attach --cancel)--detach[Start the command as a job on the server and print its id at once; it runs on without this connection (the server'\''s allowlist must allow detaching it). With several hosts and --out-dir DIR, each host'\''s id goes to DIR/HOST.job]' \
 '(--list --attach --cancel)--jobs[List your jobs on HOST\: id, state, exit, start, end, output, argv (with --json\: a JSON array)]' \
-'(--no-resume-on-drop)--resume-on-drop[Keep the command running on the server if the connection drops; reconnect and continue the output exactly where it stopped (default from the client configuration'\''s \`resume_on_drop\`). A terminal'\''s stdin is not forwarded then]' \
+'(--no-resume-on-drop)--resume-on-drop[Keep the command running on the server if the connection drops; reconnect and continue its output and stdin exactly where they stopped (default from the client configuration'\''s \`resume_on_drop\`)]' \
 '--no-resume-on-drop[Do not resume after a drop, whatever the client configuration says]' \
 '-h[Print help]' \
 '--help[Print help]' \

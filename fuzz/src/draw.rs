@@ -160,6 +160,7 @@ pub fn message(u: &mut Unstructured) -> Result<Message> {
         12 => Message::Started {
             id: id(u)?,
             stdin_window: size(u)?,
+            stdin_offset: opt(u, size)?,
         },
         13 => Message::Window {
             id: id(u)?,
@@ -207,6 +208,7 @@ pub fn message(u: &mut Unstructured) -> Result<Message> {
             stdout_offset: size(u)?,
             stderr_offset: size(u)?,
             exact: u.arbitrary()?,
+            stdin: u.arbitrary()?,
             output_window: opt(u, size)?,
         },
         25 => Message::Skipped {

@@ -56,6 +56,10 @@ pub enum JobEvent {
         stdout_offset: u64,
         /// First stderr byte sent.
         stderr_offset: u64,
+        /// The attach took over the job's stdin: the bytes the server had
+        /// already taken (the client sent from the next one).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        stdin_offset: Option<u64>,
     },
     /// A request that followed the job ended (the closing record of a
     /// resumable `job` and of every `attach`).
@@ -104,9 +108,8 @@ pub enum JobEvent {
         /// The job id.
         job: String,
         /// `client` (`cancel_job` or a resumable run's `cancel`),
-        /// `grace_expired` (its client did not come back), `stdin_open`
-        /// (dropped while stdin was still open), `revoked` (a reload removed
-        /// the user) or `shutdown`.
+        /// `grace_expired` (its client did not come back), `revoked` (a
+        /// reload removed the user) or `shutdown`.
         by: &'static str,
         /// The connection that asked, for `client`.
         #[serde(skip_serializing_if = "Option::is_none")]

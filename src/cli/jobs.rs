@@ -34,9 +34,8 @@ pub struct JobArgs {
     #[arg(long, value_name = "ID", conflicts_with_all = ["command", "list"])]
     pub cancel: Option<String>,
     /// Keep the command running on the server if the connection drops;
-    /// reconnect and continue the output exactly where it stopped (default
-    /// from the client configuration's `resume_on_drop`). A terminal's
-    /// stdin is not forwarded then.
+    /// reconnect and continue its output and stdin exactly where they
+    /// stopped (default from the client configuration's `resume_on_drop`).
     #[arg(long, conflicts_with = "no_resume_on_drop")]
     pub resume_on_drop: bool,
     /// Do not resume after a drop, whatever the client configuration says.

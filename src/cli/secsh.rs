@@ -276,13 +276,10 @@ async fn run(
         let _ = std::io::stdout().write_all(out.as_bytes());
         return Ok(client::Outcome::Exited(0));
     }
-    // A resumable run cannot forward a terminal: its input never ends, and
-    // a resume is exact only once stdin has.
-    let tty_stdin = nix::unistd::isatty(std::io::stdin()).unwrap_or(false);
     let req = ExecRequest {
         user: user.clone(),
         argv: args.command,
-        stdin: !(args.no_stdin || args.jobs.detach || (resume && tty_stdin)),
+        stdin: !(args.no_stdin || args.jobs.detach),
         timeout: args
             .timeout
             .or(cfg.defaults.timeout)

@@ -5,8 +5,6 @@
 //! resumed job (`job.rs`).
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,6 +12,7 @@ use tokio::sync::mpsc;
 
 use super::session::{Request, RequestEvent, Session, SessionOptions};
 use super::sink::Sink;
+use super::stdin_feed::Feed;
 use super::{ClientError, Connection, Credentials};
 use crate::session::{ExecParams, RemoteExit};
 
@@ -133,6 +132,15 @@ pub(super) struct Streams {
     err: Sink,
     broken: mpsc::UnboundedReceiver<()>,
     stdin: Option<StdinSource>,
+    feed: Option<Feed>,
+    /// Keep stdin bytes for a resume.
+    pub keep_stdin: bool,
+    stdin_problems: (
+        mpsc::UnboundedSender<String>,
+        mpsc::UnboundedReceiver<String>,
+    ),
+    /// Why a resume's stdin could not be sent exactly.
+    stdin_failed: Option<String>,
     pub interrupts: mpsc::UnboundedReceiver<()>,
     /// stdout and stderr bytes received (all handed to the sinks).
     pub received: [u64; 2],
@@ -142,8 +150,6 @@ pub(super) struct Streams {
     pub cancelled: bool,
     /// The job it runs as, for a job.
     pub job: Option<String>,
-    /// Local stdin is all handed to the session, `eof` included.
-    pub stdin_done: Arc<AtomicBool>,
     /// Bytes of each stream the server's spool had dropped.
     pub skipped: [u64; 2],
 }
@@ -155,8 +161,11 @@ impl Streams {
             out: Sink::new(io.stdout, broken_tx.clone()),
             err: Sink::new(io.stderr, broken_tx),
             broken,
-            stdin_done: Arc::new(AtomicBool::new(io.stdin.is_none())),
             stdin: io.stdin,
+            feed: None,
+            keep_stdin: false,
+            stdin_problems: mpsc::unbounded_channel(),
+            stdin_failed: None,
             interrupts: io.interrupts,
             received: [0, 0],
             started: false,
@@ -168,12 +177,20 @@ impl Streams {
 
     /// Carry `request`'s events to the local streams until it ends.
     pub(super) async fn follow(&mut self, request: &mut Request) -> Ended {
+        let ended = self.follow_events(request).await;
+        match self.stdin_failed.take() {
+            Some(why) => Ended::Lost(ClientError::Transfer(format!("stdin: {why}"))),
+            None => ended,
+        }
+    }
+
+    async fn follow_events(&mut self, request: &mut Request) -> Ended {
         loop {
             tokio::select! {
                 event = request.next() => match event {
-                    Some(RequestEvent::Started) => {
+                    Some(RequestEvent::Started { stdin_offset }) => {
                         self.started = true;
-                        self.start_stdin(request);
+                        self.feed_stdin(request, stdin_offset.unwrap_or(0));
                     }
                     Some(RequestEvent::Output { stream, data, credit }) => {
                         let i = crate::session::out_index(stream);
@@ -214,6 +231,13 @@ impl Streams {
                     self.cancelled = true;
                     request.cancel();
                 }
+                Some(why) = self.stdin_problems.1.recv() => {
+                    // The run cannot go on exactly: stop it, and say why
+                    // once the server confirms the end.
+                    self.stdin_failed = Some(why);
+                    self.cancelled = true;
+                    request.cancel();
+                }
                 Some(()) = self.broken.recv(), if !self.cancelled => {
                     // Our reader went away (e.g. `| head`): stop the command.
                     self.cancelled = true;
@@ -223,21 +247,19 @@ impl Streams {
         }
     }
 
-    fn start_stdin(&mut self, request: &mut Request) {
-        let (Some(start), Some(sink)) = (self.stdin.take(), request.take_stdin()) else {
+    /// Local stdin into `request` from byte `offset` (the local source is
+    /// started with the first request that carries stdin).
+    fn feed_stdin(&mut self, request: &mut Request, offset: u64) {
+        let Some(sink) = request.take_stdin() else {
             return;
         };
-        let mut source = start();
-        let done = self.stdin_done.clone();
-        tokio::spawn(async move {
-            while let Some(chunk) = source.recv().await {
-                if sink.send(chunk).await.is_err() {
-                    return;
-                }
-            }
-            sink.close();
-            done.store(true, Ordering::Release);
-        });
+        if let Some(start) = self.stdin.take() {
+            let problems = self.stdin_problems.0.clone();
+            self.feed = Some(Feed::start(start(), self.keep_stdin, problems));
+        }
+        if let Some(feed) = &self.feed {
+            feed.to(sink, offset);
+        }
     }
 
     /// Everything received is written before `outcome` is returned,

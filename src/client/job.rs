@@ -70,6 +70,7 @@ pub async fn attach(
         job: job.to_string(),
         offsets: [0, 0],
         exact: false,
+        stdin: false,
         output_window: session.default_window(),
     };
     let mut request = session.attach(params).await?;
@@ -111,6 +112,7 @@ pub async fn run_resumable(
     let mut request = session.job(req.params(&session), false).await?;
     drop(session);
     let mut streams = Streams::new(io);
+    streams.keep_stdin = req.stdin;
     loop {
         let lost = match streams.follow(&mut request).await {
             Ended::Done(outcome) => return Ok(streams.finish(outcome).await),
@@ -120,16 +122,6 @@ pub async fn run_resumable(
             return Err(lost);
         };
         if !resumable(&lost) {
-            return Err(lost);
-        }
-        if !streams
-            .stdin_done
-            .load(std::sync::atomic::Ordering::Acquire)
-        {
-            notify(&format!(
-                "connection lost ({lost}) while stdin was still open: the server stops job {job}; \
-                 a resume could not be exact"
-            ));
             return Err(lost);
         }
         notify(&format!("connection lost ({lost}); resuming job {job}"));
@@ -157,6 +149,7 @@ pub async fn run_resumable(
             job: job.clone(),
             offsets: streams.received,
             exact: true,
+            stdin: req.stdin,
             output_window: session.default_window(),
         };
         request = session.attach(params).await?;
@@ -174,7 +167,11 @@ fn resumable(e: &ClientError) -> bool {
             code,
             ErrorCode::ShuttingDown | ErrorCode::Timeout | ErrorCode::Internal
         ),
-        ClientError::AuthFailed | ClientError::RateLimited { .. } => false,
+        // A local failure (stdin that cannot be resent exactly): another
+        // connection cannot help.
+        ClientError::AuthFailed | ClientError::RateLimited { .. } | ClientError::Transfer(_) => {
+            false
+        }
         _ => true,
     }
 }

@@ -14,6 +14,7 @@ pub mod job;
 mod reach;
 mod session;
 mod sink;
+mod stdin_feed;
 mod target;
 pub mod transfer;
 

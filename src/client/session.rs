@@ -45,8 +45,12 @@ pub struct SessionOptions {
 /// then output and `Eof`s, then `Exit`.
 #[derive(Debug)]
 pub enum RequestEvent {
-    /// The command runs.
-    Started,
+    /// The command runs. On an attach with stdin, `stdin_offset` is the
+    /// stdin bytes the job already has: send from the next one.
+    Started {
+        /// See above; `None` on other requests.
+        stdin_offset: Option<u64>,
+    },
     /// Output bytes. Drop `credit` once they are consumed: that lets the
     /// server send more.
     Output {
@@ -293,10 +297,13 @@ impl Session {
         self.begin(Start::Job(params, detach), stdin).await
     }
 
-    /// Follow a job's output (events as for an exec without stdin, plus
-    /// [`RequestEvent::Skipped`]).
+    /// Follow a job's output (events as for an exec, plus
+    /// [`RequestEvent::Skipped`]); with `stdin` and `exact`, the request
+    /// also carries the rest of the job's stdin, from the byte
+    /// [`RequestEvent::Started`] names.
     pub async fn attach(&self, params: AttachParams) -> Result<Request, ClientError> {
-        self.begin(Start::Attach(params), false).await
+        let stdin = params.stdin && params.exact;
+        self.begin(Start::Attach(params), stdin).await
     }
 
     /// Start a command.

@@ -191,6 +191,10 @@ pub enum Message {
         id: u64,
         /// Initial stdin credit in bytes (0 when the request has no stdin).
         stdin_window: u64,
+        /// On an `attach` with `stdin`: the stdin bytes of the job the
+        /// server already has; the client sends from the next one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stdin_offset: Option<u64>,
     },
     /// Credit returned for request `id`. Server to client: `bytes` more of
     /// stdin may be sent. Client to server: `bytes` more of output may be
@@ -278,8 +282,9 @@ pub enum Message {
         detached: bool,
     },
     /// Client: stream job `job`'s output from these offsets, then live,
-    /// then its `exit`. Answered like an `exec` without stdin: `started`,
-    /// `data`, `eof`s, `exit`.
+    /// then its `exit`. Answered like an `exec`: `started`, `data`, `eof`s,
+    /// `exit`; with `stdin`, the request also carries the rest of a
+    /// resumable job's stdin.
     Attach {
         /// Request id (shares the id space of `exec`).
         id: u64,
@@ -295,6 +300,10 @@ pub enum Message {
         /// dropped: a resume must be exact or not happen.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         exact: bool,
+        /// Take over the stdin of the resumable job this client started
+        /// (needs `exact`): `started` says from which byte to send it.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        stdin: bool,
         /// Output credit, as for `exec`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         output_window: Option<u64>,

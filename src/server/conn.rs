@@ -270,8 +270,10 @@ impl Conn {
             Action::StdinEof { id } => {
                 if let Some(p) = self.proc(id) {
                     p.close_stdin();
-                } else if let Some(f) = self.following(id).filter(|f| f.starter) {
-                    f.job.close_stdin();
+                } else if let Some(f) = self.following(id) {
+                    if let Some(holder) = f.stdin {
+                        f.job.close_stdin(holder);
+                    }
                 }
             }
             Action::OutputTaken { id, stream } => {

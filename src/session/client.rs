@@ -257,7 +257,11 @@ impl ClientSession {
             | Message::PutOk { .. }
             | Message::File { .. }
             | Message::End { .. }) => self.file_frame(m, now),
-            Message::Started { id, stdin_window } => {
+            Message::Started {
+                id,
+                stdin_window,
+                stdin_offset,
+            } => {
                 let Some(req) = self
                     .requests
                     .get_mut(&id)
@@ -275,7 +279,10 @@ impl ClientSession {
                         Err(e) => return self.protocol(format!("stdin_window: {e}")),
                     }
                 }
-                acts.push_back(ClientAction::Started { id });
+                if stdin_offset.is_some() && req.stdin.is_none() {
+                    return self.protocol(format!("stdin_offset on request {id} without stdin"));
+                }
+                acts.push_back(ClientAction::Started { id, stdin_offset });
                 self.flush_stdin(id);
             }
             Message::Window { id, bytes } => {

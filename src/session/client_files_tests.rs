@@ -214,6 +214,7 @@ fn out_of_place_file_messages_are_protocol_errors() {
     t.recv(Message::Started {
         id,
         stdin_window: 5,
+        stdin_offset: None,
     });
     assert!(closed_with_protocol_error(&mut t));
 }

@@ -37,13 +37,15 @@ impl ClientSession {
     }
 
     /// Follow a job's output from the given offsets (events as for an
-    /// exec without stdin, plus [`ClientAction::Skipped`]).
+    /// exec, plus [`ClientAction::Skipped`]); with `stdin` (and `exact`)
+    /// the request also carries the rest of the job's stdin.
     pub fn attach(&mut self, params: AttachParams, now: Instant) -> u64 {
         let window = params.output_window.clamp(1, MAX_WINDOW);
+        let stdin = params.stdin && params.exact;
         let req = Req {
             kind: Kind::Exec,
             started: false,
-            stdin: None,
+            stdin: stdin.then(Stdin::new),
             out_credit: Credit::new(window).expect("clamped window"),
             window: RecvWindow::new(window),
             sent: Some(now),
@@ -55,6 +57,7 @@ impl ClientSession {
             stdout_offset: params.offsets[0],
             stderr_offset: params.offsets[1],
             exact: params.exact,
+            stdin,
             output_window: Some(window),
         })
     }

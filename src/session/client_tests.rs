@@ -76,7 +76,11 @@ impl T {
 
     fn started(&mut self, stdin: bool, output_window: u64, stdin_window: u64) -> u64 {
         let id = self.c.exec(params(stdin, output_window), self.t0);
-        self.recv(Message::Started { id, stdin_window });
+        self.recv(Message::Started {
+            id,
+            stdin_window,
+            stdin_offset: None,
+        });
         self.actions();
         id
     }
@@ -175,6 +179,7 @@ fn stdin_queued_before_started_waits_for_the_window() {
     t.recv(Message::Started {
         id,
         stdin_window: 8,
+        stdin_offset: None,
     });
     let a = t.actions();
     assert!(
@@ -210,6 +215,7 @@ fn overflowing_credit_is_a_protocol_error_not_a_panic() {
     t.recv(Message::Started {
         id,
         stdin_window: MAX_WINDOW + 1,
+        stdin_offset: None,
     });
     assert!(matches!(closed(&t.actions()), Some(ConnEnd::Protocol(_))));
 }

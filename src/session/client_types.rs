@@ -45,6 +45,9 @@ pub struct AttachParams {
     pub offsets: [u64; 2],
     /// Refuse rather than skip bytes the spool dropped (a resume).
     pub exact: bool,
+    /// Carry the rest of the job's stdin (a resume of a run with stdin;
+    /// needs `exact`). [`ClientAction::Started`] says from which byte.
+    pub stdin: bool,
     /// Output credit granted up front (1..=MAX_WINDOW).
     pub output_window: u64,
 }
@@ -121,6 +124,8 @@ pub enum ClientAction {
     Started {
         /// Request id.
         id: u64,
+        /// On an attach with stdin: the stdin bytes the job already has.
+        stdin_offset: Option<u64>,
     },
     /// The allowlist refused it.
     Denied {

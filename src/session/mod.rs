@@ -87,6 +87,9 @@ pub enum ExecEvent {
     Started {
         /// Kill it after this long.
         timeout: Option<Duration>,
+        /// An attach that took over a job's stdin: the stdin bytes the
+        /// job already has (sent to the client in `started`).
+        stdin_offset: Option<u64>,
     },
     /// The allowlist refused it; nothing ran.
     Denied {
@@ -219,6 +222,8 @@ pub struct AttachSpec {
     pub offsets: [u64; 2],
     /// Refuse rather than skip dropped bytes.
     pub exact: bool,
+    /// Take over the job's stdin (a resume of the run that started it).
+    pub stdin: bool,
 }
 
 /// Index of an output stream in per-stream arrays (stdout 0, stderr 1).

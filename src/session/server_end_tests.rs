@@ -115,7 +115,13 @@ fn the_users_limits_apply_before_pipelined_requests_are_admitted() {
         .s
         .handle_auth_result("alice", AuthVerdict::Ok(grant), pipelined.t0);
     pipelined.actions();
-    pipelined.event(1, ExecEvent::Started { timeout: None });
+    pipelined.event(
+        1,
+        ExecEvent::Started {
+            timeout: None,
+            stdin_offset: None,
+        },
+    );
     let sent = pipelined.sent();
     assert!(
         matches!(&sent[..], [Message::Started { stdin_window, .. }] if *stdin_window == 128 << 10),
@@ -225,7 +231,13 @@ fn a_cancel_after_the_time_limit_still_drops_later_output() {
     t.s.handle_frame(super::server_tests::exec_frame(1, false), t.t0);
     t.actions();
     let timeout = Some(Duration::from_secs(1));
-    t.event(1, ExecEvent::Started { timeout });
+    t.event(
+        1,
+        ExecEvent::Started {
+            timeout,
+            stdin_offset: None,
+        },
+    );
     t.actions();
     t.s.handle_timeout(t.at(2));
     assert!(t.actions().iter().any(|a| matches!(

@@ -251,7 +251,10 @@ impl ServerSession {
             ExecEvent::JobStarted { job, detached } => return self.job_started(id, job, detached),
             ExecEvent::Skipped { stream, bytes } => return self.skipped(id, stream, bytes),
             ExecEvent::Done { size, blake3 } => return self.done(id, size, blake3, now),
-            ExecEvent::Started { timeout } => self.started(id, timeout, now),
+            ExecEvent::Started {
+                timeout,
+                stdin_offset,
+            } => self.started(id, timeout, stdin_offset, now),
             ExecEvent::StdinWritten(n) => self.stdin_written(id, n, now),
             ExecEvent::Output { stream, data } => match self.requests.get_mut(&id) {
                 Some(Request::Exec(Exec {
@@ -299,7 +302,13 @@ impl ServerSession {
         self.set_idle(now);
     }
 
-    fn started(&mut self, id: u64, timeout: Option<std::time::Duration>, now: Instant) {
+    fn started(
+        &mut self,
+        id: u64,
+        timeout: Option<std::time::Duration>,
+        stdin_offset: Option<u64>,
+        now: Instant,
+    ) {
         let Some(Request::Exec(exec)) = self.requests.get_mut(&id) else {
             return;
         };
@@ -323,6 +332,7 @@ impl ServerSession {
         let started = Message::Started {
             id,
             stdin_window: window,
+            stdin_offset,
         };
         send(&mut self.actions, started);
         if early_eof {

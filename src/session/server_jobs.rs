@@ -1,8 +1,9 @@
 //! Jobs on the server engine. A `job` is an exec whose command outlives
 //! the connection: detached (the request ends with `job_started`) or
 //! resumable (it runs as an exec does, its output read back from the
-//! job's spool). An `attach` is an exec-shaped request without stdin whose
-//! output comes from a job's spool. `jobs` and `cancel_job` are queries
+//! job's spool). An `attach` is an exec-shaped request whose output comes
+//! from a job's spool; a resume's attach may also carry the rest of the
+//! job's stdin. `jobs` and `cancel_job` are queries
 //! the driver answers. The jobs themselves (processes, spools, owners)
 //! are the driver's: this file only gives the requests their lifecycle.
 
@@ -45,17 +46,23 @@ impl ServerSession {
                 stdout_offset,
                 stderr_offset,
                 exact,
+                stdin,
                 output_window,
             } => {
                 if job.is_empty() || job.len() > MAX_JOB_ID {
                     let m = "not a job id";
                     return send(&mut self.actions, error(Some(id), ErrorCode::BadRequest, m));
                 }
-                if self.admit_exec(id, false, output_window) {
+                if stdin && !exact {
+                    let m = "an attach takes over stdin only as an exact resume";
+                    return send(&mut self.actions, error(Some(id), ErrorCode::BadRequest, m));
+                }
+                if self.admit_exec(id, stdin, output_window) {
                     let spec = AttachSpec {
                         job,
                         offsets: [stdout_offset, stderr_offset],
                         exact,
+                        stdin,
                     };
                     self.actions.push_back(Action::Attach { id, spec });
                 }

@@ -27,7 +27,14 @@ fn long_link(window: u64, budget: u64) -> T {
 fn start(t: &mut T, id: u64, at: Instant) -> u64 {
     t.s.handle_frame(super::server_tests::exec_frame(id, true), at);
     t.actions();
-    t.s.handle_exec_event(id, ExecEvent::Started { timeout: None }, at);
+    t.s.handle_exec_event(
+        id,
+        ExecEvent::Started {
+            timeout: None,
+            stdin_offset: None,
+        },
+        at,
+    );
     match t.sent()[..] {
         [Message::Started { stdin_window, .. }] => stdin_window,
         ref other => panic!("{other:?}"),

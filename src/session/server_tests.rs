@@ -98,7 +98,13 @@ impl T {
     pub(super) fn running(&mut self, id: u64, stdin: bool, window: Option<u64>) {
         self.s.handle_frame(exec(id, stdin, window), self.t0);
         assert!(matches!(self.actions()[..], [Action::Exec { .. }]));
-        self.event(id, ExecEvent::Started { timeout: None });
+        self.event(
+            id,
+            ExecEvent::Started {
+                timeout: None,
+                stdin_offset: None,
+            },
+        );
         self.actions();
     }
 
@@ -518,12 +524,19 @@ fn stdin_window_exhaustion_and_refill() {
     });
     assert_eq!(fatal(&early.sent()), Some(ErrorCode::Protocol));
 
-    t.event(1, ExecEvent::Started { timeout: None });
+    t.event(
+        1,
+        ExecEvent::Started {
+            timeout: None,
+            stdin_offset: None,
+        },
+    );
     assert!(matches!(
         t.sent()[..],
         [Message::Started {
             id: 1,
-            stdin_window: 8
+            stdin_window: 8,
+            stdin_offset: None,
         }]
     ));
     t.frame(Message::Data {
@@ -638,7 +651,13 @@ fn cancel_before_started_stops_at_start() {
     t.actions();
     t.frame(Message::Cancel { id: 1 });
     assert!(t.actions().is_empty());
-    t.event(1, ExecEvent::Started { timeout: None });
+    t.event(
+        1,
+        ExecEvent::Started {
+            timeout: None,
+            stdin_offset: None,
+        },
+    );
     assert!(t.actions().contains(&Action::Stop {
         id: 1,
         reason: StopReason::Cancelled
@@ -654,6 +673,7 @@ fn command_time_limit() {
         1,
         ExecEvent::Started {
             timeout: Some(2 * S),
+            stdin_offset: None,
         },
     );
     t.actions();
@@ -722,6 +742,7 @@ fn frames_in_the_wrong_state_or_direction() {
         Message::Started {
             id: 1,
             stdin_window: 0,
+            stdin_offset: None,
         },
         Message::Exit {
             id: 1,
@@ -838,7 +859,13 @@ fn the_connection_stdin_budget_is_shared_by_its_requests() {
     let start = |t: &mut T, id: u64| {
         t.s.handle_frame(exec(id, true, None), t.t0);
         t.actions();
-        t.event(id, ExecEvent::Started { timeout: None });
+        t.event(
+            id,
+            ExecEvent::Started {
+                timeout: None,
+                stdin_offset: None,
+            },
+        );
         t.sent()
     };
     // Window 8 each while the budget lasts; 4 left is below the minimum

@@ -506,7 +506,7 @@ pub async fn runs_true(session: &secsh::client::Session) -> bool {
         match tokio::time::timeout(Duration::from_secs(10), req.next()).await {
             Ok(Some(RequestEvent::Exit(e))) => return e == secsh::session::RemoteExit::Code(0),
             Ok(Some(RequestEvent::Denied(_))) => return false,
-            Ok(Some(RequestEvent::Started | RequestEvent::Eof(_))) => {}
+            Ok(Some(RequestEvent::Started { .. } | RequestEvent::Eof(_))) => {}
             other => panic!("{other:?}"),
         }
     }

@@ -178,6 +178,7 @@ impl Procs {
                 },
                 (3, Kind::Exec) => ExecEvent::Started {
                     timeout: Some(Duration::from_millis(u.int_in_range(1..=5000)?)),
+                    stdin_offset: None,
                 },
                 _ => p.ready(),
             };
@@ -236,7 +237,10 @@ impl Proc {
     /// The command started, or the transfer's file is open.
     fn ready(&self) -> ExecEvent {
         match self.kind {
-            Kind::Exec => ExecEvent::Started { timeout: None },
+            Kind::Exec => ExecEvent::Started {
+                timeout: None,
+                stdin_offset: None,
+            },
             Kind::Put => ExecEvent::Ready(Ready::Put {
                 offset: 0,
                 prefix_blake3: None,

@@ -5,9 +5,12 @@
 //! `server::jobs::follow` does). The connection is cut after the Nth
 //! frame delivered either way, for every N up to the frames an uncut run
 //! takes; the client model then reconnects and sends `attach {exact}` at
-//! the byte counts it received, as `secsh --resume-on-drop` does. Every
-//! run must end with exactly the job's bytes on each stream, in order, no
-//! byte lost or repeated, and its exit code, however many cuts it took.
+//! the byte counts it received, as `secsh --resume-on-drop` does. With
+//! stdin, the job exits only after the end of its stdin, and each
+//! resume's `attach {stdin}` carries it on from the byte count `started`
+//! gives. Every run must end with exactly the job's bytes on each stream,
+//! in order, no byte lost or repeated, the client's stdin taken exactly
+//! once and whole, and the exit code, however many cuts it took.
 
 use std::time::{Duration, Instant};
 
@@ -18,7 +21,7 @@ use secsh::session::{
 };
 
 use super::proof;
-use super::resume_model::{Follower, Job, Pipe, CODE, JOB};
+use super::resume_model::{stdin_byte, Follower, Job, Pipe, CODE, JOB, STDIN_LEN, STDIN_PIECE};
 
 /// One world: the job, and the connection of the moment.
 struct World {
@@ -43,6 +46,14 @@ struct World {
     window: u64,
     chunk: usize,
     connections: usize,
+    /// The run has stdin: the request that carries it on this connection
+    /// (once `started`), the next byte to push, pieces pushed and not yet
+    /// taken, the end pushed.
+    stdin: bool,
+    feeding: Option<u64>,
+    handed: usize,
+    queued: usize,
+    eof_handed: bool,
 }
 
 fn connect(now: Instant) -> (ClientSession, ServerSession) {
@@ -51,7 +62,7 @@ fn connect(now: Instant) -> (ClientSession, ServerSession) {
         ServerSettings {
             auth_deadline: now + secs(10),
             max_requests: 4,
-            stdin_window: 1 << 20,
+            stdin_window: 256,
             stdin_budget: 1 << 30,
             idle_timeout: None,
             keepalive: None,
@@ -72,12 +83,15 @@ fn connect(now: Instant) -> (ClientSession, ServerSession) {
 }
 
 impl World {
-    fn new(window: u64, chunk: usize, cut_at: Option<usize>, repeat: bool) -> Self {
+    fn new(window: u64, chunk: usize, cut_at: Option<usize>, repeat: bool, stdin: bool) -> Self {
         let now = Instant::now();
         let (client, server) = connect(now);
         let mut w = Self {
             now,
-            job: Job::default(),
+            job: Job {
+                reads_stdin: stdin,
+                ..Job::default()
+            },
             client,
             server,
             up: Pipe::default(),
@@ -94,10 +108,15 @@ impl World {
             window,
             chunk,
             connections: 1,
+            stdin,
+            feeding: None,
+            handed: 0,
+            queued: 0,
+            eof_handed: false,
         };
         let params = ExecParams {
             argv: vec!["gen".into()],
-            stdin: false,
+            stdin,
             timeout_ms: None,
             output_window: window,
         };
@@ -121,10 +140,12 @@ impl World {
         self.frames = 0;
         self.cut = false;
         self.connections += 1;
+        self.feeding = None;
         let params = AttachParams {
             job,
             offsets: [self.received[0].len() as u64, self.received[1].len() as u64],
             exact: true,
+            stdin: self.stdin,
             output_window: self.window,
         };
         self.request = Some(self.client.attach(params, self.now));
@@ -168,6 +189,22 @@ impl World {
                 self.received[s].extend_from_slice(&data);
                 self.client.consumed(id, data.len() as u64, self.now);
             }
+            ClientAction::Started { id, stdin_offset } if self.stdin => {
+                // The request that started the job sends from byte 0, a
+                // resume from where the server says it is.
+                let from = if self.connections == 1 {
+                    assert_eq!(stdin_offset, None);
+                    0
+                } else {
+                    stdin_offset.expect("an attach with stdin gets stdin_offset") as usize
+                };
+                assert!(from <= self.handed, "the server has bytes never sent");
+                self.handed = from;
+                self.queued = 0;
+                self.eof_handed = false;
+                self.feeding = Some(id);
+            }
+            ClientAction::StdinTaken { .. } => self.queued = self.queued.saturating_sub(1),
             ClientAction::Exited { exit, .. } => self.exit = Some(exit),
             ClientAction::Skipped { .. } => panic!("an exact attach skipped bytes"),
             ClientAction::Failed { code, message, .. } => panic!("failed: {code:?} {message}"),
@@ -196,6 +233,7 @@ impl World {
             }
             Action::Job { id, detach, .. } => {
                 assert!(!detach);
+                self.job.holder = self.stdin.then_some(id);
                 let started = ExecEvent::JobStarted {
                     job: JOB.into(),
                     detached: false,
@@ -206,9 +244,19 @@ impl World {
             Action::Attach { id, spec } => {
                 assert_eq!(spec.job, JOB);
                 assert!(spec.exact);
+                assert_eq!(spec.stdin, self.stdin);
                 let offsets = [spec.offsets[0] as usize, spec.offsets[1] as usize];
+                self.job.holder = spec.stdin.then_some(id);
                 self.start_follower(id, offsets);
             }
+            // Stdin from a request that does not carry the job's is dropped.
+            Action::Stdin { id, data } if self.job.holder == Some(id) && !self.job.stdin_eof => {
+                self.job.stdin.extend_from_slice(&data);
+                // The model's pipe takes it at once.
+                let ev = ExecEvent::StdinWritten(data.len() as u64);
+                self.server.handle_exec_event(id, ev, now);
+            }
+            Action::StdinEof { id } if self.job.holder == Some(id) => self.job.stdin_eof = true,
             Action::OutputTaken { stream, .. } => {
                 if let Some(f) = &mut self.follower {
                     f.inflight[usize::from(stream == Stream::Stderr)] = false;
@@ -228,7 +276,11 @@ impl World {
             eof: [false; 2],
             exited: false,
         });
-        let started = ExecEvent::Started { timeout: None };
+        let resume = self.connections > 1 && self.job.holder == Some(id);
+        let started = ExecEvent::Started {
+            timeout: None,
+            stdin_offset: resume.then_some(self.job.stdin.len() as u64),
+        };
         self.server.handle_exec_event(id, started, self.now);
     }
 
@@ -251,7 +303,33 @@ impl World {
         self.down = Pipe::default();
         self.client.handle_read_error("cut".into());
         self.server.handle_peer_closed();
+        self.job.holder = None;
         self.pump();
+    }
+
+    /// Push the next piece of stdin (or its end) into the request that
+    /// carries it, two pieces queued at most as the real client does;
+    /// false when there is nothing to push.
+    fn feed(&mut self) -> bool {
+        let Some(id) = self.feeding else {
+            return false;
+        };
+        if self.cut || self.queued >= 2 || self.eof_handed {
+            return false;
+        }
+        if self.handed == STDIN_LEN {
+            self.eof_handed = true;
+            self.client.close_stdin(id).expect("stdin open");
+            return true;
+        }
+        let end = STDIN_LEN.min(self.handed + STDIN_PIECE);
+        let piece: Vec<u8> = (self.handed..end).map(stdin_byte).collect();
+        self.client
+            .push_stdin(id, piece.into())
+            .expect("stdin open");
+        self.handed = end;
+        self.queued += 1;
+        true
     }
 
     /// Run to the job's exit (`Some`: the frames the first connection
@@ -291,6 +369,9 @@ impl World {
                 self.server.handle_exec_event(id, ev, self.now);
                 continue;
             }
+            if self.feed() {
+                continue;
+            }
             self.job.run();
         }
         panic!(
@@ -319,6 +400,18 @@ impl World {
             );
         }
         assert_eq!(self.exit, Some(RemoteExit::Code(CODE)), "{what}");
+        if self.stdin {
+            let want: Vec<u8> = (0..STDIN_LEN).map(stdin_byte).collect();
+            assert!(
+                self.job.stdin == want && self.job.stdin_eof,
+                "{what}: the job took {} stdin bytes (end: {}), the client had {}; first \
+                 difference at {:?}",
+                self.job.stdin.len(),
+                self.job.stdin_eof,
+                want.len(),
+                self.job.stdin.iter().zip(&want).position(|(a, b)| a != b)
+            );
+        }
     }
 }
 
@@ -327,8 +420,18 @@ impl World {
 /// reached the client is not resumable, and only such cuts may fail to.
 pub fn resume_at_every_boundary() -> usize {
     let mut runs = 0;
-    for (window, chunk) in [(1 << 20, 1 << 16), (64, 100), (1, 7), (4096, 1)] {
-        let mut uncut = World::new(window, chunk, None, false);
+    // Stdin for the two combinations whose runs are short: the one-byte
+    // window and the one-byte read only multiply frames that are alike.
+    let combos = [
+        (1 << 20, 1 << 16, false),
+        (64, 100, false),
+        (1, 7, false),
+        (4096, 1, false),
+        (1 << 20, 1 << 16, true),
+        (64, 100, true),
+    ];
+    for (window, chunk, stdin) in combos {
+        let mut uncut = World::new(window, chunk, None, false, stdin);
         let frames = uncut.run().expect("uncut");
         uncut.check("uncut");
         // Every boundary of the first 300 frames, then evenly spread ones
@@ -336,8 +439,9 @@ pub fn resume_at_every_boundary() -> usize {
         let stride = (frames / 300).max(1);
         let points = (1..=frames).filter(|n| *n <= 300 || n % stride == 0 || *n == frames);
         for cut_at in points {
-            let what = format!("window {window}, read {chunk}, cut after frame {cut_at}");
-            let mut w = World::new(window, chunk, Some(cut_at), false);
+            let what =
+                format!("window {window}, read {chunk}, stdin {stdin}, cut after frame {cut_at}");
+            let mut w = World::new(window, chunk, Some(cut_at), false, stdin);
             match w.run() {
                 Some(_) => {
                     w.check(&what);
@@ -357,8 +461,12 @@ pub fn resume_at_every_boundary() -> usize {
 /// Every connection cut after `every` frames (at least 6, so each one
 /// carries some output): the run still ends exactly.
 pub fn resume_after_every_few_frames(every: usize) -> usize {
-    let mut w = World::new(64, 50, Some(every.max(6)), true);
-    w.run().expect("resumed");
-    w.check(&format!("cut every {every} frames"));
-    w.connections
+    let mut connections = 0;
+    for stdin in [false, true] {
+        let mut w = World::new(64, 50, Some(every.max(6)), true, stdin);
+        w.run().expect("resumed");
+        w.check(&format!("cut every {every} frames, stdin {stdin}"));
+        connections += w.connections;
+    }
+    connections
 }

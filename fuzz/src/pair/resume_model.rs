@@ -53,16 +53,33 @@ fn byte(s: usize, at: usize) -> u8 {
     (at.wrapping_mul(31) ^ (s * 101)) as u8
 }
 
-/// The job as the spool holds it.
+/// The stdin a run with stdin sends: `STDIN_LEN` bytes, pushed in pieces
+/// of `STDIN_PIECE`.
+pub(super) const STDIN_LEN: usize = 2000;
+pub(super) const STDIN_PIECE: usize = 97;
+
+/// Byte `at` of that stdin.
+pub(super) fn stdin_byte(at: usize) -> u8 {
+    (at.wrapping_mul(7) ^ 0x5a) as u8
+}
+
+/// The job as the spool holds it, and the stdin it took.
 #[derive(Default)]
 pub(super) struct Job {
     pub(super) out: [Vec<u8>; 2],
     pub(super) step: usize,
+    /// It reads stdin, and exits only after its end.
+    pub(super) reads_stdin: bool,
+    /// The stdin bytes the server took for it, and whether its end came.
+    pub(super) stdin: Vec<u8>,
+    pub(super) stdin_eof: bool,
+    /// The request that carries its stdin on the live connection.
+    pub(super) holder: Option<u64>,
 }
 
 impl Job {
     pub(super) fn done(&self) -> bool {
-        self.step >= SCRIPT.len()
+        self.step >= SCRIPT.len() && (!self.reads_stdin || self.stdin_eof)
     }
 
     /// The command writes its next chunk.

@@ -44,7 +44,11 @@ impl Check {
     /// The server sent `m` (before the engine sees it).
     pub fn server_sent(&mut self, m: &Message) {
         let grant = match m {
-            Message::Started { id, stdin_window } => Some((*id, *stdin_window)),
+            Message::Started {
+                id,
+                stdin_window,
+                stdin_offset: None,
+            } => Some((*id, *stdin_window)),
             Message::PutReady { id, window, .. } => Some((*id, *window)),
             Message::Window { id, bytes } => Some((*id, *bytes)),
             _ => None,

@@ -113,6 +113,7 @@ impl Procs {
                     timeout: draw::opt(u, |u| {
                         Ok(std::time::Duration::from_millis(draw::size(u)? % 100_000))
                     })?,
+                    stdin_offset: draw::opt(u, draw::size)?,
                 },
                 (_, Kind::Put) => ExecEvent::Ready(Ready::Put {
                     offset: draw::size(u)?,

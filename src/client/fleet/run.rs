@@ -248,6 +248,7 @@ impl Job {
                 job: job.clone(),
                 offsets: [0, 0],
                 exact: false,
+                stdin: false,
                 output_window: session.default_window(),
             };
             let req = session.attach(params).await.map_err(fail)?;

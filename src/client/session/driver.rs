@@ -138,7 +138,9 @@ impl Driver {
                 ClientAction::AuthContinue { methods, partial } => {
                     self.auth_continue(methods, partial)
                 }
-                ClientAction::Started { id } => self.deliver(id, RequestEvent::Started),
+                ClientAction::Started { id, stdin_offset } => {
+                    self.deliver(id, RequestEvent::Started { stdin_offset })
+                }
                 ClientAction::Output { id, stream, data } => {
                     // No handle left: nobody will read it; let the server
                     // send the rest (the request still ends cleanly).

@@ -63,9 +63,11 @@ impl Conn {
                 }
                 trail.stdin(data.len());
             }
-            Some(Stage::Following(f)) if f.starter => {
-                self.shared.metrics.bytes(Direction::stdin, data.len());
-                f.job.push_stdin(&data);
+            Some(Stage::Following(f)) => {
+                if let Some(holder) = f.stdin {
+                    self.shared.metrics.bytes(Direction::stdin, data.len());
+                    f.job.push_stdin(holder, &data);
+                }
             }
             _ => {}
         }
@@ -171,7 +173,10 @@ impl Conn {
                     let trail = Box::new(Trail::new(rule, handle.pid(), hash));
                     let proc = Some(handle);
                     self.set_stage(id, Stage::Running { proc, trail });
-                    ExecEvent::Started { timeout }
+                    ExecEvent::Started {
+                        timeout,
+                        stdin_offset: None,
+                    }
                 }
                 Err(e) => {
                     tracing::error!(peer = %self.peer, id, %rule, "exec failed: {e}");

@@ -22,8 +22,10 @@ const JOB_EVENTS: usize = 16;
 pub(crate) struct Following {
     pub job: Arc<Job>,
     pub follower: Follower,
-    /// This request started the job (its stdin goes to the command).
-    pub starter: bool,
+    /// This request carries the job's stdin, as this holder (see
+    /// `Job::push_stdin`): the request that started the job, or a
+    /// resume's attach that took it over.
+    pub stdin: Option<u64>,
     /// stdout and stderr bytes sent on this request.
     pub sent: [u64; 2],
 }
@@ -182,13 +184,19 @@ impl Conn {
         let f = Following {
             job,
             follower,
-            starter: true,
+            stdin: spec.stdin.then_some(1),
             sent: [0, 0],
         };
         self.set_stage(id, Stage::Following(Box::new(f)));
         self.session.handle_exec_event(id, started, now);
-        self.session
-            .handle_exec_event(id, ExecEvent::Started { timeout }, now);
+        self.session.handle_exec_event(
+            id,
+            ExecEvent::Started {
+                timeout,
+                stdin_offset: None,
+            },
+            now,
+        );
     }
 
     /// An `attach`: follow the user's job from the offsets asked for.
@@ -203,6 +211,16 @@ impl Conn {
             };
             return self.session.handle_exec_event(id, ev, Instant::now());
         };
+        if spec.stdin && job.mode != Mode::Resumable {
+            let ev = ExecEvent::Refused {
+                code: ErrorCode::BadRequest,
+                message: "a detached job has no stdin to resume".into(),
+            };
+            return self.session.handle_exec_event(id, ev, Instant::now());
+        }
+        let stdin = spec
+            .stdin
+            .then(|| job.take_stdin((self.events.clone(), token)));
         job.follow();
         let follower = jobs::follow(Reading {
             job: job.clone(),
@@ -211,8 +229,10 @@ impl Conn {
             token,
             events: self.events.clone(),
         });
+        let stdin_offset = stdin.map(|(_, taken)| taken);
         tracing::info!(peer = %self.peer, %user, id, job = %job.id, resume = spec.exact,
-            stdout_offset = spec.offsets[0], stderr_offset = spec.offsets[1], "attached");
+            stdout_offset = spec.offsets[0], stderr_offset = spec.offsets[1], ?stdin_offset,
+            "attached");
         self.audit(Event::Job(JobEvent::JobAttached {
             conn: self.id,
             id,
@@ -222,15 +242,19 @@ impl Conn {
             resume: spec.exact,
             stdout_offset: spec.offsets[0],
             stderr_offset: spec.offsets[1],
+            stdin_offset,
         }));
         let f = Following {
             job,
             follower,
-            starter: false,
+            stdin: stdin.map(|(holder, _)| holder),
             sent: [0, 0],
         };
         self.set_stage(id, Stage::Following(Box::new(f)));
-        let started = ExecEvent::Started { timeout: None };
+        let started = ExecEvent::Started {
+            timeout: None,
+            stdin_offset,
+        };
         self.session.handle_exec_event(id, started, Instant::now());
     }
 
@@ -313,8 +337,7 @@ impl Conn {
     }
 
     /// The closing record of a request that read a job; a resumable job
-    /// left without a reader gets its grace (or is stopped at once when
-    /// its stdin was still open).
+    /// left without a reader gets its grace.
     pub(super) fn following_finished(&mut self, id: u64, f: Following, outcome: &Outcome) {
         let Following {
             job,
@@ -332,10 +355,8 @@ impl Conn {
             Outcome::Revoked => "revoked",
             _ => "error",
         };
-        let lost = matches!(outcome, Outcome::ConnectionLost);
         let grace = self.live.config.jobs.resume_grace;
-        match job.unfollow(lost, grace) {
-            jobs::Left::Stopped => self.job_cancelled(&job, "stdin_open"),
+        match job.unfollow(grace) {
             jobs::Left::Grace(wait) => {
                 let audit = self.shared.audit.clone();
                 let job = job.clone();

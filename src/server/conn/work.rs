@@ -65,8 +65,8 @@ pub(crate) enum Stage {
     },
     /// A put or get.
     Transfer(Box<Transfer>),
-    /// A request that reads a job: a resumable `job` (`starter`: it
-    /// started the job and feeds its stdin) or an `attach`.
+    /// A request that reads a job: a resumable `job` or an `attach`
+    /// (either may carry the job's stdin).
     Following(Box<super::jobs::Following>),
     /// Its closing record is written already (a detached job's
     /// `job_started`, a refused `attach`).

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 
 use super::readers::Readers;
 use super::spool::Spool;
+use super::stdin::StdinState;
 use crate::exec::{Events, ExecHandle};
 use crate::proto::Stream;
 use crate::server::budget::Held;
@@ -42,8 +43,6 @@ pub(crate) enum Left {
     Nothing,
     /// It runs on, and is stopped if nobody follows within this long.
     Grace(Duration),
-    /// It was stopped now.
-    Stopped,
 }
 
 /// How a job ended.
@@ -65,9 +64,7 @@ pub(super) struct Inner {
     pub(super) followers: usize,
     /// When the last follower left.
     pub(super) left_at: Option<Instant>,
-    pub(super) stdin_open: bool,
-    /// Where `StdinWritten` goes: the starting request's events and token.
-    pub(super) stdin_to: Option<(Events, u64)>,
+    pub(super) stdin: StdinState,
     /// The user's running-command unit, given back at the end.
     pub(super) held: Option<Held>,
     pub(super) pid: u32,
@@ -123,8 +120,7 @@ impl Job {
             Spool::new(&p.dir, "stderr", p.spool_bound / 2),
         ];
         let inner = Inner {
-            stdin_open: p.stdin_to.is_some(),
-            stdin_to: p.stdin_to,
+            stdin: StdinState::new(p.stdin_to),
             held: p.held,
             pid: p.proc.pid(),
             proc: Some(p.proc),
@@ -195,22 +191,6 @@ impl Job {
         self.mode == Mode::Detached || self.stopping() || self.readers.all_past(i, edge, margin)
     }
 
-    /// Client bytes for the command's stdin.
-    pub fn push_stdin(&self, data: &[u8]) {
-        if let Some(p) = &self.lock().proc {
-            p.push_stdin(data);
-        }
-    }
-
-    /// The client's end of stdin.
-    pub fn close_stdin(&self) {
-        let mut inner = self.lock();
-        inner.stdin_open = false;
-        if let Some(p) = &inner.proc {
-            p.close_stdin();
-        }
-    }
-
     /// A request starts following it.
     pub fn follow(&self) {
         let mut inner = self.lock();
@@ -218,25 +198,16 @@ impl Job {
         inner.left_at = None;
     }
 
-    /// A request stopped following it; `dropped`: because its connection
-    /// went away (not by the client's choice). A resumable job left
-    /// running without followers waits `grace` for one, or is stopped at
-    /// once when its stdin was still open (the resume could not be exact).
-    pub fn unfollow(&self, dropped: bool, grace: Duration) -> Left {
+    /// A request stopped following it. A resumable job left running
+    /// without followers waits `grace` for one (its stdin, if still open,
+    /// waits with it: a resume carries on from the byte the server took).
+    pub fn unfollow(&self, grace: Duration) -> Left {
         let mut inner = self.lock();
         inner.followers = inner.followers.saturating_sub(1);
         if inner.followers > 0 || inner.end.is_some() || self.mode != Mode::Resumable {
             return Left::Nothing;
         }
-        inner.stdin_to = None;
-        if dropped && inner.stdin_open {
-            drop(inner);
-            return if self.stop("stdin_open") {
-                Left::Stopped
-            } else {
-                Left::Nothing
-            };
-        }
+        inner.stdin.to = None;
         inner.left_at = Some(Instant::now());
         Left::Grace(grace)
     }
@@ -266,11 +237,6 @@ impl Job {
         self.changed.send_replace(());
     }
 
-    /// Where `StdinWritten` goes, while the starting request follows.
-    pub fn stdin_target(&self) -> Option<(Events, u64)> {
-        self.lock().stdin_to.clone()
-    }
-
     /// The server is already stopping it.
     pub fn stopping(&self) -> bool {
         self.lock().stopped.is_some()
@@ -284,7 +250,6 @@ impl Job {
             let state = match (inner.stopped, status.code) {
                 (Some(why @ ("timed_out" | "cancelled" | "abandoned")), _) => why,
                 (Some("revoked" | "shutdown"), _) => "cancelled",
-                (Some("stdin_open"), _) => "abandoned",
                 (Some(_), _) => "cancelled",
                 (None, Some(_)) => "exited",
                 (None, None) => "signalled",
@@ -296,7 +261,7 @@ impl Job {
             });
             inner.proc = None;
             inner.held = None;
-            inner.stdin_to = None;
+            inner.stdin.to = None;
             state
         };
         if let Err(e) = self.meta().store(&self.dir) {

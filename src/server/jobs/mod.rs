@@ -12,6 +12,7 @@ mod meta;
 mod pump;
 mod readers;
 mod spool;
+mod stdin;
 mod view;
 
 use std::collections::BTreeMap;

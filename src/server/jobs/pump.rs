@@ -55,8 +55,8 @@ pub(crate) async fn pump(job: Arc<Job>, mut rx: mpsc::Receiver<(u64, ExecEvent)>
                 job.stored(stream);
             }
             Some((_, ExecEvent::StdinWritten(n))) => {
-                if let Some((events, token)) = job.stdin_target() {
-                    let _ = events.send((token, ExecEvent::StdinWritten(n))).await;
+                if let Some((events, token, credit)) = job.stdin_written(n) {
+                    let _ = events.send((token, ExecEvent::StdinWritten(credit))).await;
                 }
             }
             Some((_, ExecEvent::Exited(status))) => break status,
