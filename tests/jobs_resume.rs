@@ -376,6 +376,26 @@ async fn an_exact_attach_into_dropped_bytes_is_refused_and_a_plain_one_skips_the
     }
     assert_eq!(got + skipped, 1_000_000);
     assert!(skipped > 1_000_000 - 32 * 1024);
+    // A detached job has no stdin to take over: refused, and recorded.
+    let mut with_stdin = session
+        .attach(AttachParams {
+            stdin: true,
+            ..attach(0, true)
+        })
+        .await
+        .unwrap();
+    match with_stdin.next().await {
+        Some(RequestEvent::Failed(secsh::client::ClientError::Server { code, .. })) => {
+            assert_eq!(code, ErrorCode::BadRequest)
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(wait_until(Duration::from_secs(5), || records(
+        &env,
+        "job_refused"
+    )
+    .iter()
+    .any(|r| r["reason"] == "a detached job has no stdin to resume")));
 }
 
 #[test]

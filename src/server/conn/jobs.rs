@@ -15,6 +15,9 @@ use crate::proto::ErrorCode;
 use crate::server::jobs::{self, Follower, Job, Mode, Parts, PumpCtx, Reading};
 use crate::session::{AttachSpec, ExecEvent, Outcome, StopReason};
 
+/// Why an `attach` or `cancel_job` naming no job of the user's is refused.
+const NOT_FOUND: &str = "no such job of this user";
+
 /// Process events of one job's command queued towards its pump.
 const JOB_EVENTS: usize = 16;
 
@@ -204,7 +207,7 @@ impl Conn {
         let user = self.user();
         let token = self.track(id, Stage::Recorded);
         let Some(job) = self.shared.jobs.get(&user, &spec.job) else {
-            self.refused_job(id, &spec.job, "attach");
+            self.refused_job(id, &spec.job, "attach", NOT_FOUND);
             let ev = ExecEvent::Refused {
                 code: ErrorCode::NotFound,
                 message: "no such job of yours on this server".into(),
@@ -212,6 +215,12 @@ impl Conn {
             return self.session.handle_exec_event(id, ev, Instant::now());
         };
         if spec.stdin && job.mode != Mode::Resumable {
+            self.refused_job(
+                id,
+                &job.id,
+                "attach",
+                "a detached job has no stdin to resume",
+            );
             let ev = ExecEvent::Refused {
                 code: ErrorCode::BadRequest,
                 message: "a detached job has no stdin to resume".into(),
@@ -263,7 +272,7 @@ impl Conn {
         let user = self.user();
         let result = match self.shared.jobs.get(&user, &job_id) {
             None => {
-                self.refused_job(id, &job_id, "cancel");
+                self.refused_job(id, &job_id, "cancel", NOT_FOUND);
                 Err((
                     ErrorCode::NotFound,
                     "no such job of yours on this server".into(),
@@ -281,9 +290,9 @@ impl Conn {
         self.session.handle_job_cancelled(id, job_id, result);
     }
 
-    fn refused_job(&self, id: u64, job: &str, request: &'static str) {
+    fn refused_job(&self, id: u64, job: &str, request: &'static str, reason: &str) {
         tracing::info!(peer = %self.peer, user = %self.user(), id, request,
-            job = %crate::logtext::shown(job), "no such job of this user");
+            job = %crate::logtext::shown(job), "{reason}");
         self.audit(Event::Job(JobEvent::JobRefused {
             conn: self.id,
             id,
@@ -291,7 +300,7 @@ impl Conn {
             user: self.user(),
             job: job.chars().take(64).collect(),
             request,
-            reason: "no such job of this user".into(),
+            reason: reason.into(),
         }));
     }
 
