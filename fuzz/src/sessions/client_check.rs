@@ -45,9 +45,7 @@ impl Check {
     pub fn server_sent(&mut self, m: &Message) {
         let grant = match m {
             Message::Started {
-                id,
-                stdin_window,
-                stdin_offset: None,
+                id, stdin_window, ..
             } => Some((*id, *stdin_window)),
             Message::PutReady { id, window, .. } => Some((*id, *window)),
             Message::Window { id, bytes } => Some((*id, *bytes)),

@@ -70,11 +70,14 @@ impl Job {
 
     /// A resume's `attach` takes stdin over: its holder number and the
     /// bytes the server already took (the client sends from there).
+    /// Once the command has ended nothing is written any more, so no
+    /// credit target is kept (a finished job is kept for days).
     pub fn take_stdin(&self, to: (Events, u64)) -> (u64, u64) {
         let mut inner = self.lock();
+        let running = inner.end.is_none();
         let s = &mut inner.stdin;
         s.holder += 1;
-        s.to = Some(to);
+        s.to = running.then_some(to);
         s.base = s.taken;
         (s.holder, s.taken)
     }
